@@ -1,0 +1,53 @@
+# Everything sets itself up: the first `make run` or `make test` creates the
+# virtualenv, installs the package with its test tools and generates the gRPC stubs.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+STAMP   = $(VENV)/.installed
+PROTOS  = $(wildcard proto/ticketrouter/v1/*.proto)
+STUBS   = services/ticketrouter/v1/.generated
+PYTEST  = $(BIN)/python -m pytest -p no:cacheprovider
+
+.PHONY: setup run test unit integration e2e bench lint stubs clean
+
+setup: $(STUBS)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+$(STUBS): $(STAMP) $(PROTOS)
+	mkdir -p services/ticketrouter/v1
+	$(BIN)/python -m grpc_tools.protoc -I proto \
+		--python_out=services --grpc_python_out=services --pyi_out=services $(PROTOS)
+	touch services/ticketrouter/v1/__init__.py $@
+
+stubs: $(STUBS)
+
+run: setup
+	$(BIN)/ticketrouter demo
+
+test: setup
+	$(PYTEST) tests
+
+unit: setup
+	$(PYTEST) tests/unit
+
+integration: setup
+	$(PYTEST) tests/integration
+
+e2e: setup
+	$(PYTEST) tests/e2e
+
+bench: setup
+	$(BIN)/ticketrouter bench $(BENCH_ARGS)
+
+lint: setup
+	$(BIN)/ruff check services tests
+	$(BIN)/ruff format --check services tests
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) services/ticketrouter/v1 *.egg-info services/*.egg-info .ticketrouter
