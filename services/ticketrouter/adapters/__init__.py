@@ -1,0 +1,1 @@
+"""Adapters: the database, Kafka, gRPC, Prometheus and files, at the edges."""

@@ -1,0 +1,150 @@
+"""Contact events in, routing decisions out: the protobuf contract at the Kafka edge.
+
+Decoding never raises anything but InvalidEvent, whose `reason` is a closed set
+(it labels the DLQ metric) and whose message names the offending field.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from google.protobuf import json_format
+from google.protobuf.message import DecodeError
+
+from ticketrouter.adapters.messages import explanation_to_proto
+from ticketrouter.domain.channels import parse_channel
+from ticketrouter.domain.commands import ReceiveContact
+from ticketrouter.domain.decisions import Decision
+from ticketrouter.domain.errors import InvalidField
+from ticketrouter.domain.identity import normalise_identity
+from ticketrouter.v1 import events_pb2
+
+MAX_EVENT_BYTES = 256 * 1024
+PROTOBUF_CONTENT_TYPE = "application/x-protobuf"
+CONTACT_RECEIVED = "contact.received"
+KNOWN_TYPES = frozenset({CONTACT_RECEIVED, "contact.message", "survey.completed",
+                         "customer.updated"})
+_TOPIC = re.compile(r"^[a-z0-9][a-z0-9_.\-]{0,127}$")
+_LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+
+
+class InvalidEvent(Exception):
+    """Reasons: too_large, bad_json, bad_protobuf, unknown_type, missing_field, invalid_value,
+    unsupported_type."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+def parse_event(payload: bytes, content_type: str | None = None) -> events_pb2.ContactEvent:
+    if len(payload) > MAX_EVENT_BYTES:
+        raise InvalidEvent("too_large", f"{len(payload)} bytes > {MAX_EVENT_BYTES}")
+    event = events_pb2.ContactEvent()
+    if content_type == PROTOBUF_CONTENT_TYPE:
+        try:
+            event.ParseFromString(payload)
+        except DecodeError as err:
+            raise InvalidEvent("bad_protobuf", str(err)) from None
+        return event
+    try:
+        json_format.Parse(payload, event, ignore_unknown_fields=True)
+    except json_format.ParseError as err:
+        reason = "bad_json" if "Failed to load JSON" in str(err) else "invalid_value"
+        raise InvalidEvent(reason, str(err)[:300]) from None
+    except (UnicodeDecodeError, ValueError) as err:
+        raise InvalidEvent("bad_json", str(err)[:300]) from None
+    return event
+
+
+def to_command(event: events_pb2.ContactEvent, default_region: str = "US") -> ReceiveContact:
+    """Validate a decoded event into a command; InvalidEvent names the field."""
+    try:
+        return _to_command(event, default_region)
+    except InvalidField as err:
+        raise InvalidEvent("invalid_value", str(err)) from None
+
+
+def _to_command(event: events_pb2.ContactEvent, default_region: str) -> ReceiveContact:
+    if not event.event_id:
+        raise InvalidEvent("missing_field", "event_id is required")
+    if len(event.event_id) > 128:
+        raise InvalidField("event_id", "longer than 128 characters")
+    if not event.type:
+        raise InvalidEvent("missing_field", "type is required")
+    if event.type not in KNOWN_TYPES:
+        raise InvalidEvent("unknown_type", f"type {event.type!r} is not one of "
+                           f"{', '.join(sorted(KNOWN_TYPES))}")
+    if event.type != CONTACT_RECEIVED:
+        raise InvalidEvent("unsupported_type", f"type {event.type!r} is not routed yet")
+    if not event.HasField("occurred_at"):
+        raise InvalidEvent("missing_field", "occurred_at is required")
+    if not event.channel:
+        raise InvalidEvent("missing_field", "channel is required")
+    if not event.topic:
+        raise InvalidEvent("missing_field", "topic is required")
+    if not _TOPIC.match(event.topic):
+        raise InvalidField("topic", f"{event.topic[:64]!r} must be lower-case dotted words")
+    if not event.identities:
+        raise InvalidEvent("missing_field", "identities must name at least one identity")
+    if event.language and not _LANGUAGE.match(event.language):
+        raise InvalidField("language", f"{event.language[:32]!r} is not a language tag")
+    identities = tuple(dict.fromkeys(
+        normalise_identity(i.kind, i.value, default_region, f"identities[{n}]")
+        for n, i in enumerate(event.identities)
+    ))
+    attributes: dict[str, Any] = (
+        json_format.MessageToDict(event.attributes) if event.HasField("attributes") else {}
+    )
+    try:
+        occurred_at = event.occurred_at.ToDatetime(tzinfo=UTC)
+    except (ValueError, OverflowError):
+        raise InvalidField("occurred_at", "out of range") from None
+    return ReceiveContact(
+        event_id=event.event_id,
+        occurred_at=occurred_at,
+        channel=parse_channel(event.channel),
+        identities=identities,
+        topic=event.topic,
+        subject=event.subject[:500],
+        text=event.text[:4000],
+        language=event.language.split("-")[0].lower(),
+        attributes=attributes,
+        display_name=event.display_name[:200],
+    )
+
+
+def decode(payload: bytes, content_type: str | None = None,
+           default_region: str = "US") -> ReceiveContact:
+    return to_command(parse_event(payload, content_type), default_region)
+
+
+def decision_to_proto(decision: Decision) -> events_pb2.RoutingDecision:
+    message = events_pb2.RoutingDecision(
+        decision_id=decision.decision_id,
+        event_id=decision.event_id,
+        case_id=decision.case_id,
+        customer_id=decision.customer_id,
+        outcome=decision.outcome.value,
+        agent_id=decision.agent_id or "",
+        channel=decision.channel.value,
+        topic=decision.topic,
+        priority=decision.priority,
+        explanation=explanation_to_proto(decision.explanation),
+    )
+    message.decided_at.FromDatetime(decision.decided_at.astimezone(UTC).replace(tzinfo=None))
+    return message
+
+
+def encode_decision(decision: Decision) -> bytes:
+    """The JSON mapping of RoutingDecision, as published on `routing-decisions`."""
+    return json_format.MessageToJson(
+        decision_to_proto(decision), indent=None, preserving_proto_field_name=True
+    ).encode()
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)

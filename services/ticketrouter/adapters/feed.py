@@ -1,0 +1,40 @@
+"""In-process fan-out of assignments to gRPC watchers (agent desktops)."""
+
+from __future__ import annotations
+
+import queue
+import threading
+
+from ticketrouter.domain.decisions import Decision
+
+_MAX_BACKLOG = 1000
+
+
+class AssignmentFeed:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._subscribers: dict[int, tuple[str | None, queue.Queue[Decision]]] = {}
+        self._next = 0
+
+    def subscribe(self, agent_id: str | None) -> tuple[int, queue.Queue[Decision]]:
+        inbox: queue.Queue[Decision] = queue.Queue(maxsize=_MAX_BACKLOG)
+        with self._lock:
+            self._next += 1
+            self._subscribers[self._next] = (agent_id, inbox)
+            return self._next, inbox
+
+    def unsubscribe(self, token: int) -> None:
+        with self._lock:
+            self._subscribers.pop(token, None)
+
+    def publish(self, decision: Decision) -> None:
+        if decision.agent_id is None:
+            return
+        with self._lock:
+            targets = list(self._subscribers.values())
+        for agent_id, inbox in targets:
+            if agent_id is None or agent_id == decision.agent_id:
+                try:
+                    inbox.put_nowait(decision)
+                except queue.Full:
+                    pass  # a watcher that stopped reading must not stall routing

@@ -1,0 +1,131 @@
+"""Database schema. Rows convert to and from domain objects in `repository`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, Index, LargeBinary
+from sqlmodel import Field, SQLModel
+
+
+def _when(index: bool = False, nullable: bool = True) -> Any:
+    return Field(default=None, sa_column=Column(DateTime(timezone=True), index=index,
+                                                nullable=nullable))
+
+
+class CustomerRow(SQLModel, table=True):
+    __tablename__ = "customers"
+    id: str = Field(primary_key=True, max_length=64)
+    display_name: str = ""
+    tier: str = "standard"
+    language: str = ""
+    created_at: datetime | None = _when()
+    merged_into: str | None = Field(default=None, max_length=64)
+
+
+class IdentityRow(SQLModel, table=True):
+    __tablename__ = "identities"
+    kind: str = Field(primary_key=True, max_length=16)
+    value: str = Field(primary_key=True, max_length=256)
+    customer_id: str = Field(index=True, max_length=64)
+    linked_at: datetime | None = _when()
+
+
+class MergeRow(SQLModel, table=True):
+    __tablename__ = "customer_merges"
+    id: int | None = Field(default=None, primary_key=True)
+    survivor_id: str = Field(index=True, max_length=64)
+    merged_id: str = Field(max_length=64)
+    merged_at: datetime | None = _when()
+
+
+class CaseRow(SQLModel, table=True):
+    __tablename__ = "cases"
+    __table_args__ = (
+        Index("ix_cases_customer_topic", "customer_id", "topic", "status"),
+        Index("ix_cases_queue", "status", "priority", "queued_at"),
+    )
+    id: str = Field(primary_key=True, max_length=64)
+    customer_id: str = Field(max_length=64)
+    topic: str = Field(max_length=128)
+    rule: str = ""
+    status: str = Field(max_length=16)
+    channel: str = Field(max_length=16)
+    first_channel: str = Field(max_length=16)
+    owner_agent_id: str | None = Field(default=None, index=True, max_length=64)
+    priority: int = 0
+    requirements: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    contact_count: int = 1
+    handoff_count: int = 0
+    opened_at: datetime | None = _when()
+    queued_at: datetime | None = _when()
+    assigned_at: datetime | None = _when()
+    resolved_at: datetime | None = _when()
+    resolution_code: str = ""
+    first_contact_resolved: bool = False
+    last_decision: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    version: int = 0
+
+
+class ContactRow(SQLModel, table=True):
+    __tablename__ = "contacts"
+    __table_args__ = (Index("ix_contacts_customer_time", "customer_id", "occurred_at"),)
+    event_id: str = Field(primary_key=True, max_length=128)
+    customer_id: str = Field(max_length=64)
+    case_id: str = Field(index=True, max_length=64)
+    channel: str = Field(max_length=16)
+    topic: str = Field(max_length=128)
+    subject: str = ""
+    occurred_at: datetime | None = _when()
+    outcome: str = ""
+
+
+class AgentRow(SQLModel, table=True):
+    __tablename__ = "agents"
+    id: str = Field(primary_key=True, max_length=64)
+    name: str = ""
+    team: str = ""
+    skills: dict[str, int] = Field(default_factory=dict, sa_column=Column(JSON))
+    authority: dict[str, float] = Field(default_factory=dict, sa_column=Column(JSON))
+    languages: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+    presence: str = Field(default="offline", index=True, max_length=16)
+    last_assigned_at: datetime | None = _when()
+
+
+class AgentChannelRow(SQLModel, table=True):
+    """One row per agent and channel: the unit of atomic capacity reservation."""
+
+    __tablename__ = "agent_channels"
+    agent_id: str = Field(primary_key=True, max_length=64)
+    channel: str = Field(primary_key=True, max_length=16)
+    capacity: int = 0
+    load: int = 0
+
+
+class HandoffRow(SQLModel, table=True):
+    __tablename__ = "handoffs"
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: str = Field(index=True, max_length=64)
+    from_agent_id: str = Field(max_length=64)
+    to_agent_id: str | None = Field(default=None, max_length=64)
+    reason: str = Field(max_length=32)
+    at: datetime | None = _when()
+
+
+class ProcessedEventRow(SQLModel, table=True):
+    """Idempotency: an event id here has had its effects committed."""
+
+    __tablename__ = "processed_events"
+    event_id: str = Field(primary_key=True, max_length=128)
+    processed_at: datetime | None = _when()
+
+
+class OutboxRow(SQLModel, table=True):
+    """Decisions committed with their transaction, published to Kafka afterwards."""
+
+    __tablename__ = "outbox"
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=128)
+    payload: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at: datetime | None = _when()

@@ -1,0 +1,66 @@
+"""Plain-dict forms of domain values, for JSON columns."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from ticketrouter.domain.channels import Channel
+from ticketrouter.domain.decisions import Explanation
+from ticketrouter.domain.requirements import AuthorityNeed, Requirements
+
+
+def utc(value: datetime | None) -> datetime | None:
+    """SQLite hands datetimes back naive; everything stored is UTC."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def requirements_to_dict(req: Requirements) -> dict[str, Any]:
+    return {
+        "skills": [list(pair) for pair in req.skills],
+        "authority": [[n.name, n.at_least, n.must_be_true] for n in req.authority],
+        "language": req.language,
+    }
+
+
+def requirements_from_dict(data: dict[str, Any]) -> Requirements:
+    return Requirements(
+        skills=tuple((str(s), int(level)) for s, level in data.get("skills", [])),
+        authority=tuple(
+            AuthorityNeed(str(name), None if at_least is None else float(at_least), bool(flag))
+            for name, at_least, flag in data.get("authority", [])
+        ),
+        language=data.get("language") or None,
+    )
+
+
+def explanation_to_dict(exp: Explanation) -> dict[str, Any]:
+    return {
+        "rule": exp.rule,
+        "requirements": requirements_to_dict(exp.requirements),
+        "channel": exp.channel.value,
+        "candidates_considered": exp.candidates_considered,
+        "eligible": exp.eligible,
+        "excluded_by_reason": exp.excluded_by_reason,
+        "winner_reason": exp.winner_reason,
+        "summary": exp.summary,
+        "policy_version": exp.policy_version,
+    }
+
+
+def explanation_from_dict(data: dict[str, Any] | None) -> Explanation | None:
+    if not data:
+        return None
+    return Explanation(
+        rule=data["rule"],
+        requirements=requirements_from_dict(data["requirements"]),
+        channel=Channel(data["channel"]),
+        candidates_considered=data["candidates_considered"],
+        eligible=data["eligible"],
+        excluded_by_reason=dict(data["excluded_by_reason"]),
+        winner_reason=data["winner_reason"],
+        summary=data["summary"],
+        policy_version=data["policy_version"],
+    )

@@ -1,0 +1,358 @@
+"""The SQL repository: SQLModel tables in, domain objects out.
+
+Hot-path writes are Core statements, and capacity is reserved with one
+conditional UPDATE so that no number of router processes can over-assign.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import CursorResult, and_, exists, func, insert, select, tuple_, update
+from sqlmodel import Session
+
+from ticketrouter.adapters.orm import (
+    AgentChannelRow,
+    AgentRow,
+    CaseRow,
+    ContactRow,
+    CustomerRow,
+    HandoffRow,
+    IdentityRow,
+    MergeRow,
+    ProcessedEventRow,
+)
+from ticketrouter.adapters.records import (
+    explanation_from_dict,
+    explanation_to_dict,
+    requirements_from_dict,
+    requirements_to_dict,
+    utc,
+)
+from ticketrouter.domain.agents import Agent
+from ticketrouter.domain.cases import Case, CaseStatus
+from ticketrouter.domain.channels import Channel, Presence
+from ticketrouter.domain.customers import Contact, Customer
+from ticketrouter.domain.identity import Identity, IdentityKind
+from ticketrouter.service_layer.ports import ConcurrentUpdate, Repository
+
+_OPEN = (CaseStatus.QUEUED.value, CaseStatus.OFFERED.value, CaseStatus.ASSIGNED.value)
+
+
+class SqlRepository(Repository):
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._available: dict[str, Agent] | None = None  # snapshot for this transaction
+        self._pending_contacts: list[dict[str, Any]] = []
+        self._pending_processed: list[dict[str, Any]] = []
+
+    def _run(self, statement: Any, params: Any = None) -> CursorResult[Any]:
+        result: CursorResult[Any] = self.session.connection().execute(statement, params)
+        return result
+
+    def flush(self) -> None:
+        """Write the rows buffered for batching (contacts, processed ids)."""
+        if self._pending_contacts:
+            self._run(insert(ContactRow), self._pending_contacts)
+            self._pending_contacts = []
+        if self._pending_processed:
+            self._run(insert(ProcessedEventRow), self._pending_processed)
+            self._pending_processed = []
+
+    # --- customers and identities -------------------------------------------------
+    def owners_of(self, identities: Iterable[Identity]) -> dict[Identity, str]:
+        keys = [(i.kind.value, i.value) for i in identities]
+        if not keys:
+            return {}
+        rows = self._run(
+            select(IdentityRow.kind, IdentityRow.value, IdentityRow.customer_id).where(
+                tuple_(IdentityRow.kind, IdentityRow.value).in_(keys)
+            )
+        )
+        return {Identity(IdentityKind(k), v): c for k, v, c in rows}
+
+    def add_customer(self, customer: Customer, now: datetime) -> None:
+        self._run(insert(CustomerRow).values(
+            id=customer.customer_id, display_name=customer.display_name, tier=customer.tier,
+            language=customer.language, created_at=now,
+        ))
+
+    def link_identity(self, identity: Identity, customer_id: str, now: datetime) -> None:
+        self._run(insert(IdentityRow).values(
+            kind=identity.kind.value, value=identity.value, customer_id=customer_id, linked_at=now
+        ))
+
+    def merge_customers(self, survivor_id: str, merged_id: str, now: datetime) -> None:
+        self.flush()
+        for table in (IdentityRow, CaseRow, ContactRow):
+            self._run(update(table).where(table.customer_id == merged_id)  # type: ignore[attr-defined]
+                      .values(customer_id=survivor_id))
+        self._run(update(CustomerRow).where(CustomerRow.id == merged_id)
+                  .values(merged_into=survivor_id))
+        self._run(insert(MergeRow).values(survivor_id=survivor_id, merged_id=merged_id,
+                                          merged_at=now))
+
+    def get_customer(self, customer_id: str) -> Customer | None:
+        row = self.session.get(CustomerRow, customer_id)
+        if row is None:
+            return None
+        identities = self._run(
+            select(IdentityRow.kind, IdentityRow.value)
+            .where(IdentityRow.customer_id == customer_id)
+            .order_by(IdentityRow.kind, IdentityRow.value)
+        )
+        return Customer(row.id, row.display_name, row.tier, row.language,
+                        [Identity(IdentityKind(k), v) for k, v in identities])
+
+    def recent_contacts(self, customer_id: str, limit: int) -> list[Contact]:
+        self.flush()
+        rows = self.session.exec(
+            select(ContactRow).where(ContactRow.customer_id == customer_id)
+            .order_by(ContactRow.occurred_at.desc()).limit(limit)  # type: ignore[union-attr]
+        ).scalars()
+        return [Contact(r.event_id, r.customer_id, r.case_id, Channel(r.channel), r.topic,
+                        r.subject, utc(r.occurred_at) or datetime.min, r.outcome) for r in rows]
+
+    def add_contact(self, contact: Contact) -> None:
+        self._pending_contacts.append({
+            "event_id": contact.event_id, "customer_id": contact.customer_id,
+            "case_id": contact.case_id, "channel": contact.channel.value,
+            "topic": contact.topic, "subject": contact.subject[:500],
+            "occurred_at": contact.occurred_at, "outcome": contact.outcome,
+        })
+
+    # --- cases ----------------------------------------------------------------------
+    def get_case(self, case_id: str) -> Case | None:
+        row = self._run(select(CaseRow).where(CaseRow.id == case_id)).mappings().first()
+        return _case(row) if row else None
+
+    def open_case_for(self, customer_id: str, topic: str) -> Case | None:
+        row = self._run(
+            select(CaseRow).where(CaseRow.customer_id == customer_id, CaseRow.topic == topic,
+                                  CaseRow.status.in_(_OPEN))  # type: ignore[attr-defined]
+            .order_by(CaseRow.opened_at).limit(1)  # type: ignore[arg-type]
+        ).mappings().first()
+        return _case(row) if row else None
+
+    def last_resolved_case(self, customer_id: str, topic: str) -> Case | None:
+        row = self._run(
+            select(CaseRow).where(CaseRow.customer_id == customer_id, CaseRow.topic == topic,
+                                  CaseRow.status == CaseStatus.RESOLVED.value)
+            .order_by(CaseRow.resolved_at.desc()).limit(1)  # type: ignore[union-attr]
+        ).mappings().first()
+        return _case(row) if row else None
+
+    def open_case_ids(self, customer_id: str) -> list[str]:
+        rows = self._run(select(CaseRow.id).where(
+            CaseRow.customer_id == customer_id,
+            CaseRow.status.in_(_OPEN),  # type: ignore[attr-defined]
+        ).order_by(CaseRow.opened_at))  # type: ignore[arg-type]
+        return [r for (r,) in rows]
+
+    def add_case(self, case: Case) -> None:
+        self._run(insert(CaseRow).values(**_case_values(case), version=case.version))
+
+    def save_case(self, case: Case) -> None:
+        result = self._run(
+            update(CaseRow)
+            .where(CaseRow.id == case.case_id, CaseRow.version == case.version)
+            .values(**_case_values(case), version=case.version + 1)
+        )
+        if result.rowcount != 1:
+            raise ConcurrentUpdate(f"case {case.case_id} changed concurrently")
+        case.version += 1
+
+    def queued_cases(self, limit: int, channel: Channel | None = None) -> list[Case]:
+        query = select(CaseRow).where(CaseRow.status == CaseStatus.QUEUED.value)
+        if channel is not None:
+            query = query.where(CaseRow.channel == channel.value)
+        rows = self._run(
+            query.order_by(CaseRow.priority.desc(), CaseRow.queued_at)  # type: ignore[attr-defined]
+            .limit(limit)
+        ).mappings()
+        return [_case(r) for r in rows]
+
+    def queue_depth(self) -> int:
+        return int(self._run(
+            select(func.count()).select_from(CaseRow)
+            .where(CaseRow.status == CaseStatus.QUEUED.value)
+        ).scalar_one())
+
+    def add_handoff(
+        self, case_id: str, from_agent: str, to_agent: str | None, reason: str, now: datetime
+    ) -> None:
+        self._run(insert(HandoffRow).values(case_id=case_id, from_agent_id=from_agent,
+                                            to_agent_id=to_agent, reason=reason, at=now))
+
+    def handoffs_of(self, case_id: str) -> list[tuple[str, str | None, str, datetime]]:
+        rows = self._run(
+            select(HandoffRow.from_agent_id, HandoffRow.to_agent_id, HandoffRow.reason,
+                   HandoffRow.at).where(HandoffRow.case_id == case_id).order_by(HandoffRow.id)
+        )
+        return [(f, t, r, utc(at) or datetime.min) for f, t, r, at in rows]
+
+    # --- agents -----------------------------------------------------------------------
+    def _agents(self, rows: Sequence[Any]) -> list[Agent]:
+        if not rows:
+            return []
+        ids = [r.id for r in rows]
+        slots: dict[str, list[tuple[str, int, int]]] = {i: [] for i in ids}
+        for agent_id, channel, capacity, load in self._run(
+            select(AgentChannelRow.agent_id, AgentChannelRow.channel, AgentChannelRow.capacity,
+                   AgentChannelRow.load).where(AgentChannelRow.agent_id.in_(ids))  # type: ignore[attr-defined]
+        ):
+            slots[agent_id].append((channel, capacity, load))
+        return [
+            Agent(
+                agent_id=r.id, name=r.name, team=r.team, skills=dict(r.skills),
+                authority={k: float(v) for k, v in r.authority.items()},
+                languages=frozenset(r.languages),
+                capacity={Channel(c): cap for c, cap, _ in slots[r.id]},
+                load={Channel(c): load for c, _, load in slots[r.id]},
+                presence=Presence(r.presence), last_assigned_at=utc(r.last_assigned_at),
+            )
+            for r in rows
+        ]
+
+    def get_agent(self, agent_id: str) -> Agent | None:
+        rows = self._run(select(AgentRow).where(AgentRow.id == agent_id)).mappings().all()
+        agents = self._agents([_Row(r) for r in rows])
+        return agents[0] if agents else None
+
+    def list_agents(self, team: str | None = None, presence: Presence | None = None) -> list[Agent]:
+        query = select(AgentRow).order_by(AgentRow.id)  # type: ignore[arg-type]
+        if team:
+            query = query.where(AgentRow.team == team)
+        if presence:
+            query = query.where(AgentRow.presence == presence.value)
+        return self._agents([_Row(r) for r in self._run(query).mappings()])
+
+    def upsert_agent(self, agent: Agent) -> None:
+        self._available = None
+        values = {
+            "name": agent.name, "team": agent.team, "skills": dict(agent.skills),
+            "authority": dict(agent.authority), "languages": sorted(agent.languages),
+            "presence": agent.presence.value,
+        }
+        if self._run(update(AgentRow).where(AgentRow.id == agent.agent_id)
+                     .values(**values)).rowcount == 0:
+            self._run(insert(AgentRow).values(id=agent.agent_id, **values))
+        existing = {
+            c for (c,) in self._run(select(AgentChannelRow.channel)
+                                    .where(AgentChannelRow.agent_id == agent.agent_id))
+        }
+        for channel in Channel:
+            slots = agent.capacity.get(channel, 0)
+            if channel.value in existing:
+                self._run(update(AgentChannelRow).where(
+                    AgentChannelRow.agent_id == agent.agent_id,
+                    AgentChannelRow.channel == channel.value).values(capacity=slots))
+            elif slots:
+                self._run(insert(AgentChannelRow).values(agent_id=agent.agent_id,
+                                                         channel=channel.value, capacity=slots))
+
+    def set_presence(self, agent_id: str, presence: Presence) -> bool:
+        self._available = None
+        result = self._run(update(AgentRow).where(AgentRow.id == agent_id)
+                           .values(presence=presence.value))
+        return result.rowcount == 1
+
+    def available_agents(self, channel: Channel) -> list[Agent]:
+        if self._available is None:
+            rows = self._run(
+                select(AgentRow).where(AgentRow.presence == Presence.AVAILABLE.value)
+            ).mappings().all()
+            self._available = {a.agent_id: a for a in self._agents([_Row(r) for r in rows])}
+        return [a for a in self._available.values() if a.free_capacity(channel) > 0]
+
+    def reserve_capacity(self, agent_id: str, channel: Channel, now: datetime) -> bool:
+        slot = AgentChannelRow
+        result = self._run(
+            update(slot)
+            .where(
+                slot.agent_id == agent_id,
+                slot.channel == channel.value,
+                slot.load < slot.capacity,
+                exists().where(and_(AgentRow.id == agent_id,
+                                    AgentRow.presence == Presence.AVAILABLE.value)),
+            )
+            .values(load=slot.load + 1)
+        )
+        if result.rowcount != 1:
+            self._available = None  # our snapshot was stale
+            return False
+        self._run(update(AgentRow).where(AgentRow.id == agent_id).values(last_assigned_at=now))
+        if self._available is not None and agent_id in self._available:
+            cached = self._available[agent_id]
+            cached.load[channel] = cached.load.get(channel, 0) + 1
+            cached.last_assigned_at = now
+        return True
+
+    def release_capacity(self, agent_id: str, channel: Channel) -> None:
+        slot = AgentChannelRow
+        self._run(update(slot).where(slot.agent_id == agent_id, slot.channel == channel.value,
+                                     slot.load > 0).values(load=slot.load - 1))
+        if self._available is not None and agent_id in self._available:
+            cached = self._available[agent_id]
+            cached.load[channel] = max(0, cached.load.get(channel, 0) - 1)
+
+    def available_agent_count(self) -> int:
+        return int(self._run(
+            select(func.count()).select_from(AgentRow)
+            .where(AgentRow.presence == Presence.AVAILABLE.value)
+        ).scalar_one())
+
+    # --- idempotency --------------------------------------------------------------------
+    def processed_among(self, event_ids: Iterable[str]) -> set[str]:
+        ids = list(event_ids)
+        if not ids:
+            return set()
+        rows = self._run(select(ProcessedEventRow.event_id)
+                         .where(ProcessedEventRow.event_id.in_(ids)))  # type: ignore[attr-defined]
+        return {r for (r,) in rows}
+
+    def mark_processed(self, event_id: str, now: datetime) -> None:
+        self._pending_processed.append({"event_id": event_id, "processed_at": now})
+
+
+class _Row:
+    """Attribute access over a row mapping."""
+
+    def __init__(self, mapping: Any) -> None:
+        self._mapping = mapping
+
+    def __getattr__(self, name: str) -> Any:
+        return self._mapping[name]
+
+
+def _case_values(case: Case) -> dict[str, Any]:
+    return {
+        "id": case.case_id, "customer_id": case.customer_id, "topic": case.topic,
+        "rule": case.rule, "status": case.status.value, "channel": case.channel.value,
+        "first_channel": case.first_channel.value, "owner_agent_id": case.owner_agent_id,
+        "priority": case.priority, "requirements": requirements_to_dict(case.requirements),
+        "contact_count": case.contact_count, "handoff_count": case.handoff_count,
+        "opened_at": case.opened_at, "queued_at": case.queued_at,
+        "assigned_at": case.assigned_at, "resolved_at": case.resolved_at,
+        "resolution_code": case.resolution_code,
+        "first_contact_resolved": case.first_contact_resolved,
+        "last_decision": explanation_to_dict(case.last_decision) if case.last_decision else None,
+    }
+
+
+def _case(row: Any) -> Case:
+    return Case(
+        case_id=row["id"], customer_id=row["customer_id"], topic=row["topic"], rule=row["rule"],
+        requirements=requirements_from_dict(row["requirements"]), priority=row["priority"],
+        status=CaseStatus(row["status"]), channel=Channel(row["channel"]),
+        first_channel=Channel(row["first_channel"]),
+        opened_at=utc(row["opened_at"]) or datetime.min,
+        owner_agent_id=row["owner_agent_id"], contact_count=row["contact_count"],
+        handoff_count=row["handoff_count"], queued_at=utc(row["queued_at"]),
+        assigned_at=utc(row["assigned_at"]), resolved_at=utc(row["resolved_at"]),
+        resolution_code=row["resolution_code"],
+        first_contact_resolved=row["first_contact_resolved"],
+        last_decision=explanation_from_dict(row["last_decision"]), version=row["version"],
+    )

@@ -1,0 +1,51 @@
+"""Commands: validated requests, whichever edge (Kafka or gRPC) they came from."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from ticketrouter.domain.agents import Agent
+from ticketrouter.domain.cases import HandoffReason
+from ticketrouter.domain.channels import Channel, Presence
+from ticketrouter.domain.identity import Identity
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiveContact:
+    event_id: str
+    occurred_at: datetime
+    channel: Channel
+    identities: tuple[Identity, ...]
+    topic: str
+    subject: str = ""
+    text: str = ""
+    language: str = ""
+    attributes: Mapping[str, object] = field(default_factory=dict)
+    display_name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ResolveCase:
+    case_id: str
+    resolution_code: str = "resolved"
+
+
+@dataclass(frozen=True, slots=True)
+class TransferCase:
+    case_id: str
+    reason: HandoffReason
+    to_agent_id: str | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class UpsertAgent:
+    agent: Agent
+
+
+@dataclass(frozen=True, slots=True)
+class SetPresence:
+    agent_id: str
+    presence: Presence

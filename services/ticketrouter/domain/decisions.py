@@ -1,0 +1,56 @@
+"""Routing decisions and the explanation that travels with each one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from ticketrouter.domain.channels import Channel
+from ticketrouter.domain.requirements import Requirements
+
+
+class Outcome(StrEnum):
+    ASSIGNED = "assigned"
+    QUEUED = "queued"
+    REJOINED_CASE = "rejoined_case"
+    REASSIGNED = "reassigned"
+
+
+class Exclusion(StrEnum):
+    """Why an agent could not take a case (closed set: it labels metrics)."""
+
+    PRESENCE = "presence"
+    CAPACITY = "capacity"
+    LANGUAGE = "language"
+    MISSING_SKILL = "missing_skill"
+    MISSING_AUTHORITY = "missing_authority"
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    rule: str
+    requirements: Requirements
+    channel: Channel
+    candidates_considered: int = 0
+    eligible: int = 0
+    excluded_by_reason: dict[str, int] = field(default_factory=dict)
+    winner_reason: str = ""
+    summary: str = ""
+    policy_version: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    decision_id: str
+    event_id: str
+    case_id: str
+    customer_id: str
+    outcome: Outcome
+    agent_id: str | None
+    channel: Channel
+    topic: str
+    priority: int
+    explanation: Explanation
+    decided_at: datetime
+    event_time: datetime

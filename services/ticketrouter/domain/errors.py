@@ -1,0 +1,27 @@
+"""Errors the domain raises at its edges: each names the offending field."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Base of every expected, user-facing failure."""
+
+
+class InvalidField(DomainError):
+    """A value failed validation; `field` names it the way the contract does."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+class NotFound(DomainError):
+    def __init__(self, what: str, key: str) -> None:
+        super().__init__(f"{what} {key!r} not found")
+        self.what = what
+        self.key = key
+
+
+class ConflictingState(DomainError):
+    """The request is valid but the entity's current state forbids it."""

@@ -1,0 +1,43 @@
+"""Outcomes the handlers report. They are acted on (metrics, publishing,
+watchers) only after the transaction that produced them commits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ticketrouter.domain.cases import HandoffReason
+from ticketrouter.domain.channels import Channel
+from ticketrouter.domain.decisions import Decision
+
+
+@dataclass(frozen=True, slots=True)
+class ContactReceived:
+    channel: Channel
+
+
+@dataclass(frozen=True, slots=True)
+class CaseRouted:
+    decision: Decision
+
+
+@dataclass(frozen=True, slots=True)
+class HandoffRecorded:
+    case_id: str
+    reason: HandoffReason
+    from_team: str
+
+
+@dataclass(frozen=True, slots=True)
+class CaseResolved:
+    case_id: str
+    channel: Channel
+    first_contact_resolved: bool
+
+
+@dataclass(frozen=True, slots=True)
+class FirstContactRevoked:
+    case_id: str
+    channel: Channel
+
+
+Event = ContactReceived | CaseRouted | HandoffRecorded | CaseResolved | FirstContactRevoked

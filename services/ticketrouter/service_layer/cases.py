@@ -1,0 +1,75 @@
+"""Case life after routing: resolution and handoffs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from ticketrouter.domain.cases import Case
+from ticketrouter.domain.commands import ResolveCase, TransferCase
+from ticketrouter.domain.decisions import Outcome
+from ticketrouter.domain.errors import ConflictingState, InvalidField, NotFound
+from ticketrouter.domain.events import CaseResolved, CaseRouted, HandoffRecorded
+from ticketrouter.domain.matching import exclusion, rank_agents
+from ticketrouter.service_layer.ports import UnitOfWork
+from ticketrouter.service_layer.routing import decide, route_case, pull_waiting_cases
+from ticketrouter.service_layer.settings import RoutingSettings
+
+
+def _case(uow: UnitOfWork, case_id: str) -> Case:
+    case = uow.repo.get_case(case_id)
+    if case is None:
+        raise NotFound("case", case_id)
+    return case
+
+
+def resolve_case(
+    cmd: ResolveCase, uow: UnitOfWork, now: datetime, settings: RoutingSettings
+) -> Case:
+    case = _case(uow, cmd.case_id)
+    owner = case.owner_agent_id
+    first_contact = case.resolve(cmd.resolution_code or "resolved", now)
+    if owner is not None:
+        uow.repo.release_capacity(owner, case.channel)
+    uow.repo.save_case(case)
+    uow.emit(CaseResolved(case.case_id, case.first_channel, first_contact))
+    if owner is not None:
+        pull_waiting_cases(uow, owner, now, settings)
+    return case
+
+
+def transfer_case(
+    cmd: TransferCase, uow: UnitOfWork, now: datetime, settings: RoutingSettings
+) -> Case:
+    """A handoff: counted with its reason, and the case can no longer be first-contact resolved."""
+    repo = uow.repo
+    case = _case(uow, cmd.case_id)
+    if cmd.to_agent_id is not None and cmd.to_agent_id == case.owner_agent_id:
+        raise InvalidField("to_agent_id", "the case already belongs to this agent")
+    target = None
+    if cmd.to_agent_id is not None:
+        target = repo.get_agent(cmd.to_agent_id)
+        if target is None:
+            raise NotFound("agent", cmd.to_agent_id)
+        why = exclusion(target, case.requirements, case.channel)
+        if why is not None:
+            raise ConflictingState(f"agent {target.agent_id} cannot take this case: {why}")
+    former = case.hand_off()
+    former_agent = repo.get_agent(former)
+    repo.release_capacity(former, case.channel)
+    if target is not None:
+        if not repo.reserve_capacity(target.agent_id, case.channel, now):
+            raise ConflictingState(f"agent {target.agent_id} has no free capacity")
+        case.assign(target.agent_id, case.channel, now)
+        ranking = rank_agents(case.requirements, case.channel, [target], case.rule,
+                              policy_version=settings.rules.version)
+        decision = decide(case, None, Outcome.REASSIGNED, target.agent_id, ranking.explanation,
+                           now, f"transferred by {former} ({cmd.reason}) to {target.agent_id}")
+    else:
+        decision = route_case(uow, case, case.channel, now, settings, None,
+                          excluded=frozenset({former}), assigned_outcome=Outcome.REASSIGNED)
+    repo.add_handoff(case.case_id, former, case.owner_agent_id, cmd.reason.value, now)
+    repo.save_case(case)
+    uow.emit(HandoffRecorded(case.case_id, cmd.reason, former_agent.team if former_agent else ""))
+    uow.emit(CaseRouted(decision))
+    pull_waiting_cases(uow, former, now, settings)
+    return case

@@ -1,0 +1,172 @@
+"""The ports the handlers depend on; adapters implement them, tests fake them."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Protocol, Self
+
+from ticketrouter.domain.agents import Agent
+from ticketrouter.domain.cases import Case
+from ticketrouter.domain.channels import Channel, Presence
+from ticketrouter.domain.customers import Contact, Customer
+from ticketrouter.domain.events import Event
+from ticketrouter.domain.identity import Identity
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+class Repository(abc.ABC):
+    """Everything the handlers read and write, in one transaction."""
+
+    # --- customers and identities
+    @abc.abstractmethod
+    def owners_of(self, identities: Iterable[Identity]) -> dict[Identity, str]:
+        """Map each known identity to the customer that owns it."""
+
+    @abc.abstractmethod
+    def add_customer(self, customer: Customer, now: datetime) -> None: ...
+
+    @abc.abstractmethod
+    def link_identity(self, identity: Identity, customer_id: str, now: datetime) -> None: ...
+
+    @abc.abstractmethod
+    def merge_customers(self, survivor_id: str, merged_id: str, now: datetime) -> None:
+        """Move every identity, case and contact of `merged_id` to `survivor_id`."""
+
+    @abc.abstractmethod
+    def get_customer(self, customer_id: str) -> Customer | None: ...
+
+    @abc.abstractmethod
+    def recent_contacts(self, customer_id: str, limit: int) -> list[Contact]: ...
+
+    @abc.abstractmethod
+    def add_contact(self, contact: Contact) -> None: ...
+
+    # --- cases
+    @abc.abstractmethod
+    def get_case(self, case_id: str) -> Case | None: ...
+
+    @abc.abstractmethod
+    def open_case_for(self, customer_id: str, topic: str) -> Case | None: ...
+
+    @abc.abstractmethod
+    def last_resolved_case(self, customer_id: str, topic: str) -> Case | None: ...
+
+    @abc.abstractmethod
+    def open_case_ids(self, customer_id: str) -> list[str]: ...
+
+    @abc.abstractmethod
+    def add_case(self, case: Case) -> None: ...
+
+    @abc.abstractmethod
+    def save_case(self, case: Case) -> None:
+        """Persist changes; raises ConcurrentUpdate if someone else changed it meanwhile."""
+
+    @abc.abstractmethod
+    def queued_cases(self, limit: int, channel: Channel | None = None) -> list[Case]:
+        """Waiting cases in queue order (priority, then waiting time)."""
+
+    @abc.abstractmethod
+    def queue_depth(self) -> int: ...
+
+    @abc.abstractmethod
+    def add_handoff(
+        self, case_id: str, from_agent: str, to_agent: str | None, reason: str, now: datetime
+    ) -> None: ...
+
+    @abc.abstractmethod
+    def handoffs_of(self, case_id: str) -> list[tuple[str, str | None, str, datetime]]: ...
+
+    # --- agents
+    @abc.abstractmethod
+    def get_agent(self, agent_id: str) -> Agent | None: ...
+
+    @abc.abstractmethod
+    def list_agents(self, team: str | None = None, presence: Presence | None = None) -> list[Agent]:
+        ...
+
+    @abc.abstractmethod
+    def upsert_agent(self, agent: Agent) -> None:
+        """Create or update profile and capacity; never touches the current load."""
+
+    @abc.abstractmethod
+    def set_presence(self, agent_id: str, presence: Presence) -> bool: ...
+
+    @abc.abstractmethod
+    def available_agents(self, channel: Channel) -> Sequence[Agent]:
+        """Available agents with free capacity on `channel` (may be a cached snapshot)."""
+
+    @abc.abstractmethod
+    def reserve_capacity(self, agent_id: str, channel: Channel, now: datetime) -> bool:
+        """Atomically take one slot; False if the agent is not available or full."""
+
+    @abc.abstractmethod
+    def release_capacity(self, agent_id: str, channel: Channel) -> None: ...
+
+    @abc.abstractmethod
+    def available_agent_count(self) -> int: ...
+
+    # --- idempotency
+    @abc.abstractmethod
+    def processed_among(self, event_ids: Iterable[str]) -> set[str]: ...
+
+    @abc.abstractmethod
+    def mark_processed(self, event_id: str, now: datetime) -> None: ...
+
+
+class ConcurrentUpdate(Exception):
+    """Another transaction changed the same row: transient, retry the whole unit."""
+
+
+class UnitOfWork(abc.ABC):
+    """One transaction. Events collected during it are released only after commit."""
+
+    repo: Repository
+
+    def __init__(self) -> None:
+        self._events: list[Event] = []
+
+    def __enter__(self) -> Self:
+        self._events = []
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.rollback()
+
+    def emit(self, event: Event) -> None:
+        self._events.append(event)
+
+    def commit(self) -> list[Event]:
+        """Commit and hand back what happened, for the caller to publish."""
+        self._commit()
+        events, self._events = self._events, []
+        return events
+
+    @abc.abstractmethod
+    def _commit(self) -> None: ...
+
+    @abc.abstractmethod
+    def rollback(self) -> None: ...
+
+
+class MetricsPort(abc.ABC):
+    """What the service reports; labels only from closed sets."""
+
+    @abc.abstractmethod
+    def record(self, event: Event, now: datetime) -> None: ...
+
+    @abc.abstractmethod
+    def dead_lettered(self, reason: str) -> None: ...
+
+    @abc.abstractmethod
+    def set_gauges(self, queue_depth: int, agents_available: int) -> None: ...

@@ -1,0 +1,236 @@
+"""Route contacts to cases and cases to empowered agents (DESIGN.md routing semantics)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime
+
+from ticketrouter.domain.agents import Agent
+from ticketrouter.domain.cases import Case, CaseStatus, HandoffReason
+from ticketrouter.domain.channels import Channel, Presence
+from ticketrouter.domain.commands import ReceiveContact
+from ticketrouter.domain.customers import Contact
+from ticketrouter.domain.decisions import Decision, Explanation, Outcome
+from ticketrouter.domain.events import (
+    CaseRouted,
+    ContactReceived,
+    FirstContactRevoked,
+    HandoffRecorded,
+)
+from ticketrouter.domain.matching import best_case_for, exclusion, rank_agents
+from ticketrouter.service_layer.identities import resolve_customer
+from ticketrouter.service_layer.ports import UnitOfWork
+from ticketrouter.service_layer.settings import MAX_PULLS, PULL_WINDOW, RoutingSettings
+
+
+def receive_contacts(
+    commands: Sequence[ReceiveContact], uow: UnitOfWork, now: datetime, settings: RoutingSettings
+) -> list[Decision | None]:
+    """Route a batch in the caller's transaction; None marks an event seen before."""
+    seen = uow.repo.processed_among(c.event_id for c in commands)
+    decisions: list[Decision | None] = []
+    for command in commands:
+        if command.event_id in seen:
+            decisions.append(None)
+            continue
+        seen.add(command.event_id)
+        decisions.append(receive_contact(command, uow, now, settings))
+        uow.repo.mark_processed(command.event_id, now)
+    return decisions
+
+
+def receive_contact(
+    cmd: ReceiveContact, uow: UnitOfWork, now: datetime, settings: RoutingSettings
+) -> Decision:
+    repo = uow.repo
+    uow.emit(ContactReceived(cmd.channel))
+    customer_id = resolve_customer(repo, cmd.identities, now, cmd.display_name, cmd.language)
+    case = repo.open_case_for(customer_id, cmd.topic)
+    if case is not None:
+        case.attach_contact(cmd.channel)
+        decision = _continue_case(uow, case, cmd, now, settings)
+        repo.save_case(case)
+    else:
+        reopened = _reopen(uow, customer_id, cmd, now, settings)
+        case = reopened or _open(customer_id, cmd, now, settings)
+        last_owner = reopened.owner_agent_id if reopened else None
+        decision = route_case(uow, case, cmd.channel, now, settings, cmd, preferred=last_owner)
+        # A new case is inserted once, already routed, rather than inserted then updated.
+        if reopened:
+            repo.save_case(case)
+        else:
+            repo.add_case(case)
+    repo.add_contact(
+        Contact(cmd.event_id, customer_id, case.case_id, cmd.channel, cmd.topic, cmd.subject,
+                cmd.occurred_at, decision.outcome.value)
+    )
+    uow.emit(CaseRouted(decision))
+    return decision
+
+
+def _reopen(
+    uow: UnitOfWork, customer_id: str, cmd: ReceiveContact, now: datetime,
+    settings: RoutingSettings,
+) -> Case | None:
+    """A repeat contact inside the FCR window reopens the case instead of duplicating it.
+
+    The reopened case keeps its last owner in `owner_agent_id` until it is routed,
+    so routing can prefer the agent who knows the customer.
+    """
+    previous = uow.repo.last_resolved_case(customer_id, cmd.topic)
+    if previous is None or not previous.within_fcr_window(cmd.occurred_at, settings.fcr_window):
+        return None
+    last_owner = previous.owner_agent_id
+    if previous.reopen(cmd.channel, now):
+        uow.emit(FirstContactRevoked(previous.case_id, previous.first_channel))
+    previous.owner_agent_id = last_owner
+    return previous
+
+
+def _open(customer_id: str, cmd: ReceiveContact, now: datetime, settings: RoutingSettings) -> Case:
+    rule = settings.rules.rule_for(cmd.topic)
+    return Case(
+        case_id=uuid.uuid4().hex,
+        customer_id=customer_id,
+        topic=cmd.topic,
+        rule=rule.name,
+        requirements=rule.requirements_for(cmd.attributes, cmd.language),
+        priority=rule.priority,
+        status=CaseStatus.QUEUED,
+        channel=cmd.channel,
+        first_channel=cmd.channel,
+        opened_at=now,
+        queued_at=now,
+    )
+
+
+def _continue_case(
+    uow: UnitOfWork, case: Case, cmd: ReceiveContact, now: datetime, settings: RoutingSettings
+) -> Decision:
+    """Continuity first: a follow-up goes back to the owner of the open case."""
+    if case.status is not CaseStatus.ASSIGNED or case.owner_agent_id is None:
+        return route_case(uow, case, cmd.channel, now, settings, cmd)
+    repo = uow.repo
+    owner = repo.get_agent(case.owner_agent_id)
+    explanation = _owner_explanation(case, cmd.channel, settings)
+    if cmd.channel is case.channel:
+        return decide(case, cmd, Outcome.REJOINED_CASE, case.owner_agent_id, explanation,
+                       now, f"joined the case owned by {case.owner_agent_id}")
+    if owner is not None and exclusion(owner, case.requirements, cmd.channel) is None and (
+        repo.reserve_capacity(owner.agent_id, cmd.channel, now)
+    ):
+        repo.release_capacity(owner.agent_id, case.channel)
+        case.assign(owner.agent_id, cmd.channel, now)
+        return decide(case, cmd, Outcome.REJOINED_CASE, owner.agent_id, explanation, now,
+                       f"back to owner {owner.agent_id}, now on {cmd.channel}")
+    if owner is not None and owner.presence in (Presence.AVAILABLE, Presence.BUSY):
+        # Waiting for the owner beats handing the customer to a stranger.
+        return decide(case, cmd, Outcome.REJOINED_CASE, owner.agent_id, explanation, now,
+                       f"owner {owner.agent_id} busy on {cmd.channel}; keeps the case")
+    former = case.hand_off()
+    repo.release_capacity(former, case.channel)
+    repo.add_handoff(case.case_id, former, None, HandoffReason.OTHER.value, now)
+    uow.emit(HandoffRecorded(case.case_id, HandoffReason.OTHER, owner.team if owner else ""))
+    return route_case(uow, case, cmd.channel, now, settings, cmd, excluded=frozenset({former}),
+                  assigned_outcome=Outcome.REASSIGNED)
+
+
+def _owner_explanation(case: Case, channel: Channel, settings: RoutingSettings) -> Explanation:
+    return Explanation(rule=case.rule, requirements=case.requirements, channel=channel,
+                       candidates_considered=1, eligible=1, winner_reason="continuity",
+                       policy_version=settings.rules.version)
+
+
+def route_case(
+    uow: UnitOfWork,
+    case: Case,
+    channel: Channel,
+    now: datetime,
+    settings: RoutingSettings,
+    cmd: ReceiveContact | None,
+    preferred: str | None = None,
+    excluded: frozenset[str] = frozenset(),
+    assigned_outcome: Outcome = Outcome.ASSIGNED,
+) -> Decision:
+    """Find the best empowered agent and reserve them atomically, or queue the case."""
+    repo = uow.repo
+    candidates = repo.available_agents(channel)
+    ranking = rank_agents(case.requirements, channel, candidates, case.rule, excluded,
+                          settings.rules.version)
+    ordered: list[Agent] = list(ranking.agents)
+    if preferred is not None:
+        ordered.sort(key=lambda agent: agent.agent_id != preferred)
+    for rank, agent in enumerate(ordered):
+        if repo.reserve_capacity(agent.agent_id, channel, now):
+            case.assign(agent.agent_id, channel, now)
+            reason = ranking.explanation.winner_reason
+            if agent.agent_id == preferred:
+                reason = "continuity: the agent who last handled this customer's case"
+            elif rank > 0:
+                reason = f"{reason}; {rank} better-ranked agent(s) were taken meanwhile"
+            explanation = replace(ranking.explanation, winner_reason=reason)
+            return decide(case, cmd, assigned_outcome, agent.agent_id, explanation, now)
+    case.queue(now)
+    return decide(case, cmd, Outcome.QUEUED, None, ranking.explanation, now)
+
+
+def decide(
+    case: Case,
+    cmd: ReceiveContact | None,
+    outcome: Outcome,
+    agent_id: str | None,
+    explanation: Explanation,
+    now: datetime,
+    summary: str | None = None,
+) -> Decision:
+    if summary is not None:
+        explanation = replace(explanation, summary=summary)
+    case.last_decision = explanation
+    return Decision(
+        decision_id=uuid.uuid4().hex,
+        event_id=cmd.event_id if cmd else "",
+        case_id=case.case_id,
+        customer_id=case.customer_id,
+        outcome=outcome,
+        agent_id=agent_id,
+        channel=case.channel,
+        topic=case.topic,
+        priority=case.priority,
+        explanation=explanation,
+        decided_at=now,
+        event_time=cmd.occurred_at if cmd else (case.queued_at or now),
+    )
+
+
+def pull_waiting_cases(
+    uow: UnitOfWork, agent_id: str, now: datetime, settings: RoutingSettings
+) -> list[Decision]:
+    """Both directions: an agent who frees capacity or comes online pulls waiting work."""
+    repo = uow.repo
+    decisions: list[Decision] = []
+    for _ in range(MAX_PULLS):
+        agent = repo.get_agent(agent_id)
+        if agent is None or agent.presence is not Presence.AVAILABLE:
+            break
+        case = best_case_for(agent, repo.queued_cases(PULL_WINDOW))
+        if case is None or not repo.reserve_capacity(agent.agent_id, case.channel, now):
+            break
+        waited = now - (case.queued_at or now)
+        case.assign(agent.agent_id, case.channel, now)
+        explanation = Explanation(
+            rule=case.rule, requirements=case.requirements, channel=case.channel,
+            candidates_considered=1, eligible=1,
+            winner_reason="pulled the best waiting case on freeing capacity",
+            summary=f"{agent.agent_id} pulled it after {waited.total_seconds():.0f}s in queue",
+            policy_version=settings.rules.version,
+        )
+        case.last_decision = explanation
+        decision = Decision(uuid.uuid4().hex, "", case.case_id, case.customer_id,
+                            Outcome.ASSIGNED, agent.agent_id, case.channel, case.topic,
+                            case.priority, explanation, now, now - waited)
+        repo.save_case(case)
+        uow.emit(CaseRouted(decision))
+        decisions.append(decision)
+    return decisions
