@@ -123,6 +123,13 @@ class SqlRepository(Repository):
             "occurred_at": contact.occurred_at, "outcome": contact.outcome,
         })
 
+    def case_of_contact(self, event_id: str) -> str | None:
+        self.flush()
+        found: str | None = self._run(
+            select(ContactRow.case_id).where(ContactRow.event_id == event_id)
+        ).scalar_one_or_none()
+        return found
+
     # --- cases ----------------------------------------------------------------------
     def get_case(self, case_id: str) -> Case | None:
         row = self._run(select(CaseRow).where(CaseRow.id == case_id)).mappings().first()

@@ -47,6 +47,9 @@ class Repository(abc.ABC):
     @abc.abstractmethod
     def add_contact(self, contact: Contact) -> None: ...
 
+    @abc.abstractmethod
+    def case_of_contact(self, event_id: str) -> str | None: ...
+
     # --- cases
     @abc.abstractmethod
     def get_case(self, case_id: str) -> Case | None: ...

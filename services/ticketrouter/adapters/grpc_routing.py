@@ -1,0 +1,133 @@
+"""RoutingService: thin translation between protobuf and the handlers."""
+
+from __future__ import annotations
+
+import queue
+from collections.abc import Iterator
+from datetime import datetime
+
+import grpc
+
+from ticketrouter.adapters.codec import decision_to_proto, to_command
+from ticketrouter.adapters.grpc_errors import grpc_errors, invalid, unimplemented
+from ticketrouter.adapters.messages import case_to_proto
+from ticketrouter.bootstrap import App
+from ticketrouter.domain.cases import Case, parse_handoff_reason
+from ticketrouter.domain.channels import parse_channel
+from ticketrouter.domain.commands import ReceiveContact, ResolveCase, TransferCase
+from ticketrouter.domain.decisions import Decision
+from ticketrouter.domain.errors import NotFound
+from ticketrouter.service_layer.cases import resolve_case, transfer_case
+from ticketrouter.service_layer.ports import UnitOfWork
+from ticketrouter.service_layer.routing import receive_contacts
+from ticketrouter.service_layer.settings import RoutingSettings
+from ticketrouter.v1 import routing_pb2, routing_pb2_grpc
+
+MAX_QUEUE_PAGE = 1000
+
+
+def _receive_one(
+    cmd: ReceiveContact, uow: UnitOfWork, now: datetime, settings: RoutingSettings
+) -> Decision | None:
+    return receive_contacts([cmd], uow, now, settings)[0]
+
+
+class RoutingServicer(routing_pb2_grpc.RoutingServiceServicer):
+    def __init__(self, app: App) -> None:
+        self.app = app
+
+    def _case_proto(self, case_id: str) -> routing_pb2.Case:
+        with self.app.read_uow() as uow:
+            case = uow.repo.get_case(case_id)
+            if case is None:
+                raise NotFound("case", case_id)
+            return case_to_proto(case, uow.repo.handoffs_of(case_id))
+
+    @grpc_errors
+    def SubmitContact(self, request: routing_pb2.SubmitContactRequest,
+                      context: grpc.ServicerContext) -> routing_pb2.SubmitContactResponse:
+        if not request.HasField("event"):
+            invalid(context, "event", "is required")
+        command = to_command(request.event, self.app.settings.default_region)
+        decision = self.app.bus.execute(_receive_one, command)
+        if decision is None:
+            with self.app.read_uow() as uow:
+                case_id = uow.repo.case_of_contact(command.event_id)
+            response = routing_pb2.SubmitContactResponse(duplicate=True)
+            if case_id:
+                response.case.CopyFrom(self._case_proto(case_id))
+            return response
+        return routing_pb2.SubmitContactResponse(
+            decision=decision_to_proto(decision), case=self._case_proto(decision.case_id)
+        )
+
+    @grpc_errors
+    def GetCase(self, request: routing_pb2.GetCaseRequest,
+                context: grpc.ServicerContext) -> routing_pb2.Case:
+        if not request.case_id:
+            invalid(context, "case_id", "is required")
+        return self._case_proto(request.case_id)
+
+    @grpc_errors
+    def ListQueue(self, request: routing_pb2.ListQueueRequest,
+                  context: grpc.ServicerContext) -> routing_pb2.ListQueueResponse:
+        if request.limit < 0 or request.limit > MAX_QUEUE_PAGE:
+            invalid(context, "limit", f"must be 0..{MAX_QUEUE_PAGE}")
+        channel = parse_channel(request.channel) if request.channel else None
+        with self.app.read_uow() as uow:
+            cases = uow.repo.queued_cases(request.limit or 100, channel)
+            depth = uow.repo.queue_depth()
+        return routing_pb2.ListQueueResponse(cases=[case_to_proto(c) for c in cases], depth=depth)
+
+    @grpc_errors
+    def Transfer(self, request: routing_pb2.TransferRequest,
+                 context: grpc.ServicerContext) -> routing_pb2.Case:
+        if not request.case_id:
+            invalid(context, "case_id", "is required")
+        if not request.reason:
+            invalid(context, "reason", "is required")
+        command = TransferCase(request.case_id, parse_handoff_reason(request.reason),
+                               request.to_agent_id or None, request.note)
+        case: Case = self.app.bus.execute(transfer_case, command)
+        return self._case_proto(case.case_id)
+
+    @grpc_errors
+    def Resolve(self, request: routing_pb2.ResolveRequest,
+                context: grpc.ServicerContext) -> routing_pb2.Case:
+        if not request.case_id:
+            invalid(context, "case_id", "is required")
+        if len(request.resolution_code) > 64:
+            invalid(context, "resolution_code", "longer than 64 characters")
+        case: Case = self.app.bus.execute(
+            resolve_case, ResolveCase(request.case_id, request.resolution_code or "resolved")
+        )
+        return self._case_proto(case.case_id)
+
+    def AcceptOffer(self, request: routing_pb2.AcceptOfferRequest,
+                    context: grpc.ServicerContext) -> routing_pb2.Case:
+        unimplemented(context, "AcceptOffer (assignments are direct until offers land)")
+
+    def DeclineOffer(self, request: routing_pb2.DeclineOfferRequest,
+                     context: grpc.ServicerContext) -> routing_pb2.Case:
+        unimplemented(context, "DeclineOffer (assignments are direct until offers land)")
+
+    def AddNote(self, request: routing_pb2.AddNoteRequest,
+                context: grpc.ServicerContext) -> routing_pb2.Case:
+        unimplemented(context, "AddNote")
+
+    def WatchAssignments(self, request: routing_pb2.WatchAssignmentsRequest,
+                         context: grpc.ServicerContext) -> Iterator[routing_pb2.Assignment]:
+        token, inbox = self.app.feed.subscribe(request.agent_id or None)
+        try:
+            while context.is_active():
+                try:
+                    decision = inbox.get(timeout=0.5)
+                except queue.Empty:
+                    continue
+                try:
+                    case = self._case_proto(decision.case_id)
+                except NotFound:
+                    continue
+                yield routing_pb2.Assignment(decision=decision_to_proto(decision), case=case)
+        finally:
+            self.app.feed.unsubscribe(token)

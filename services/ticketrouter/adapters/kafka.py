@@ -1,0 +1,111 @@
+"""kafka-python clients, topic set-up and the outbox relay to `routing-decisions`."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka.admin import NewTopic
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+from sqlalchemy import Engine, delete, select
+from sqlmodel import Session
+
+from ticketrouter.adapters.orm import OutboxRow
+
+log = logging.getLogger(__name__)
+
+
+def ensure_topics(bootstrap: str, names: list[str], partitions: int, timeout: float = 30) -> None:
+    """Create missing topics; waits for the broker to answer (it may be starting)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="ticketrouter-admin")
+            break
+        except KafkaError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+    try:
+        existing = set(admin.list_topics())
+        missing = [NewTopic(n, partitions, 1) for n in names if n not in existing]
+        if missing:
+            try:
+                admin.create_topics(missing)
+            except TopicAlreadyExistsError:
+                pass  # another process created it meanwhile
+    finally:
+        admin.close()
+
+
+def create_producer(bootstrap: str, **overrides: Any) -> KafkaProducer:
+    options: dict[str, Any] = {
+        "bootstrap_servers": bootstrap,
+        "acks": "all",
+        "linger_ms": 5,
+        "retries": 5,
+        "client_id": "ticketrouter",
+    }
+    options.update(overrides)
+    return KafkaProducer(**options)
+
+
+def create_consumer(bootstrap: str, topic: str, group_id: str, max_records: int,
+                    max_poll_interval_ms: int, **overrides: Any) -> KafkaConsumer:
+    options: dict[str, Any] = {
+        "bootstrap_servers": bootstrap,
+        "group_id": group_id,
+        "enable_auto_commit": False,  # offsets are committed after the database commit
+        "auto_offset_reset": "earliest",
+        "max_poll_records": max_records,
+        "max_poll_interval_ms": max_poll_interval_ms,
+        "session_timeout_ms": 10_000,
+        "heartbeat_interval_ms": 1_000,
+        "client_id": "ticketrouter-worker",
+    }
+    options.update(overrides)
+    return KafkaConsumer(topic, **options)
+
+
+class OutboxRelay:
+    """Publishes decisions committed to the outbox, then deletes them.
+
+    Rows are deleted in the same transaction that is committed only after the
+    producer has flushed them, so a crash in between publishes again rather than
+    losing a decision (consumers de-duplicate by decision_id).
+    """
+
+    def __init__(self, engine: Engine, producer: KafkaProducer, topic: str,
+                 batch: int = 2000) -> None:
+        self._engine = engine
+        self._producer = producer
+        self._topic = topic
+        self._batch = batch
+
+    def drain(self) -> int:
+        published = 0
+        while True:
+            with Session(self._engine) as session:
+                rows = session.execute(
+                    select(OutboxRow.id, OutboxRow.key, OutboxRow.payload)
+                    .order_by(OutboxRow.id).limit(self._batch)  # type: ignore[arg-type]
+                ).all()
+                if not rows:
+                    return published
+                ids = [row_id for row_id, _, _ in rows]
+                # Delete first: with PostgreSQL this locks the rows so two relays
+                # never publish the same decision twice.
+                deleted = session.execute(
+                    delete(OutboxRow).where(OutboxRow.id.in_(ids))  # type: ignore[union-attr]
+                ).rowcount
+                if deleted != len(ids):
+                    session.rollback()
+                    continue
+                for _, key, payload in rows:
+                    self._producer.send(self._topic, key=key.encode(), value=payload,
+                                        headers=[("content-type", b"application/json")])
+                self._producer.flush(timeout=30)
+                session.commit()
+                published += len(rows)

@@ -1,0 +1,96 @@
+"""The one place where things are wired together. Nothing connects at import time."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from prometheus_client import CollectorRegistry
+
+from ticketrouter.adapters.codec import encode_decision
+from ticketrouter.adapters.database import Database, connect
+from ticketrouter.adapters.feed import AssignmentFeed
+from ticketrouter.adapters.metrics import PrometheusMetrics
+from ticketrouter.adapters.rules_file import load_rules
+from ticketrouter.adapters.unit_of_work import SqlUnitOfWork
+from ticketrouter.config import Settings
+from ticketrouter.domain.events import CaseRouted, Event
+from ticketrouter.service_layer.messagebus import MessageBus
+from ticketrouter.service_layer.ports import Clock
+from ticketrouter.service_layer.settings import RoutingSettings
+
+log = logging.getLogger(__name__)
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+@dataclass
+class App:
+    settings: Settings
+    database: Database
+    routing: RoutingSettings
+    metrics: PrometheusMetrics
+    registry: CollectorRegistry
+    clock: Clock
+    feed: AssignmentFeed = field(default_factory=AssignmentFeed)
+    bus: MessageBus = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.bus = MessageBus(self.uow, self.clock, lambda: self.routing, self.after_commit)
+
+    def uow(self) -> SqlUnitOfWork:
+        """A read-write transaction whose decisions go to the outbox."""
+        return SqlUnitOfWork(self.database.writer, encode_decision)
+
+    def read_uow(self) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.database.reader)
+
+    def after_commit(self, events: Sequence[Event]) -> None:
+        now = self.clock.now()
+        for event in events:
+            self.metrics.record(event, now)
+            if isinstance(event, CaseRouted):
+                self.feed.publish(event.decision)
+
+    def refresh_gauges(self) -> None:
+        with self.read_uow() as uow:
+            self.metrics.set_gauges(uow.repo.queue_depth(), uow.repo.available_agent_count())
+
+    def close(self) -> None:
+        self.database.dispose()
+
+
+def bootstrap(
+    settings: Settings,
+    registry: CollectorRegistry | None = None,
+    clock: Clock | None = None,
+) -> App:
+    database = connect(settings.database_url)
+    database.create_schema()
+    rules = load_rules(settings.rules_file)
+    registry = registry or CollectorRegistry()
+    app = App(
+        settings=settings,
+        database=database,
+        routing=RoutingSettings(rules=rules, fcr_window=settings.fcr_window),
+        metrics=PrometheusMetrics(registry),
+        registry=registry,
+        clock=clock or SystemClock(),
+    )
+    app.refresh_gauges()
+    log.info("ticketrouter ready", extra={"database": _redact(settings.database_url),
+                                          "rules_version": rules.version})
+    return app
+
+
+def _redact(url: str) -> str:
+    """Never log database passwords."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url

@@ -1,0 +1,1 @@
+"""Processes: the CLI, the gRPC server and the Kafka worker."""

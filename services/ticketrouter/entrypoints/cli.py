@@ -1,0 +1,79 @@
+"""`ticketrouter` command line."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from pathlib import Path
+
+from ticketrouter import config
+from ticketrouter.entrypoints import logs
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="ticketrouter", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("serve", help="gRPC server, Kafka worker and /metrics in one process")
+    commands.add_parser("worker", help="the Kafka worker alone (scale out with more)")
+    demo = commands.add_parser("demo", help="serve, with demo agents and omnichannel traffic")
+    demo.add_argument("--rate", type=float, default=4.0, help="contacts per second")
+    demo.add_argument("--seconds", type=float, default=0, help="stop after (0: until Ctrl-C)")
+    bench = commands.add_parser("bench", help="throughput and matching benchmarks")
+    bench.add_argument("--events", type=int, default=50_000)
+    bench.add_argument("--agents", type=int, default=10_000)
+    rules = commands.add_parser("rules", help="routing rules")
+    rules_commands = rules.add_subparsers(dest="rules_command", required=True)
+    validate = rules_commands.add_parser("validate", help="check a rules file")
+    validate.add_argument("file", type=Path)
+    args = parser.parse_args(argv)
+
+    settings = config.from_env()
+    logs.configure(settings.log_level, settings.log_format)
+    if args.command == "rules":
+        return _validate_rules(args.file)
+    if args.command == "bench":
+        from ticketrouter.entrypoints.bench import run_bench
+
+        return run_bench(settings, args.events, args.agents)
+    if args.command == "demo":
+        from ticketrouter.entrypoints.demo import run_demo
+
+        return run_demo(settings, args.rate, args.seconds)
+    return _serve(settings, with_grpc=args.command == "serve")
+
+
+def _serve(settings: config.Settings, with_grpc: bool) -> int:
+    from ticketrouter.entrypoints.runtime import Runtime
+
+    runtime = Runtime(settings, with_grpc=with_grpc).start()
+    signal.signal(signal.SIGTERM, lambda *_: runtime.stopped.set())
+    try:
+        while not runtime.stopped.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        runtime.stop()
+    return 0
+
+
+def _validate_rules(path: Path) -> int:
+    from ticketrouter.adapters.rules_file import load_rules
+    from ticketrouter.domain.rulebook import InvalidRuleBook
+
+    try:
+        rules = load_rules(path)
+    except FileNotFoundError:
+        print(f"{path}: no such file", file=sys.stderr)
+        return 2
+    except InvalidRuleBook as err:
+        for problem in err.problems:
+            print(f"{path}: {problem}", file=sys.stderr)
+        return 1
+    print(f"{path}: valid, version {rules.version}, {len(rules.rules) + 1} rules")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,140 @@
+"""Start and stop the whole service in one process: broker (when embedded),
+database, gRPC server, metrics endpoint and the Kafka worker."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+import grpc
+from grpc_health.v1 import health
+from prometheus_client import CollectorRegistry, start_http_server
+
+from ticketrouter.adapters.broker import EmbeddedBroker
+from ticketrouter.adapters.kafka import OutboxRelay, create_consumer, create_producer, ensure_topics
+from ticketrouter.bootstrap import App, bootstrap
+from ticketrouter.config import Settings
+from ticketrouter.entrypoints.grpc_server import create_server, stop_gracefully
+from ticketrouter.entrypoints.worker import ContactWorker
+
+log = logging.getLogger(__name__)
+
+
+def _host_port(address: str) -> tuple[str, int]:
+    host, _, port = address.rpartition(":")
+    return host or "127.0.0.1", int(port)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    with_worker: bool = True
+    with_grpc: bool = True
+    with_metrics: bool = True
+    app: App = field(init=False)
+    bootstrap_servers: str = field(init=False, default="")
+    grpc_port: int = field(init=False, default=0)
+    metrics_port: int = field(init=False, default=0)
+    worker: ContactWorker | None = field(init=False, default=None)
+    _stack: ExitStack = field(init=False, default_factory=ExitStack)
+    _stop: threading.Event = field(init=False, default_factory=threading.Event)
+    _threads: list[threading.Thread] = field(init=False, default_factory=list)
+    _server: grpc.Server | None = field(init=False, default=None)
+    _health: health.HealthServicer | None = field(init=False, default=None)
+
+    def start(self) -> Self:
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self) -> None:
+        settings = self.settings
+        self.bootstrap_servers = settings.kafka_bootstrap
+        if not self.bootstrap_servers:
+            broker = EmbeddedBroker(log_path=Path(".ticketrouter/broker.log")).start()
+            self._stack.callback(broker.stop)
+            self.bootstrap_servers = broker.bootstrap
+            log.info("embedded broker started", extra={"bootstrap": broker.bootstrap})
+        ensure_topics(self.bootstrap_servers,
+                      [settings.contacts_topic, settings.decisions_topic, settings.dlq_topic],
+                      settings.topic_partitions)
+        self.app = bootstrap(settings, CollectorRegistry())
+        self._stack.callback(self.app.close)
+        producer = create_producer(self.bootstrap_servers)
+        self._stack.callback(producer.close, 5)
+        relay = OutboxRelay(self.app.database.writer, producer, settings.decisions_topic)
+        if self.with_metrics:
+            host, port = _host_port(settings.metrics_address)
+            http_server, _thread = start_http_server(port, host, registry=self.app.registry)
+            self._stack.callback(http_server.shutdown)
+            self.metrics_port = int(http_server.server_address[1])
+        if self.with_grpc:
+            self._server, self.grpc_port, self._health = create_server(
+                self.app, settings.grpc_address)
+            self._server.start()
+            self._start_thread("outbox-relay", lambda: self._relay_loop(relay))
+        if self.with_worker:
+            consumer = create_consumer(self.bootstrap_servers, settings.contacts_topic,
+                                       settings.group_id, settings.batch_size,
+                                       settings.max_poll_interval_ms)
+            self._stack.callback(consumer.close)
+            self.worker = ContactWorker(self.app, consumer, producer, relay, self._stop)
+            self._start_thread("worker", self.worker.run)
+        log.info("ticketrouter serving", extra={
+            "grpc": f"127.0.0.1:{self.grpc_port}" if self.with_grpc else "off",
+            "metrics": f"http://127.0.0.1:{self.metrics_port}/metrics"
+            if self.with_metrics else "off",
+            "kafka": self.bootstrap_servers})
+
+    def _start_thread(self, name: str, target: object) -> None:
+        def guarded() -> None:
+            try:
+                target()  # type: ignore[operator]
+            except Exception:
+                log.exception("%s crashed; stopping", name)
+                self._stop.set()
+
+        thread = threading.Thread(target=guarded, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def _relay_loop(self, relay: OutboxRelay) -> None:
+        """Publishes decisions made on the gRPC path (the worker drains after each batch)."""
+        while not self._stop.wait(0.2):
+            try:
+                relay.drain()
+            except Exception:
+                log.exception("outbox relay failed; will retry")
+
+    @property
+    def stopped(self) -> threading.Event:
+        return self._stop
+
+    def stop(self) -> None:
+        if self._server is not None and self._health is not None:
+            stop_gracefully(self._server, self._health)
+            self._server = None
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=30)
+        self._threads.clear()
+        self._stack.close()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

@@ -1,0 +1,190 @@
+"""The Kafka worker: poll a batch, route it in one transaction, then commit offsets.
+
+Three failure paths, each explicit:
+- an invalid event goes to the DLQ with its reason and its offset is committed;
+- a transient failure (database down, concurrent update) retries the same batch
+  with backoff and commits nothing meanwhile, polling with partitions paused so
+  the consumer keeps its group membership;
+- anything else is a bug: the worker stops without committing.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from kafka import KafkaConsumer, KafkaProducer, OffsetAndMetadata, TopicPartition
+from kafka.errors import CommitFailedError, KafkaError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+
+from ticketrouter.adapters.codec import InvalidEvent, decode
+from ticketrouter.adapters.kafka import OutboxRelay
+from ticketrouter.bootstrap import App
+from ticketrouter.domain.commands import ReceiveContact
+from ticketrouter.domain.errors import DomainError
+from ticketrouter.service_layer.ports import ConcurrentUpdate
+from ticketrouter.service_layer.routing import receive_contacts
+
+log = logging.getLogger(__name__)
+
+TRANSIENT = (OperationalError, DBAPIError, IntegrityError, ConcurrentUpdate)
+MAX_BACKOFF_SECONDS = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    record: Any
+    reason: str
+    detail: str
+
+
+class ContactWorker:
+    def __init__(
+        self,
+        app: App,
+        consumer: KafkaConsumer,
+        producer: KafkaProducer,
+        relay: OutboxRelay,
+        stop: threading.Event | None = None,
+    ) -> None:
+        self.app = app
+        self.consumer = consumer
+        self.producer = producer
+        self.relay = relay
+        self.stop = stop or threading.Event()
+        self.processed = 0
+        self.dead_lettered = 0
+
+    def run(self) -> None:
+        log.info("worker started", extra={"topic": self.app.settings.contacts_topic})
+        try:
+            while not self.stop.is_set():
+                self.poll_once()
+        finally:
+            log.info("worker stopped", extra={"processed": self.processed,
+                                              "dead_lettered": self.dead_lettered})
+
+    def poll_once(self, timeout_ms: int = 200) -> int:
+        polled = self.consumer.poll(timeout_ms=timeout_ms,
+                                    max_records=self.app.settings.batch_size)
+        if not polled:
+            self.relay.drain()
+            return 0
+        records = [record for batch in polled.values() for record in batch]
+        commands, rejected = self._decode(records)
+        if not self._apply(commands, rejected):
+            return 0  # stopping: nothing committed, the batch will be redelivered
+        self._dead_letter(rejected)
+        self.relay.drain()
+        self._commit({tp: batch[-1].offset + 1 for tp, batch in polled.items()})
+        self.app.refresh_gauges()
+        self.processed += len(records) - len(rejected)
+        return len(records)
+
+    def _decode(
+        self, records: Sequence[Any]
+    ) -> tuple[list[tuple[Any, ReceiveContact]], list[Rejected]]:
+        region = self.app.settings.default_region
+        commands: list[tuple[Any, ReceiveContact]] = []
+        rejected: list[Rejected] = []
+        for record in records:
+            try:
+                command = decode(record.value or b"", _content_type(record.headers), region)
+            except InvalidEvent as err:
+                rejected.append(Rejected(record, err.reason, err.detail))
+            else:
+                commands.append((record, command))
+        return commands, rejected
+
+    def _apply(
+        self, commands: list[tuple[Any, ReceiveContact]], rejected: list[Rejected]
+    ) -> bool:
+        """Route the batch in one transaction; returns False only when asked to stop."""
+        if not commands:
+            return True
+        delay = 0.05
+        while not self.stop.is_set():
+            try:
+                self._route([c for _, c in commands])
+                return True
+            except DomainError:
+                # A command the decoder accepted but the domain refused: isolate it.
+                self._route_one_by_one(commands, rejected)
+                return True
+            except TRANSIENT as err:
+                log.warning("transient failure, retrying the batch without committing",
+                            extra={"error": f"{type(err).__name__}: {str(err)[:200]}",
+                                   "retry_in_s": round(delay, 3)})
+                self._backoff(delay)
+                delay = min(delay * 2, MAX_BACKOFF_SECONDS)
+        return False
+
+    def _route(self, commands: list[ReceiveContact]) -> None:
+        with self.app.uow() as uow:
+            receive_contacts(commands, uow, self.app.clock.now(), self.app.routing)
+            events = uow.commit()
+        self.app.after_commit(events)
+
+    def _route_one_by_one(
+        self, commands: list[tuple[Any, ReceiveContact]], rejected: list[Rejected]
+    ) -> None:
+        for record, command in commands:
+            try:
+                self._route([command])
+            except DomainError as err:
+                rejected.append(Rejected(record, "invalid_value", str(err)))
+
+    def _backoff(self, seconds: float) -> None:
+        """Wait while keeping group membership: poll with every partition paused."""
+        assigned = list(self.consumer.assignment())
+        self.consumer.pause(*assigned)
+        try:
+            unexpected = self.consumer.poll(timeout_ms=int(seconds * 1000))
+            # Partitions assigned during the pause arrive unpaused: rewind them.
+            for tp, batch in unexpected.items():
+                self.consumer.seek(tp, batch[0].offset)
+        finally:
+            self.consumer.resume(*[tp for tp in assigned if tp in self.consumer.assignment()])
+
+    def _dead_letter(self, rejected: Sequence[Rejected]) -> None:
+        if not rejected:
+            return
+        topic = self.app.settings.dlq_topic
+        for item in rejected:
+            record = item.record
+            headers = list(record.headers or []) + [
+                ("dlq-reason", item.reason.encode()),
+                ("dlq-error", item.detail[:1000].encode()),
+                ("dlq-source", f"{record.topic}/{record.partition}/{record.offset}".encode()),
+            ]
+            self.producer.send(topic, key=record.key, value=record.value or b"", headers=headers)
+            log.warning("event dead-lettered", extra={
+                "reason": item.reason, "error": item.detail[:200],
+                "source": f"{record.topic}/{record.partition}/{record.offset}"})
+        # The DLQ copy must be durable before the offsets that drop the original.
+        self.producer.flush(timeout=30)
+        for item in rejected:
+            self.app.metrics.dead_lettered(item.reason)
+        self.dead_lettered += len(rejected)
+
+    def _commit(self, offsets: dict[TopicPartition, int]) -> None:
+        try:
+            self.consumer.commit({tp: OffsetAndMetadata(offset, "", -1)
+                                  for tp, offset in offsets.items()})
+        except (CommitFailedError, KafkaError) as err:
+            # Partitions moved to another worker; it will see these events again and
+            # skip them by event_id, so nothing is lost and nothing is doubled.
+            log.warning("offset commit failed after a rebalance", extra={"error": str(err)})
+
+
+def _content_type(headers: Sequence[tuple[str, bytes]] | None) -> str | None:
+    for key, value in headers or ():
+        if key.lower() == "content-type":
+            return value.decode(errors="replace")
+    return None
+
+
