@@ -7,7 +7,7 @@ conditional UPDATE so that no number of router processes can over-assign.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import CursorResult, and_, exists, func, insert, select, tuple_, update
@@ -38,6 +38,7 @@ from ticketrouter.domain.customers import Contact, Customer
 from ticketrouter.domain.identity import Identity, IdentityKind
 from ticketrouter.service_layer.ports import ConcurrentUpdate, Repository
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _OPEN = (CaseStatus.QUEUED.value, CaseStatus.OFFERED.value, CaseStatus.ASSIGNED.value)
 
 
@@ -113,7 +114,7 @@ class SqlRepository(Repository):
             .order_by(ContactRow.occurred_at.desc()).limit(limit)  # type: ignore[union-attr]
         ).scalars()
         return [Contact(r.event_id, r.customer_id, r.case_id, Channel(r.channel), r.topic,
-                        r.subject, utc(r.occurred_at) or datetime.min, r.outcome) for r in rows]
+                        r.subject, utc(r.occurred_at) or _EPOCH, r.outcome) for r in rows]
 
     def add_contact(self, contact: Contact) -> None:
         self._pending_contacts.append({
@@ -198,7 +199,7 @@ class SqlRepository(Repository):
             select(HandoffRow.from_agent_id, HandoffRow.to_agent_id, HandoffRow.reason,
                    HandoffRow.at).where(HandoffRow.case_id == case_id).order_by(HandoffRow.id)
         )
-        return [(f, t, r, utc(at) or datetime.min) for f, t, r, at in rows]
+        return [(f, t, r, utc(at) or _EPOCH) for f, t, r, at in rows]
 
     # --- agents -----------------------------------------------------------------------
     def _agents(self, rows: Sequence[Any]) -> list[Agent]:
@@ -355,7 +356,7 @@ def _case(row: Any) -> Case:
         requirements=requirements_from_dict(row["requirements"]), priority=row["priority"],
         status=CaseStatus(row["status"]), channel=Channel(row["channel"]),
         first_channel=Channel(row["first_channel"]),
-        opened_at=utc(row["opened_at"]) or datetime.min,
+        opened_at=utc(row["opened_at"]) or _EPOCH,
         owner_agent_id=row["owner_agent_id"], contact_count=row["contact_count"],
         handoff_count=row["handoff_count"], queued_at=utc(row["queued_at"]),
         assigned_at=utc(row["assigned_at"]), resolved_at=utc(row["resolved_at"]),

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from ticketrouter.domain.agents import Agent
 from ticketrouter.domain.cases import Case
@@ -18,7 +18,7 @@ from ticketrouter.domain.channels import Channel, Presence
 from ticketrouter.domain.decisions import Exclusion, Explanation
 from ticketrouter.domain.requirements import Requirements
 
-_NEVER = datetime.min
+_NEVER = datetime.min.replace(tzinfo=UTC)  # never assigned: idle the longest
 
 
 def exclusion(agent: Agent, requirements: Requirements, channel: Channel) -> Exclusion | None:

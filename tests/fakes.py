@@ -1,0 +1,184 @@
+"""In-memory fakes of the ports, for microsecond unit tests of the handlers."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+from ticketrouter.domain.agents import Agent
+from ticketrouter.domain.cases import Case, CaseStatus
+from ticketrouter.domain.channels import Channel, Presence
+from ticketrouter.domain.customers import Contact, Customer
+from ticketrouter.domain.identity import Identity
+from ticketrouter.domain.matching import queue_order_key
+from ticketrouter.service_layer.ports import ConcurrentUpdate, Repository, UnitOfWork
+
+
+class FakeClock:
+    def __init__(self, now: datetime | None = None) -> None:
+        self._now = now or datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
+
+    def now(self) -> datetime:
+        return self._now
+
+    def advance(self, **delta: float) -> None:
+        from datetime import timedelta
+
+        self._now += timedelta(**delta)
+
+
+class FakeRepository(Repository):
+    def __init__(self) -> None:
+        self.customers: dict[str, Customer] = {}
+        self.identities: dict[Identity, str] = {}
+        self.merges: list[tuple[str, str]] = []
+        self.cases: dict[str, Case] = {}
+        self.contacts: list[Contact] = []
+        self.agents: dict[str, Agent] = {}
+        self.handoffs: list[tuple[str, str, str | None, str, datetime]] = []
+        self.processed: set[str] = set()
+
+    def owners_of(self, identities: Iterable[Identity]) -> dict[Identity, str]:
+        return {i: self.identities[i] for i in identities if i in self.identities}
+
+    def add_customer(self, customer: Customer, now: datetime) -> None:
+        self.customers[customer.customer_id] = customer
+
+    def link_identity(self, identity: Identity, customer_id: str, now: datetime) -> None:
+        assert identity not in self.identities, "an identity belongs to one customer"
+        self.identities[identity] = customer_id
+
+    def merge_customers(self, survivor_id: str, merged_id: str, now: datetime) -> None:
+        for identity, owner in list(self.identities.items()):
+            if owner == merged_id:
+                self.identities[identity] = survivor_id
+        for case in self.cases.values():
+            if case.customer_id == merged_id:
+                case.customer_id = survivor_id
+        self.contacts = [
+            Contact(c.event_id, survivor_id if c.customer_id == merged_id else c.customer_id,
+                    c.case_id, c.channel, c.topic, c.subject, c.occurred_at, c.outcome)
+            for c in self.contacts
+        ]
+        self.merges.append((survivor_id, merged_id))
+
+    def get_customer(self, customer_id: str) -> Customer | None:
+        return self.customers.get(customer_id)
+
+    def recent_contacts(self, customer_id: str, limit: int) -> list[Contact]:
+        mine = [c for c in self.contacts if c.customer_id == customer_id]
+        return sorted(mine, key=lambda c: c.occurred_at, reverse=True)[:limit]
+
+    def add_contact(self, contact: Contact) -> None:
+        self.contacts.append(contact)
+
+    def case_of_contact(self, event_id: str) -> str | None:
+        return next((c.case_id for c in self.contacts if c.event_id == event_id), None)
+
+    def get_case(self, case_id: str) -> Case | None:
+        case = self.cases.get(case_id)
+        return copy.deepcopy(case) if case else None
+
+    def open_case_for(self, customer_id: str, topic: str) -> Case | None:
+        found = [c for c in self.cases.values()
+                 if c.customer_id == customer_id and c.topic == topic and c.is_open]
+        return copy.deepcopy(min(found, key=lambda c: c.opened_at)) if found else None
+
+    def last_resolved_case(self, customer_id: str, topic: str) -> Case | None:
+        found = [c for c in self.cases.values() if c.customer_id == customer_id
+                 and c.topic == topic and c.status is CaseStatus.RESOLVED]
+        return copy.deepcopy(max(found, key=lambda c: c.resolved_at or c.opened_at)) \
+            if found else None
+
+    def open_case_ids(self, customer_id: str) -> list[str]:
+        return [c.case_id for c in self.cases.values()
+                if c.customer_id == customer_id and c.is_open]
+
+    def add_case(self, case: Case) -> None:
+        assert case.case_id not in self.cases
+        self.cases[case.case_id] = copy.deepcopy(case)
+
+    def save_case(self, case: Case) -> None:
+        stored = self.cases[case.case_id]
+        if stored.version != case.version:
+            raise ConcurrentUpdate(case.case_id)
+        case.version += 1
+        self.cases[case.case_id] = copy.deepcopy(case)
+
+    def queued_cases(self, limit: int, channel: Channel | None = None) -> list[Case]:
+        waiting = [c for c in self.cases.values() if c.status is CaseStatus.QUEUED
+                   and (channel is None or c.channel is channel)]
+        return [copy.deepcopy(c) for c in sorted(waiting, key=queue_order_key)[:limit]]
+
+    def queue_depth(self) -> int:
+        return sum(1 for c in self.cases.values() if c.status is CaseStatus.QUEUED)
+
+    def add_handoff(self, case_id: str, from_agent: str, to_agent: str | None, reason: str,
+                    now: datetime) -> None:
+        self.handoffs.append((case_id, from_agent, to_agent, reason, now))
+
+    def handoffs_of(self, case_id: str) -> list[tuple[str, str | None, str, datetime]]:
+        return [(f, t, r, at) for c, f, t, r, at in self.handoffs if c == case_id]
+
+    def get_agent(self, agent_id: str) -> Agent | None:
+        agent = self.agents.get(agent_id)
+        return copy.deepcopy(agent) if agent else None
+
+    def list_agents(self, team: str | None = None, presence: Presence | None = None) -> list[Agent]:
+        return [copy.deepcopy(a) for a in self.agents.values()
+                if (team is None or a.team == team) and (presence is None or a.presence is presence)]
+
+    def upsert_agent(self, agent: Agent) -> None:
+        load = self.agents[agent.agent_id].load if agent.agent_id in self.agents else {}
+        stored = copy.deepcopy(agent)
+        stored.load = dict(load)
+        self.agents[agent.agent_id] = stored
+
+    def set_presence(self, agent_id: str, presence: Presence) -> bool:
+        if agent_id not in self.agents:
+            return False
+        self.agents[agent_id].presence = presence
+        return True
+
+    def available_agents(self, channel: Channel) -> list[Agent]:
+        return [copy.deepcopy(a) for a in self.agents.values()
+                if a.presence is Presence.AVAILABLE and a.free_capacity(channel) > 0]
+
+    def reserve_capacity(self, agent_id: str, channel: Channel, now: datetime) -> bool:
+        agent = self.agents.get(agent_id)
+        if agent is None or agent.presence is not Presence.AVAILABLE:
+            return False
+        if agent.free_capacity(channel) <= 0:
+            return False
+        agent.load[channel] = agent.load.get(channel, 0) + 1
+        agent.last_assigned_at = now
+        return True
+
+    def release_capacity(self, agent_id: str, channel: Channel) -> None:
+        agent = self.agents[agent_id]
+        agent.load[channel] = max(0, agent.load.get(channel, 0) - 1)
+
+    def available_agent_count(self) -> int:
+        return sum(1 for a in self.agents.values() if a.presence is Presence.AVAILABLE)
+
+    def processed_among(self, event_ids: Iterable[str]) -> set[str]:
+        return {e for e in event_ids if e in self.processed}
+
+    def mark_processed(self, event_id: str, now: datetime) -> None:
+        self.processed.add(event_id)
+
+
+class FakeUnitOfWork(UnitOfWork):
+    """Commits are recorded; the repository keeps state across units, like a database."""
+
+    def __init__(self, repo: FakeRepository | None = None) -> None:
+        super().__init__()
+        self.repo: FakeRepository = repo or FakeRepository()
+        self.committed = 0
+
+    def _commit(self) -> None:
+        self.committed += 1
+
+    def rollback(self) -> None:
+        pass

@@ -1,0 +1,90 @@
+import json
+
+import pytest
+
+from ticketrouter.adapters.codec import InvalidEvent, decode, encode_decision, parse_event
+from ticketrouter.domain.channels import Channel
+from tests.builders import event_json
+
+VALID = event_json("e1", [("email", "Ana.Lopez@Example.com"), ("phone", "+1 (415) 555-0100")],
+                   topic="billing.refund", attributes={"order_value": 120.0, "order_id": "1234"})
+
+
+def _bytes(event: dict) -> bytes:  # type: ignore[type-arg]
+    return json.dumps(event).encode()
+
+
+def test_the_design_envelope_decodes_into_a_command() -> None:
+    command = decode(_bytes(VALID))
+    assert command.event_id == "e1"
+    assert command.channel is Channel.EMAIL
+    assert [i.value for i in command.identities] == ["ana.lopez@example.com", "+14155550100"]
+    assert command.attributes == {"order_value": 120.0, "order_id": "1234"}
+    assert command.occurred_at.isoformat() == "2026-11-22T10:00:00+00:00"
+
+
+def test_binary_protobuf_is_accepted_with_its_content_type() -> None:
+    binary = parse_event(_bytes(VALID)).SerializeToString()
+    command = decode(binary, "application/x-protobuf")
+    assert command.topic == "billing.refund"
+
+
+def test_camel_case_json_names_are_accepted_as_the_mapping_allows() -> None:
+    event = {**VALID, "eventId": "e2", "occurredAt": VALID["occurred_at"]}
+    del event["event_id"], event["occurred_at"]
+    assert decode(_bytes(event)).event_id == "e2"
+
+
+@pytest.mark.parametrize(("payload", "reason", "mentions"), [
+    (b"{not json", "bad_json", "JSON"),
+    (_bytes({**VALID, "type": "contact.exploded"}), "unknown_type", "contact.exploded"),
+    (_bytes({k: v for k, v in VALID.items() if k != "event_id"}), "missing_field", "event_id"),
+    (_bytes({k: v for k, v in VALID.items() if k != "occurred_at"}), "missing_field",
+     "occurred_at"),
+    (_bytes({**VALID, "identities": []}), "missing_field", "identities"),
+    (_bytes({**VALID, "channel": "pigeon"}), "invalid_value", "channel"),
+    (_bytes({**VALID, "occurred_at": "yesterday"}), "invalid_value", "occurred_at"),
+    (_bytes({**VALID, "identities": [{"kind": "phone", "value": "call me"}]}), "invalid_value",
+     "identities[0].value"),
+    (_bytes({**VALID, "topic": "Not A Topic"}), "invalid_value", "topic"),
+    (_bytes({**VALID, "attributes": [1, 2]}), "invalid_value", "attributes"),
+    (b'{"event_id": 5}', "invalid_value", "event_id"),
+    (b"x" * 300_000, "too_large", "bytes"),
+    (b"\xff\xfe", "bad_json", ""),
+], ids=lambda v: v if isinstance(v, str) else None)
+def test_invalid_events_are_rejected_with_a_reason_naming_the_field(
+    payload: bytes, reason: str, mentions: str
+) -> None:
+    with pytest.raises(InvalidEvent) as err:
+        decode(payload)
+    assert err.value.reason == reason
+    assert mentions in err.value.detail
+
+
+def test_garbage_protobuf_is_rejected() -> None:
+    with pytest.raises(InvalidEvent) as err:
+        decode(b"\x0a\xff\xff\xff", "application/x-protobuf")
+    assert err.value.reason == "bad_protobuf"
+
+
+def test_decisions_are_published_in_the_json_mapping(uow_decision) -> None:  # type: ignore[no-untyped-def]
+    payload = json.loads(encode_decision(uow_decision))
+    assert payload["outcome"] == "assigned"
+    assert payload["explanation"]["rule"] == "default"
+    assert payload["decided_at"].endswith("Z")
+
+
+@pytest.fixture
+def uow_decision():  # type: ignore[no-untyped-def]
+    from ticketrouter.service_layer.routing import receive_contacts
+    from ticketrouter.service_layer.settings import RoutingSettings
+    from tests.builders import agent, contact, rules
+    from tests.fakes import FakeUnitOfWork
+
+    uow = FakeUnitOfWork()
+    uow.repo.agents["a"] = agent("a")
+    with uow:
+        [decision] = receive_contacts([contact(("email", "x@y.com"))], uow,
+                                      contact(("email", "x@y.com")).occurred_at,
+                                      RoutingSettings(rules()))
+    return decision

@@ -1,0 +1,67 @@
+from datetime import UTC, datetime, timedelta
+
+from prometheus_client import CollectorRegistry, generate_latest
+
+from ticketrouter.adapters.metrics import PrometheusMetrics
+from ticketrouter.domain.cases import HandoffReason
+from ticketrouter.domain.channels import Channel
+from ticketrouter.domain.decisions import Decision, Explanation, Outcome
+from ticketrouter.domain.events import (
+    CaseResolved,
+    CaseRouted,
+    ContactReceived,
+    FirstContactRevoked,
+    HandoffRecorded,
+)
+from ticketrouter.domain.requirements import Requirements
+
+T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
+
+
+def _decision(event_id: str, waited: timedelta, outcome: Outcome) -> Decision:
+    return Decision("d", event_id, "case-123", "customer-456", outcome, "agent-789",
+                    Channel.CHAT, "t", 0, Explanation("r", Requirements(), Channel.CHAT),
+                    T0 + waited, T0)
+
+
+def _value(registry: CollectorRegistry, name: str, **labels: str) -> float:
+    value = registry.get_sample_value(name, labels)
+    assert value is not None, name
+    return value
+
+
+def test_events_become_counters_with_closed_labels() -> None:
+    registry = CollectorRegistry()
+    metrics = PrometheusMetrics(registry)
+    for event in [ContactReceived(Channel.CHAT),
+                  CaseRouted(_decision("e1", timedelta(milliseconds=20), Outcome.ASSIGNED)),
+                  CaseRouted(_decision("", timedelta(seconds=90), Outcome.ASSIGNED)),
+                  HandoffRecorded("case-123", HandoffReason.ESCALATION, "billing"),
+                  CaseResolved("case-123", Channel.CHAT, True),
+                  CaseResolved("case-124", Channel.CHAT, False),
+                  FirstContactRevoked("case-123", Channel.CHAT)]:
+        metrics.record(event, T0)
+    metrics.dead_lettered("bad_json")
+    metrics.set_gauges(queue_depth=4, agents_available=7)
+    assert _value(registry, "ticketrouter_contacts_received_total", channel="chat") == 1
+    assert _value(registry, "ticketrouter_routing_decisions_total", outcome="assigned") == 2
+    assert _value(registry, "ticketrouter_handoffs_total", reason="escalation") == 1
+    assert _value(registry, "ticketrouter_cases_resolved_total", channel="chat") == 2
+    assert _value(registry, "ticketrouter_first_contact_resolutions_total", channel="chat") == 1
+    assert _value(registry, "ticketrouter_fcr_revocations_total", channel="chat") == 1
+    assert _value(registry, "ticketrouter_routing_latency_seconds_count") == 1
+    assert _value(registry, "ticketrouter_routing_latency_seconds_bucket", le="0.025") == 1
+    assert _value(registry, "ticketrouter_queue_wait_seconds_bucket", le="60.0") == 0
+    assert _value(registry, "ticketrouter_queue_wait_seconds_bucket", le="120.0") == 1
+    assert _value(registry, "ticketrouter_dlq_messages_total", reason="bad_json") == 1
+    assert _value(registry, "ticketrouter_queue_depth") == 4
+    exposition = generate_latest(registry).decode()
+    for identifier in ("case-123", "customer-456", "agent-789", "billing"):
+        assert identifier not in exposition
+
+
+def test_known_label_values_exist_from_zero() -> None:
+    registry = CollectorRegistry()
+    PrometheusMetrics(registry)
+    assert _value(registry, "ticketrouter_handoffs_total", reason="missing_authority") == 0
+    assert _value(registry, "ticketrouter_first_contact_resolutions_total", channel="store") == 0
