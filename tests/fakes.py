@@ -64,7 +64,13 @@ class FakeRepository(Repository):
         self.merges.append((survivor_id, merged_id))
 
     def get_customer(self, customer_id: str) -> Customer | None:
-        return self.customers.get(customer_id)
+        customer = self.customers.get(customer_id)
+        if customer is None:
+            return None
+        mine = sorted((i for i, owner in self.identities.items() if owner == customer_id),
+                      key=lambda i: (i.kind.value, i.value))
+        return Customer(customer.customer_id, customer.display_name, customer.tier,
+                        customer.language, mine)
 
     def recent_contacts(self, customer_id: str, limit: int) -> list[Contact]:
         mine = [c for c in self.contacts if c.customer_id == customer_id]
@@ -130,9 +136,11 @@ class FakeRepository(Repository):
                 if (team is None or a.team == team) and (presence is None or a.presence is presence)]
 
     def upsert_agent(self, agent: Agent) -> None:
-        load = self.agents[agent.agent_id].load if agent.agent_id in self.agents else {}
+        previous = self.agents.get(agent.agent_id)
         stored = copy.deepcopy(agent)
-        stored.load = dict(load)
+        if previous is not None:  # like the database: profile changes never touch the load
+            stored.load = dict(previous.load)
+            stored.last_assigned_at = previous.last_assigned_at
         self.agents[agent.agent_id] = stored
 
     def set_presence(self, agent_id: str, presence: Presence) -> bool:

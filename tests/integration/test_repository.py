@@ -1,0 +1,208 @@
+"""The SQL repository and unit of work on SQLite and PostgreSQL, plus the same
+contract checks against the in-memory fake so the fake stays honest."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import func, select
+
+from ticketrouter.adapters.database import Database
+from ticketrouter.adapters.orm import OutboxRow
+from ticketrouter.adapters.unit_of_work import SqlUnitOfWork
+from ticketrouter.adapters.codec import encode_decision
+from ticketrouter.domain.channels import Channel, Presence
+from ticketrouter.domain.commands import ResolveCase
+from ticketrouter.service_layer.cases import resolve_case
+from ticketrouter.service_layer.ports import ConcurrentUpdate, UnitOfWork
+from ticketrouter.service_layer.routing import receive_contacts
+from ticketrouter.service_layer.settings import RoutingSettings
+from tests.builders import agent, contact, rules
+from tests.fakes import FakeRepository, FakeUnitOfWork
+
+T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
+SETTINGS = RoutingSettings(rules())
+UowFactory = Callable[[], UnitOfWork]
+
+
+@pytest.fixture(params=["fake", "sqlite", "postgres"])
+def uow_factory(request: pytest.FixtureRequest) -> UowFactory:
+    if request.param == "fake":
+        repo = FakeRepository()
+        return lambda: FakeUnitOfWork(repo)
+    db: Database = request.getfixturevalue("database_for_contract")(request.param)
+    return lambda: SqlUnitOfWork(db.writer, encode_decision)
+
+
+@pytest.fixture
+def database_for_contract(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+    from ticketrouter.adapters.database import connect
+
+    opened: list[Database] = []
+
+    def make(kind: str) -> Database:
+        url = request.getfixturevalue("sqlite_url" if kind == "sqlite" else "postgres_url")
+        db = connect(url)
+        db.create_schema()
+        opened.append(db)
+        return db
+
+    yield make
+    for db in opened:
+        db.dispose()
+
+
+def _seed(uow_factory: UowFactory, *agents) -> None:  # type: ignore[no-untyped-def]
+    with uow_factory() as uow:
+        for a in agents:
+            uow.repo.upsert_agent(a)
+        uow.commit()
+
+
+def test_agent_round_trip_keeps_profile_and_never_touches_load(uow_factory: UowFactory) -> None:
+    _seed(uow_factory, agent("ana", {"billing": 4}, {"refund_limit": 250, "can_waive_fees": 1},
+                             languages=("en", "es"), capacity={"chat": 2}, team="billing"))
+    with uow_factory() as uow:
+        assert uow.repo.reserve_capacity("ana", Channel.CHAT, T0)
+        uow.commit()
+    _seed(uow_factory, agent("ana", {"billing": 5}, capacity={"chat": 3}))
+    with uow_factory() as uow:
+        stored = uow.repo.get_agent("ana")
+    assert stored is not None
+    assert stored.skills == {"billing": 5}
+    assert stored.capacity == {Channel.CHAT: 3}
+    assert stored.load.get(Channel.CHAT) == 1
+    assert stored.last_assigned_at == T0
+
+
+def test_capacity_is_reserved_up_to_the_limit_and_only_when_available(
+    uow_factory: UowFactory,
+) -> None:
+    _seed(uow_factory, agent("ana", capacity={"voice": 1}),
+          agent("away", capacity={"voice": 1}, presence=Presence.AWAY))
+    with uow_factory() as uow:
+        assert uow.repo.reserve_capacity("ana", Channel.VOICE, T0)
+        assert not uow.repo.reserve_capacity("ana", Channel.VOICE, T0)
+        assert not uow.repo.reserve_capacity("ana", Channel.CHAT, T0)
+        assert not uow.repo.reserve_capacity("away", Channel.VOICE, T0)
+        uow.repo.release_capacity("ana", Channel.VOICE)
+        assert uow.repo.reserve_capacity("ana", Channel.VOICE, T0)
+        uow.commit()
+
+
+def test_a_stale_case_cannot_overwrite_a_newer_one(uow_factory: UowFactory) -> None:
+    _seed(uow_factory, agent("gen"))
+    with uow_factory() as uow:
+        [decision] = receive_contacts([contact(("email", "a@b.com"))], uow, T0, SETTINGS)
+        uow.commit()
+    with uow_factory() as uow:
+        stale = uow.repo.get_case(decision.case_id)
+    with uow_factory() as uow:
+        fresh = uow.repo.get_case(decision.case_id)
+        assert fresh is not None
+        fresh.contact_count += 1
+        uow.repo.save_case(fresh)
+        uow.commit()
+    assert stale is not None
+    stale.resolution_code = "stale"
+    with uow_factory() as uow, pytest.raises(ConcurrentUpdate):
+        uow.repo.save_case(stale)
+
+
+def test_routing_round_trip_through_the_database(uow_factory: UowFactory) -> None:
+    _seed(uow_factory, agent("gen", capacity={"email": 2, "chat": 2}))
+    with uow_factory() as uow:
+        first, again = receive_contacts(
+            [contact(("email", "Ana@X.com"), event_id="e1"),
+             contact(("email", "ana@x.com"), ("chat", "@ana"), channel="chat", event_id="e2")],
+            uow, T0, SETTINGS)
+        uow.commit()
+    with uow_factory() as uow:
+        [duplicate] = receive_contacts([contact(("email", "ana@x.com"), event_id="e1")], uow,
+                                       T0, SETTINGS)
+        uow.commit()
+    assert duplicate is None
+    assert first is not None and again is not None and again.case_id == first.case_id
+    with uow_factory() as uow:
+        case = uow.repo.get_case(first.case_id)
+        customer = uow.repo.get_customer(first.customer_id)
+        contacts = uow.repo.recent_contacts(first.customer_id, 10)
+        gen = uow.repo.get_agent("gen")
+    assert case is not None and case.contact_count == 2 and case.channel is Channel.CHAT
+    assert case.last_decision is not None and case.last_decision.rule == "default"
+    assert customer is not None
+    assert sorted(str(i) for i in customer.identities) == ["chat:ana", "email:ana@x.com"]
+    assert [c.event_id for c in contacts] and {c.event_id for c in contacts} == {"e1", "e2"}
+    assert gen is not None and gen.load == {Channel.EMAIL: 0, Channel.CHAT: 1}
+    with uow_factory() as uow:
+        resolve_case(ResolveCase(first.case_id), uow, T0, SETTINGS)
+        uow.commit()
+    with uow_factory() as uow:
+        resolved = uow.repo.get_case(first.case_id)
+        assert resolved is not None and resolved.resolved_at == T0
+        assert uow.repo.open_case_ids(first.customer_id) == []
+
+
+def test_merging_customers_moves_every_identity_case_and_contact(uow_factory: UowFactory) -> None:
+    with uow_factory() as uow:
+        a, b = receive_contacts([contact(("email", "a@x.com")),
+                                 contact(("phone", "+1 415 555 0100"), topic="orders.status")],
+                                uow, T0, SETTINGS)
+        uow.commit()
+    assert a is not None and b is not None
+    with uow_factory() as uow:
+        [c] = receive_contacts([contact(("email", "a@x.com"), ("phone", "+14155550100"))],
+                               uow, T0, SETTINGS)
+        uow.commit()
+    survivor = min(a.customer_id, b.customer_id)
+    assert c is not None and c.customer_id == survivor
+    with uow_factory() as uow:
+        assert len(uow.repo.recent_contacts(survivor, 10)) == 3
+        assert len(uow.repo.open_case_ids(survivor)) == 2
+        merged = max(a.customer_id, b.customer_id)
+        assert uow.repo.recent_contacts(merged, 10) == []
+        customer = uow.repo.get_customer(survivor)
+        assert customer is not None and len(customer.identities) == 2
+
+
+def test_decisions_reach_the_outbox_in_the_same_transaction(database: Database) -> None:
+    with SqlUnitOfWork(database.writer, encode_decision) as uow:
+        receive_contacts([contact(("email", "a@x.com"))], uow, T0, SETTINGS)
+        # not committed: nothing may be visible
+    with SqlUnitOfWork(database.writer, encode_decision) as uow:
+        count = uow.repo.session.execute(select(func.count()).select_from(OutboxRow)).scalar()
+        assert count == 0
+        receive_contacts([contact(("email", "a@x.com"))], uow, T0, SETTINGS)
+        uow.commit()
+    with SqlUnitOfWork(database.writer) as uow:
+        count = uow.repo.session.execute(select(func.count()).select_from(OutboxRow)).scalar()
+        assert count == 1
+        assert uow.repo.processed_among(["evt-x"]) == set()
+
+
+def test_concurrent_reservations_never_exceed_capacity(database: Database) -> None:
+    with SqlUnitOfWork(database.writer) as uow:
+        uow.repo.upsert_agent(agent("ana", capacity={"chat": 3}))
+        uow.commit()
+    wins: list[bool] = []
+    barrier = threading.Barrier(8)
+
+    def grab() -> None:
+        barrier.wait()
+        with SqlUnitOfWork(database.writer) as uow:
+            won = uow.repo.reserve_capacity("ana", Channel.CHAT, T0)
+            uow.commit()
+        wins.append(won)
+
+    threads = [threading.Thread(target=grab) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert wins.count(True) == 3
+    with SqlUnitOfWork(database.reader) as uow:
+        stored = uow.repo.get_agent("ana")
+    assert stored is not None and stored.load[Channel.CHAT] == 3
