@@ -85,7 +85,8 @@ class Runtime:
             consumer = create_consumer(self.bootstrap_servers, settings.contacts_topic,
                                        settings.group_id, settings.batch_size,
                                        settings.max_poll_interval_ms)
-            self._stack.callback(consumer.close)
+            # Offsets are committed explicitly after each batch, never on close.
+            self._stack.callback(consumer.close, autocommit=False, timeout_ms=2000)
             self.worker = ContactWorker(self.app, consumer, producer, relay, self._stop)
             self._start_thread("worker", self.worker.run)
         log.info("ticketrouter serving", extra={
