@@ -6,7 +6,7 @@ import logging
 import time
 from typing import Any
 
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka import ConsumerRebalanceListener, KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 from sqlalchemy import Engine, delete, select
@@ -66,7 +66,21 @@ def create_consumer(bootstrap: str, topic: str, group_id: str, max_records: int,
         "client_id": "ticketrouter-worker",
     }
     options.update(overrides)
-    return KafkaConsumer(topic, **options)
+    consumer = KafkaConsumer(**options)
+    consumer.subscribe([topic], listener=_RebalanceLog())
+    return consumer
+
+
+class _RebalanceLog(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Rebalances explain most redeliveries: make them visible."""
+
+    def on_partitions_revoked(self, revoked: Any) -> None:
+        if revoked:
+            log.info("partitions revoked", extra={"count": len(revoked)})
+
+    def on_partitions_assigned(self, assigned: Any) -> None:
+        partitions = ",".join(sorted(f"{tp.topic}/{tp.partition}" for tp in assigned))
+        log.info("partitions assigned", extra={"count": len(assigned), "partitions": partitions})
 
 
 class OutboxRelay:
