@@ -38,7 +38,9 @@ def agent(
         skills=skills if skills is not None else {"general": 3},
         authority=authority or {},
         languages=frozenset(languages),
-        capacity={Channel(c): n for c, n in (capacity or {"email": 3, "chat": 2, "voice": 1}).items()},
+        capacity={
+            Channel(c): n for c, n in (capacity or {"email": 3, "chat": 2, "voice": 1}).items()
+        },
         presence=presence,
     )
 

@@ -10,8 +10,9 @@ import pytest
 
 from ticketrouter.adapters.database import Database, connect
 
-PG_ADMIN_URL = os.environ.get("TICKETROUTER_TEST_PG_URL",
-                              "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
+PG_ADMIN_URL = os.environ.get(
+    "TICKETROUTER_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
+)
 
 
 def _postgres_or_skip() -> str:

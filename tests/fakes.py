@@ -57,8 +57,16 @@ class FakeRepository(Repository):
             if case.customer_id == merged_id:
                 case.customer_id = survivor_id
         self.contacts = [
-            Contact(c.event_id, survivor_id if c.customer_id == merged_id else c.customer_id,
-                    c.case_id, c.channel, c.topic, c.subject, c.occurred_at, c.outcome)
+            Contact(
+                c.event_id,
+                survivor_id if c.customer_id == merged_id else c.customer_id,
+                c.case_id,
+                c.channel,
+                c.topic,
+                c.subject,
+                c.occurred_at,
+                c.outcome,
+            )
             for c in self.contacts
         ]
         self.merges.append((survivor_id, merged_id))
@@ -67,10 +75,13 @@ class FakeRepository(Repository):
         customer = self.customers.get(customer_id)
         if customer is None:
             return None
-        mine = sorted((i for i, owner in self.identities.items() if owner == customer_id),
-                      key=lambda i: (i.kind.value, i.value))
-        return Customer(customer.customer_id, customer.display_name, customer.tier,
-                        customer.language, mine)
+        mine = sorted(
+            (i for i, owner in self.identities.items() if owner == customer_id),
+            key=lambda i: (i.kind.value, i.value),
+        )
+        return Customer(
+            customer.customer_id, customer.display_name, customer.tier, customer.language, mine
+        )
 
     def recent_contacts(self, customer_id: str, limit: int) -> list[Contact]:
         mine = [c for c in self.contacts if c.customer_id == customer_id]
@@ -87,19 +98,27 @@ class FakeRepository(Repository):
         return copy.deepcopy(case) if case else None
 
     def open_case_for(self, customer_id: str, topic: str) -> Case | None:
-        found = [c for c in self.cases.values()
-                 if c.customer_id == customer_id and c.topic == topic and c.is_open]
+        found = [
+            c
+            for c in self.cases.values()
+            if c.customer_id == customer_id and c.topic == topic and c.is_open
+        ]
         return copy.deepcopy(min(found, key=lambda c: c.opened_at)) if found else None
 
     def last_resolved_case(self, customer_id: str, topic: str) -> Case | None:
-        found = [c for c in self.cases.values() if c.customer_id == customer_id
-                 and c.topic == topic and c.status is CaseStatus.RESOLVED]
-        return copy.deepcopy(max(found, key=lambda c: c.resolved_at or c.opened_at)) \
-            if found else None
+        found = [
+            c
+            for c in self.cases.values()
+            if c.customer_id == customer_id and c.topic == topic and c.status is CaseStatus.RESOLVED
+        ]
+        return (
+            copy.deepcopy(max(found, key=lambda c: c.resolved_at or c.opened_at)) if found else None
+        )
 
     def open_case_ids(self, customer_id: str) -> list[str]:
-        return [c.case_id for c in self.cases.values()
-                if c.customer_id == customer_id and c.is_open]
+        return [
+            c.case_id for c in self.cases.values() if c.customer_id == customer_id and c.is_open
+        ]
 
     def add_case(self, case: Case) -> None:
         assert case.case_id not in self.cases
@@ -113,15 +132,19 @@ class FakeRepository(Repository):
         self.cases[case.case_id] = copy.deepcopy(case)
 
     def queued_cases(self, limit: int, channel: Channel | None = None) -> list[Case]:
-        waiting = [c for c in self.cases.values() if c.status is CaseStatus.QUEUED
-                   and (channel is None or c.channel is channel)]
+        waiting = [
+            c
+            for c in self.cases.values()
+            if c.status is CaseStatus.QUEUED and (channel is None or c.channel is channel)
+        ]
         return [copy.deepcopy(c) for c in sorted(waiting, key=queue_order_key)[:limit]]
 
     def queue_depth(self) -> int:
         return sum(1 for c in self.cases.values() if c.status is CaseStatus.QUEUED)
 
-    def add_handoff(self, case_id: str, from_agent: str, to_agent: str | None, reason: str,
-                    now: datetime) -> None:
+    def add_handoff(
+        self, case_id: str, from_agent: str, to_agent: str | None, reason: str, now: datetime
+    ) -> None:
         self.handoffs.append((case_id, from_agent, to_agent, reason, now))
 
     def handoffs_of(self, case_id: str) -> list[tuple[str, str | None, str, datetime]]:
@@ -132,8 +155,11 @@ class FakeRepository(Repository):
         return copy.deepcopy(agent) if agent else None
 
     def list_agents(self, team: str | None = None, presence: Presence | None = None) -> list[Agent]:
-        return [copy.deepcopy(a) for a in self.agents.values()
-                if (team is None or a.team == team) and (presence is None or a.presence is presence)]
+        return [
+            copy.deepcopy(a)
+            for a in self.agents.values()
+            if (team is None or a.team == team) and (presence is None or a.presence is presence)
+        ]
 
     def upsert_agent(self, agent: Agent) -> None:
         previous = self.agents.get(agent.agent_id)
@@ -150,8 +176,11 @@ class FakeRepository(Repository):
         return True
 
     def available_agents(self, channel: Channel) -> list[Agent]:
-        return [copy.deepcopy(a) for a in self.agents.values()
-                if a.presence is Presence.AVAILABLE and a.free_capacity(channel) > 0]
+        return [
+            copy.deepcopy(a)
+            for a in self.agents.values()
+            if a.presence is Presence.AVAILABLE and a.free_capacity(channel) > 0
+        ]
 
     def reserve_capacity(self, agent_id: str, channel: Channel, now: datetime) -> bool:
         agent = self.agents.get(agent_id)

@@ -83,8 +83,10 @@ def bootstrap(
         clock=clock or SystemClock(),
     )
     app.refresh_gauges()
-    log.info("ticketrouter ready", extra={"database": _redact(settings.database_url),
-                                          "rules_version": rules.version})
+    log.info(
+        "ticketrouter ready",
+        extra={"database": _redact(settings.database_url), "rules_version": rules.version},
+    )
     return app
 
 

@@ -78,8 +78,11 @@ class Service:
     def wait_processed(self, count: int, timeout: float = 30) -> None:
         worker = self.runtime.worker
         assert worker is not None
-        wait_until(lambda: worker.processed + worker.dead_lettered >= count, timeout,
-                   f"{count} events handled")
+        wait_until(
+            lambda: worker.processed + worker.dead_lettered >= count,
+            timeout,
+            f"{count} events handled",
+        )
 
     def scrape(self) -> str:
         url = f"http://127.0.0.1:{self.runtime.metrics_port}/metrics"
@@ -87,22 +90,39 @@ class Service:
             return str(response.read().decode())
 
     def metric(self, name: str, **labels: str) -> float:
-        wanted = name + ("{" + ",".join(f'{k}="{v}"' for k, v in labels.items()) + "}"
-                         if labels else "")
+        wanted = name + (
+            "{" + ",".join(f'{k}="{v}"' for k, v in labels.items()) + "}" if labels else ""
+        )
         for line in self.scrape().splitlines():
             if line.startswith(wanted + " "):
                 return float(line.rsplit(" ", 1)[1])
         raise AssertionError(f"{wanted} not exposed")
 
-    def add_agent(self, agent_id: str, skills: dict[str, int], authority: dict[str, float]
-                  | None = None, capacity: dict[str, int] | None = None,
-                  presence: str = "available") -> agents_pb2.Agent:
+    def add_agent(
+        self,
+        agent_id: str,
+        skills: dict[str, int],
+        authority: dict[str, float] | None = None,
+        capacity: dict[str, int] | None = None,
+        presence: str = "available",
+    ) -> agents_pb2.Agent:
         slots = capacity or {"email": 3, "chat": 2, "voice": 1}
-        return self.agents.UpsertAgent(agents_pb2.UpsertAgentRequest(agent=agents_pb2.Agent(
-            agent_id=agent_id, name=agent_id.title(), team="support", skills=skills,
-            authority=authority or {}, languages=["en"], presence=presence,
-            capacity=[agents_pb2.ChannelCapacity(channel=c, capacity=n)
-                      for c, n in slots.items()])))
+        return self.agents.UpsertAgent(
+            agents_pb2.UpsertAgentRequest(
+                agent=agents_pb2.Agent(
+                    agent_id=agent_id,
+                    name=agent_id.title(),
+                    team="support",
+                    skills=skills,
+                    authority=authority or {},
+                    languages=["en"],
+                    presence=presence,
+                    capacity=[
+                        agents_pb2.ChannelCapacity(channel=c, capacity=n) for c, n in slots.items()
+                    ],
+                )
+            )
+        )
 
 
 def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
@@ -130,8 +150,13 @@ def service(broker: EmbeddedBroker, tmp_path: Path) -> Iterator[Service]:
 def read_topic(bootstrap: str, topic: str, expected: int, timeout: float = 20) -> list[Any]:
     """Every record of a topic (no group), waiting until `expected` have arrived."""
     ensure_topics(bootstrap, [topic], 1)
-    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                             enable_auto_commit=False, consumer_timeout_ms=500)
+    consumer = KafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        consumer_timeout_ms=500,
+    )
     records: list[Any] = []
     deadline = time.monotonic() + timeout
     try:

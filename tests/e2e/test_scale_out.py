@@ -13,14 +13,14 @@ import pytest
 from sqlalchemy import func, select
 from sqlmodel import Session
 
+from tests.builders import agent, event_json
+from tests.e2e.conftest import e2e_settings, wait_until
 from ticketrouter.adapters.broker import EmbeddedBroker
 from ticketrouter.adapters.database import connect
 from ticketrouter.adapters.kafka import create_producer, ensure_topics
 from ticketrouter.adapters.orm import AgentChannelRow, CaseRow, ProcessedEventRow
 from ticketrouter.adapters.unit_of_work import SqlUnitOfWork
 from ticketrouter.domain.channels import Presence
-from tests.builders import agent, event_json
-from tests.e2e.conftest import e2e_settings, wait_until
 
 EVENTS = 400
 CHANNELS = ["email", "chat", "voice"]
@@ -61,22 +61,31 @@ def test_two_workers_share_the_group_and_never_over_assign(
     broker: EmbeddedBroker, shared_database: str, tmp_path: Path
 ) -> None:
     settings = e2e_settings(broker, shared_database).with_overrides(topic_partitions=4)
-    ensure_topics(broker.bootstrap, [settings.contacts_topic, settings.decisions_topic,
-                                     settings.dlq_topic], 4)
+    ensure_topics(
+        broker.bootstrap, [settings.contacts_topic, settings.decisions_topic, settings.dlq_topic], 4
+    )
     database = connect(shared_database)
     database.create_schema()
     with SqlUnitOfWork(database.writer) as uow:
         for n in range(6):  # few slots: contention for the same agents is certain
-            uow.repo.upsert_agent(agent(f"agent-{n}", {"general": 2},
-                                        capacity={"email": 3, "chat": 2, "voice": 1},
-                                        presence=Presence.AVAILABLE))
+            uow.repo.upsert_agent(
+                agent(
+                    f"agent-{n}",
+                    {"general": 2},
+                    capacity={"email": 3, "chat": 2, "voice": 1},
+                    presence=Presence.AVAILABLE,
+                )
+            )
         uow.commit()
 
     logs = [tmp_path / f"worker-{n}.log" for n in range(2)]
     workers = [
-        subprocess.Popen([sys.executable, "-m", "ticketrouter.entrypoints.cli", "worker"],
-                         env=_worker_env(settings, shared_database),
-                         stdout=log.open("w"), stderr=subprocess.STDOUT)
+        subprocess.Popen(
+            [sys.executable, "-m", "ticketrouter.entrypoints.cli", "worker"],
+            env=_worker_env(settings, shared_database),
+            stdout=log.open("w"),
+            stderr=subprocess.STDOUT,
+        )
         for log in logs
     ]
     try:
@@ -84,17 +93,25 @@ def test_two_workers_share_the_group_and_never_over_assign(
         producer = create_producer(broker.bootstrap)
         for n in range(EVENTS):
             customer = f"customer{n % 150}@example.com"
-            event = event_json(f"scale-{n}", [("email", customer)], channel=CHANNELS[n % 3],
-                               topic=f"general.q{n % 4}")
-            producer.send(settings.contacts_topic, key=customer.encode(),
-                          value=json.dumps(event).encode())
+            event = event_json(
+                f"scale-{n}",
+                [("email", customer)],
+                channel=CHANNELS[n % 3],
+                topic=f"general.q{n % 4}",
+            )
+            producer.send(
+                settings.contacts_topic, key=customer.encode(), value=json.dumps(event).encode()
+            )
         producer.flush()
         producer.close()
 
         def processed() -> int:
             with Session(database.reader) as session:
-                return int(session.execute(
-                    select(func.count()).select_from(ProcessedEventRow)).scalar_one())
+                return int(
+                    session.execute(
+                        select(func.count()).select_from(ProcessedEventRow)
+                    ).scalar_one()
+                )
 
         wait_until(lambda: processed() >= EVENTS, 120, f"{EVENTS} processed events")
     finally:
@@ -105,12 +122,22 @@ def test_two_workers_share_the_group_and_never_over_assign(
 
     with Session(database.reader) as session:
         assert processed() == EVENTS
-        slots = session.execute(select(AgentChannelRow.agent_id, AgentChannelRow.channel,
-                                       AgentChannelRow.capacity, AgentChannelRow.load)).all()
-        owned = {(a, c): n for a, c, n in session.execute(
-            select(CaseRow.owner_agent_id, CaseRow.channel, func.count())
-            .where(CaseRow.status == "assigned")
-            .group_by(CaseRow.owner_agent_id, CaseRow.channel))}
+        slots = session.execute(
+            select(
+                AgentChannelRow.agent_id,
+                AgentChannelRow.channel,
+                AgentChannelRow.capacity,
+                AgentChannelRow.load,
+            )
+        ).all()
+        owned = {
+            (a, c): n
+            for a, c, n in session.execute(
+                select(CaseRow.owner_agent_id, CaseRow.channel, func.count())
+                .where(CaseRow.status == "assigned")
+                .group_by(CaseRow.owner_agent_id, CaseRow.channel)
+            )
+        }
     database.dispose()
     assert any(load for _, _, _, load in slots)
     for agent_id, channel, capacity, load in slots:

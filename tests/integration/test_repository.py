@@ -10,18 +10,18 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import func, select
 
+from tests.builders import agent, contact, rules
+from tests.fakes import FakeRepository, FakeUnitOfWork
+from ticketrouter.adapters.codec import encode_decision
 from ticketrouter.adapters.database import Database
 from ticketrouter.adapters.orm import OutboxRow
 from ticketrouter.adapters.unit_of_work import SqlUnitOfWork
-from ticketrouter.adapters.codec import encode_decision
 from ticketrouter.domain.channels import Channel, Presence
 from ticketrouter.domain.commands import ResolveCase
 from ticketrouter.service_layer.cases import resolve_case
 from ticketrouter.service_layer.ports import ConcurrentUpdate, UnitOfWork
 from ticketrouter.service_layer.routing import receive_contacts
 from ticketrouter.service_layer.settings import RoutingSettings
-from tests.builders import agent, contact, rules
-from tests.fakes import FakeRepository, FakeUnitOfWork
 
 T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 SETTINGS = RoutingSettings(rules())
@@ -63,8 +63,17 @@ def _seed(uow_factory: UowFactory, *agents) -> None:  # type: ignore[no-untyped-
 
 
 def test_agent_round_trip_keeps_profile_and_never_touches_load(uow_factory: UowFactory) -> None:
-    _seed(uow_factory, agent("ana", {"billing": 4}, {"refund_limit": 250, "can_waive_fees": 1},
-                             languages=("en", "es"), capacity={"chat": 2}, team="billing"))
+    _seed(
+        uow_factory,
+        agent(
+            "ana",
+            {"billing": 4},
+            {"refund_limit": 250, "can_waive_fees": 1},
+            languages=("en", "es"),
+            capacity={"chat": 2},
+            team="billing",
+        ),
+    )
     with uow_factory() as uow:
         assert uow.repo.reserve_capacity("ana", Channel.CHAT, T0)
         uow.commit()
@@ -81,8 +90,11 @@ def test_agent_round_trip_keeps_profile_and_never_touches_load(uow_factory: UowF
 def test_capacity_is_reserved_up_to_the_limit_and_only_when_available(
     uow_factory: UowFactory,
 ) -> None:
-    _seed(uow_factory, agent("ana", capacity={"voice": 1}),
-          agent("away", capacity={"voice": 1}, presence=Presence.AWAY))
+    _seed(
+        uow_factory,
+        agent("ana", capacity={"voice": 1}),
+        agent("away", capacity={"voice": 1}, presence=Presence.AWAY),
+    )
     with uow_factory() as uow:
         assert uow.repo.reserve_capacity("ana", Channel.VOICE, T0)
         assert not uow.repo.reserve_capacity("ana", Channel.VOICE, T0)
@@ -116,13 +128,19 @@ def test_routing_round_trip_through_the_database(uow_factory: UowFactory) -> Non
     _seed(uow_factory, agent("gen", capacity={"email": 2, "chat": 2}))
     with uow_factory() as uow:
         first, again = receive_contacts(
-            [contact(("email", "Ana@X.com"), event_id="e1"),
-             contact(("email", "ana@x.com"), ("chat", "@ana"), channel="chat", event_id="e2")],
-            uow, T0, SETTINGS)
+            [
+                contact(("email", "Ana@X.com"), event_id="e1"),
+                contact(("email", "ana@x.com"), ("chat", "@ana"), channel="chat", event_id="e2"),
+            ],
+            uow,
+            T0,
+            SETTINGS,
+        )
         uow.commit()
     with uow_factory() as uow:
-        [duplicate] = receive_contacts([contact(("email", "ana@x.com"), event_id="e1")], uow,
-                                       T0, SETTINGS)
+        [duplicate] = receive_contacts(
+            [contact(("email", "ana@x.com"), event_id="e1")], uow, T0, SETTINGS
+        )
         uow.commit()
     assert duplicate is None
     assert first is not None and again is not None and again.case_id == first.case_id
@@ -148,14 +166,21 @@ def test_routing_round_trip_through_the_database(uow_factory: UowFactory) -> Non
 
 def test_merging_customers_moves_every_identity_case_and_contact(uow_factory: UowFactory) -> None:
     with uow_factory() as uow:
-        a, b = receive_contacts([contact(("email", "a@x.com")),
-                                 contact(("phone", "+1 415 555 0100"), topic="orders.status")],
-                                uow, T0, SETTINGS)
+        a, b = receive_contacts(
+            [
+                contact(("email", "a@x.com")),
+                contact(("phone", "+1 415 555 0100"), topic="orders.status"),
+            ],
+            uow,
+            T0,
+            SETTINGS,
+        )
         uow.commit()
     assert a is not None and b is not None
     with uow_factory() as uow:
-        [c] = receive_contacts([contact(("email", "a@x.com"), ("phone", "+14155550100"))],
-                               uow, T0, SETTINGS)
+        [c] = receive_contacts(
+            [contact(("email", "a@x.com"), ("phone", "+14155550100"))], uow, T0, SETTINGS
+        )
         uow.commit()
     survivor = min(a.customer_id, b.customer_id)
     assert c is not None and c.customer_id == survivor

@@ -11,8 +11,18 @@ T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 
 
 def _assigned() -> Case:
-    case = Case("c1", "cust", "billing.refund", "refunds", Requirements(), 0, CaseStatus.QUEUED,
-                Channel.EMAIL, Channel.EMAIL, T0)
+    case = Case(
+        "c1",
+        "cust",
+        "billing.refund",
+        "refunds",
+        Requirements(),
+        0,
+        CaseStatus.QUEUED,
+        Channel.EMAIL,
+        Channel.EMAIL,
+        T0,
+    )
     case.assign("ana", Channel.EMAIL, T0)
     return case
 
@@ -49,8 +59,18 @@ def test_repeat_contact_inside_the_window_reopens_and_revokes() -> None:
 
 
 def test_only_assigned_cases_resolve_or_hand_off() -> None:
-    queued = Case("c2", "cust", "t", "r", Requirements(), 0, CaseStatus.QUEUED,
-                  Channel.EMAIL, Channel.EMAIL, T0)
+    queued = Case(
+        "c2",
+        "cust",
+        "t",
+        "r",
+        Requirements(),
+        0,
+        CaseStatus.QUEUED,
+        Channel.EMAIL,
+        Channel.EMAIL,
+        T0,
+    )
     with pytest.raises(ConflictingState):
         queued.resolve("x", T0)
     with pytest.raises(ConflictingState):

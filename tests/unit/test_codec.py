@@ -2,12 +2,16 @@ import json
 
 import pytest
 
+from tests.builders import event_json
 from ticketrouter.adapters.codec import InvalidEvent, decode, encode_decision, parse_event
 from ticketrouter.domain.channels import Channel
-from tests.builders import event_json
 
-VALID = event_json("e1", [("email", "Ana.Lopez@Example.com"), ("phone", "+1 (415) 555-0100")],
-                   topic="billing.refund", attributes={"order_value": 120.0, "order_id": "1234"})
+VALID = event_json(
+    "e1",
+    [("email", "Ana.Lopez@Example.com"), ("phone", "+1 (415) 555-0100")],
+    topic="billing.refund",
+    attributes={"order_value": 120.0, "order_id": "1234"},
+)
 
 
 def _bytes(event: dict) -> bytes:  # type: ignore[type-arg]
@@ -35,23 +39,33 @@ def test_camel_case_json_names_are_accepted_as_the_mapping_allows() -> None:
     assert decode(_bytes(event)).event_id == "e2"
 
 
-@pytest.mark.parametrize(("payload", "reason", "mentions"), [
-    (b"{not json", "bad_json", "JSON"),
-    (_bytes({**VALID, "type": "contact.exploded"}), "unknown_type", "contact.exploded"),
-    (_bytes({k: v for k, v in VALID.items() if k != "event_id"}), "missing_field", "event_id"),
-    (_bytes({k: v for k, v in VALID.items() if k != "occurred_at"}), "missing_field",
-     "occurred_at"),
-    (_bytes({**VALID, "identities": []}), "missing_field", "identities"),
-    (_bytes({**VALID, "channel": "pigeon"}), "invalid_value", "channel"),
-    (_bytes({**VALID, "occurred_at": "yesterday"}), "invalid_value", "occurred_at"),
-    (_bytes({**VALID, "identities": [{"kind": "phone", "value": "call me"}]}), "invalid_value",
-     "identities[0].value"),
-    (_bytes({**VALID, "topic": "Not A Topic"}), "invalid_value", "topic"),
-    (_bytes({**VALID, "attributes": [1, 2]}), "invalid_value", "attributes"),
-    (b'{"event_id": 5}', "invalid_value", "event_id"),
-    (b"x" * 300_000, "too_large", "bytes"),
-    (b"\xff\xfe", "bad_json", ""),
-], ids=lambda v: v if isinstance(v, str) else None)
+@pytest.mark.parametrize(
+    ("payload", "reason", "mentions"),
+    [
+        (b"{not json", "bad_json", "JSON"),
+        (_bytes({**VALID, "type": "contact.exploded"}), "unknown_type", "contact.exploded"),
+        (_bytes({k: v for k, v in VALID.items() if k != "event_id"}), "missing_field", "event_id"),
+        (
+            _bytes({k: v for k, v in VALID.items() if k != "occurred_at"}),
+            "missing_field",
+            "occurred_at",
+        ),
+        (_bytes({**VALID, "identities": []}), "missing_field", "identities"),
+        (_bytes({**VALID, "channel": "pigeon"}), "invalid_value", "channel"),
+        (_bytes({**VALID, "occurred_at": "yesterday"}), "invalid_value", "occurred_at"),
+        (
+            _bytes({**VALID, "identities": [{"kind": "phone", "value": "call me"}]}),
+            "invalid_value",
+            "identities[0].value",
+        ),
+        (_bytes({**VALID, "topic": "Not A Topic"}), "invalid_value", "topic"),
+        (_bytes({**VALID, "attributes": [1, 2]}), "invalid_value", "attributes"),
+        (b'{"event_id": 5}', "invalid_value", "event_id"),
+        (b"x" * 300_000, "too_large", "bytes"),
+        (b"\xff\xfe", "bad_json", ""),
+    ],
+    ids=lambda v: v if isinstance(v, str) else None,
+)
 def test_invalid_events_are_rejected_with_a_reason_naming_the_field(
     payload: bytes, reason: str, mentions: str
 ) -> None:
@@ -76,15 +90,18 @@ def test_decisions_are_published_in_the_json_mapping(uow_decision) -> None:  # t
 
 @pytest.fixture
 def uow_decision():  # type: ignore[no-untyped-def]
-    from ticketrouter.service_layer.routing import receive_contacts
-    from ticketrouter.service_layer.settings import RoutingSettings
     from tests.builders import agent, contact, rules
     from tests.fakes import FakeUnitOfWork
+    from ticketrouter.service_layer.routing import receive_contacts
+    from ticketrouter.service_layer.settings import RoutingSettings
 
     uow = FakeUnitOfWork()
     uow.repo.agents["a"] = agent("a")
     with uow:
-        [decision] = receive_contacts([contact(("email", "x@y.com"))], uow,
-                                      contact(("email", "x@y.com")).occurred_at,
-                                      RoutingSettings(rules()))
+        [decision] = receive_contacts(
+            [contact(("email", "x@y.com"))],
+            uow,
+            contact(("email", "x@y.com")).occurred_at,
+            RoutingSettings(rules()),
+        )
     return decision

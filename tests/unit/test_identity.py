@@ -13,8 +13,9 @@ def test_email_is_case_and_whitespace_insensitive() -> None:
     assert a.value == "ana.lopez@example.com"
 
 
-@pytest.mark.parametrize("raw", ["+1 (415) 555-0100", "415-555-0100", "+14155550100",
-                                 "(415) 555 0100"])
+@pytest.mark.parametrize(
+    "raw", ["+1 (415) 555-0100", "415-555-0100", "+14155550100", "(415) 555 0100"]
+)
 def test_phone_numbers_normalise_to_e164(raw: str) -> None:
     assert normalise_identity("phone", raw).value == "+14155550100"
 
@@ -29,14 +30,17 @@ def test_handles_and_social_are_normalised() -> None:
     assert normalise_identity("account", "ac 123-45").value == "AC123-45"
 
 
-@pytest.mark.parametrize(("kind", "value", "field"), [
-    ("fax", "123", "identities.kind"),
-    ("email", "not-an-email", "identities.value"),
-    ("phone", "hello", "identities.value"),
-    ("phone", "12", "identities.value"),
-    ("social", "nohandle", "identities.value"),
-    ("email", "   ", "identities.value"),
-])
+@pytest.mark.parametrize(
+    ("kind", "value", "field"),
+    [
+        ("fax", "123", "identities.kind"),
+        ("email", "not-an-email", "identities.value"),
+        ("phone", "hello", "identities.value"),
+        ("phone", "12", "identities.value"),
+        ("social", "nohandle", "identities.value"),
+        ("email", "   ", "identities.value"),
+    ],
+)
 def test_invalid_identities_name_the_field(kind: str, value: str, field: str) -> None:
     with pytest.raises(InvalidField) as err:
         normalise_identity(kind, value)
@@ -53,8 +57,10 @@ def test_email_normalisation_is_idempotent(address: str) -> None:
     assert normalise_identity("email", address.upper()) == once
 
 
-@given(st.from_regex(r"[2-9][0-9]{2}[2-9][0-9]{6}", fullmatch=True),
-       st.sampled_from(["{a}-{b}-{c}", "({a}) {b} {c}", "+1 {a} {b}{c}", "1{a}{b}{c}"]))
+@given(
+    st.from_regex(r"[2-9][0-9]{2}[2-9][0-9]{6}", fullmatch=True),
+    st.sampled_from(["{a}-{b}-{c}", "({a}) {b} {c}", "+1 {a} {b}{c}", "1{a}{b}{c}"]),
+)
 def test_one_us_number_in_any_format_is_one_identity(digits: str, layout: str) -> None:
     a, b, c = digits[:3], digits[3:6], digits[6:]
     formatted = layout.format(a=a, b=b, c=c)

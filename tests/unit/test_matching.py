@@ -1,36 +1,57 @@
 from datetime import UTC, datetime, timedelta
 
+from tests.builders import agent
 from ticketrouter.domain.cases import Case, CaseStatus
 from ticketrouter.domain.channels import Channel, Presence
 from ticketrouter.domain.decisions import Exclusion
 from ticketrouter.domain.matching import best_case_for, exclusion, rank_agents
 from ticketrouter.domain.requirements import AuthorityNeed, Requirements
-from tests.builders import agent
 
-REFUND = Requirements(skills=(("billing", 3),),
-                      authority=(AuthorityNeed("refund_limit", at_least=150.0),), language="en")
+REFUND = Requirements(
+    skills=(("billing", 3),),
+    authority=(AuthorityNeed("refund_limit", at_least=150.0),),
+    language="en",
+)
 T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 
 
 def test_eligible_means_every_skill_authority_language_presence_and_capacity() -> None:
     good = agent("good", {"billing": 3}, {"refund_limit": 150})
     assert exclusion(good, REFUND, Channel.EMAIL) is None
-    assert exclusion(agent("a", {"billing": 2}, {"refund_limit": 900}), REFUND,
-                     Channel.EMAIL) is Exclusion.MISSING_SKILL
-    assert exclusion(agent("b", {"billing": 5}, {"refund_limit": 149}), REFUND,
-                     Channel.EMAIL) is Exclusion.MISSING_AUTHORITY
-    assert exclusion(agent("c", {"billing": 5}, {"refund_limit": 500}, languages=("es",)),
-                     REFUND, Channel.EMAIL) is Exclusion.LANGUAGE
-    assert exclusion(agent("d", {"billing": 5}, {"refund_limit": 500},
-                           presence=Presence.AWAY), REFUND, Channel.EMAIL) is Exclusion.PRESENCE
+    assert (
+        exclusion(agent("a", {"billing": 2}, {"refund_limit": 900}), REFUND, Channel.EMAIL)
+        is Exclusion.MISSING_SKILL
+    )
+    assert (
+        exclusion(agent("b", {"billing": 5}, {"refund_limit": 149}), REFUND, Channel.EMAIL)
+        is Exclusion.MISSING_AUTHORITY
+    )
+    assert (
+        exclusion(
+            agent("c", {"billing": 5}, {"refund_limit": 500}, languages=("es",)),
+            REFUND,
+            Channel.EMAIL,
+        )
+        is Exclusion.LANGUAGE
+    )
+    assert (
+        exclusion(
+            agent("d", {"billing": 5}, {"refund_limit": 500}, presence=Presence.AWAY),
+            REFUND,
+            Channel.EMAIL,
+        )
+        is Exclusion.PRESENCE
+    )
     assert exclusion(good, REFUND, Channel.SMS) is Exclusion.CAPACITY
 
 
 def test_flags_must_be_set() -> None:
     need = Requirements(authority=(AuthorityNeed("can_waive_fees", must_be_true=True),))
     assert exclusion(agent("x", authority={"can_waive_fees": 1.0}), need, Channel.EMAIL) is None
-    assert exclusion(agent("y", authority={"can_waive_fees": 0.0}), need,
-                     Channel.EMAIL) is Exclusion.MISSING_AUTHORITY
+    assert (
+        exclusion(agent("y", authority={"can_waive_fees": 0.0}), need, Channel.EMAIL)
+        is Exclusion.MISSING_AUTHORITY
+    )
 
 
 def test_least_occupied_wins_then_longest_idle_and_the_choice_is_explained() -> None:
@@ -59,8 +80,19 @@ def test_no_eligible_agent_explains_why() -> None:
 
 def _case(case_id: str, priority: int, waited_minutes: int, skills: dict[str, int]) -> Case:
     queued = T0 - timedelta(minutes=waited_minutes)
-    return Case(case_id, "cust", "t", "r", Requirements(tuple(skills.items())), priority,
-                CaseStatus.QUEUED, Channel.CHAT, Channel.CHAT, queued, queued_at=queued)
+    return Case(
+        case_id,
+        "cust",
+        "t",
+        "r",
+        Requirements(tuple(skills.items())),
+        priority,
+        CaseStatus.QUEUED,
+        Channel.CHAT,
+        Channel.CHAT,
+        queued,
+        queued_at=queued,
+    )
 
 
 def test_freed_agent_pulls_the_best_case_they_are_empowered_for() -> None:

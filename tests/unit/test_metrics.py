@@ -19,9 +19,20 @@ T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 
 
 def _decision(event_id: str, waited: timedelta, outcome: Outcome) -> Decision:
-    return Decision("d", event_id, "case-123", "customer-456", outcome, "agent-789",
-                    Channel.CHAT, "t", 0, Explanation("r", Requirements(), Channel.CHAT),
-                    T0 + waited, T0)
+    return Decision(
+        "d",
+        event_id,
+        "case-123",
+        "customer-456",
+        outcome,
+        "agent-789",
+        Channel.CHAT,
+        "t",
+        0,
+        Explanation("r", Requirements(), Channel.CHAT),
+        T0 + waited,
+        T0,
+    )
 
 
 def _value(registry: CollectorRegistry, name: str, **labels: str) -> float:
@@ -33,13 +44,15 @@ def _value(registry: CollectorRegistry, name: str, **labels: str) -> float:
 def test_events_become_counters_with_closed_labels() -> None:
     registry = CollectorRegistry()
     metrics = PrometheusMetrics(registry)
-    for event in [ContactReceived(Channel.CHAT),
-                  CaseRouted(_decision("e1", timedelta(milliseconds=20), Outcome.ASSIGNED)),
-                  CaseRouted(_decision("", timedelta(seconds=90), Outcome.ASSIGNED)),
-                  HandoffRecorded("case-123", HandoffReason.ESCALATION, "billing"),
-                  CaseResolved("case-123", Channel.CHAT, True),
-                  CaseResolved("case-124", Channel.CHAT, False),
-                  FirstContactRevoked("case-123", Channel.CHAT)]:
+    for event in [
+        ContactReceived(Channel.CHAT),
+        CaseRouted(_decision("e1", timedelta(milliseconds=20), Outcome.ASSIGNED)),
+        CaseRouted(_decision("", timedelta(seconds=90), Outcome.ASSIGNED)),
+        HandoffRecorded("case-123", HandoffReason.ESCALATION, "billing"),
+        CaseResolved("case-123", Channel.CHAT, True),
+        CaseResolved("case-124", Channel.CHAT, False),
+        FirstContactRevoked("case-123", Channel.CHAT),
+    ]:
         metrics.record(event, T0)
     metrics.dead_lettered("bad_json")
     metrics.set_gauges(queue_depth=4, agents_available=7)

@@ -4,6 +4,8 @@ from datetime import timedelta
 
 import pytest
 
+from tests.builders import agent, contact, rules
+from tests.fakes import FakeClock, FakeRepository, FakeUnitOfWork
 from ticketrouter.domain.cases import CaseStatus, HandoffReason
 from ticketrouter.domain.channels import Channel, Presence
 from ticketrouter.domain.commands import ResolveCase, SetPresence, TransferCase, UpsertAgent
@@ -19,8 +21,6 @@ from ticketrouter.service_layer.agents import set_presence, upsert_agent
 from ticketrouter.service_layer.cases import resolve_case, transfer_case
 from ticketrouter.service_layer.routing import receive_contacts
 from ticketrouter.service_layer.settings import RoutingSettings
-from tests.builders import agent, contact, rules
-from tests.fakes import FakeClock, FakeRepository, FakeUnitOfWork
 
 ANA_EMAIL = ("email", "Ana.Lopez@Example.com")
 ANA_PHONE = ("phone", "+1 (415) 555-0100")
@@ -55,10 +55,15 @@ def add(uow: FakeUnitOfWork, clock: FakeClock, *agents):  # type: ignore[no-unty
 
 
 def test_a_contact_opens_a_case_and_goes_to_an_empowered_agent(uow, clock) -> None:  # type: ignore[no-untyped-def]
-    add(uow, clock, agent("gen", {"general": 2}), agent("bill", {"billing": 4},
-                                                         {"refund_limit": 500}))
-    [decision] = route(uow, clock, contact(ANA_EMAIL, topic="billing.refund",
-                                           attributes={"order_value": 120}))
+    add(
+        uow,
+        clock,
+        agent("gen", {"general": 2}),
+        agent("bill", {"billing": 4}, {"refund_limit": 500}),
+    )
+    [decision] = route(
+        uow, clock, contact(ANA_EMAIL, topic="billing.refund", attributes={"order_value": 120})
+    )
     assert decision.outcome is Outcome.ASSIGNED
     assert decision.agent_id == "bill"
     case = uow.repo.cases[decision.case_id]
@@ -85,8 +90,7 @@ def test_an_event_carrying_two_customers_identities_merges_them(uow, clock) -> N
     [a] = route(uow, clock, contact(ANA_EMAIL))
     [b] = route(uow, clock, contact(ANA_PHONE, channel="voice", topic="orders.status"))
     assert a.customer_id != b.customer_id
-    [c] = route(uow, clock, contact(ANA_PHONE, ANA_EMAIL, channel="voice",
-                                    topic="orders.status"))
+    [c] = route(uow, clock, contact(ANA_PHONE, ANA_EMAIL, channel="voice", topic="orders.status"))
     survivor = min(a.customer_id, b.customer_id)
     assert c.customer_id == survivor
     assert set(uow.repo.identities.values()) == {survivor}
@@ -95,16 +99,23 @@ def test_an_event_carrying_two_customers_identities_merges_them(uow, clock) -> N
 
 
 def test_no_eligible_agent_queues_until_one_comes_online(uow, clock) -> None:  # type: ignore[no-untyped-def]
-    add(uow, clock, agent("junior", {"billing": 2}, {"refund_limit": 1000}),
-        agent("capped", {"billing": 5}, {"refund_limit": 100}))
-    [decision] = route(uow, clock, contact(ANA_EMAIL, topic="billing.refund",
-                                           attributes={"order_value": 150}))
+    add(
+        uow,
+        clock,
+        agent("junior", {"billing": 2}, {"refund_limit": 1000}),
+        agent("capped", {"billing": 5}, {"refund_limit": 100}),
+    )
+    [decision] = route(
+        uow, clock, contact(ANA_EMAIL, topic="billing.refund", attributes={"order_value": 150})
+    )
     assert decision.outcome is Outcome.QUEUED
-    assert decision.explanation.excluded_by_reason == {"missing_skill": 1,
-                                                       "missing_authority": 1}
+    assert decision.explanation.excluded_by_reason == {"missing_skill": 1, "missing_authority": 1}
     clock.advance(minutes=3)
-    add(uow, clock, agent("senior", {"billing": 3}, {"refund_limit": 150},
-                          presence=Presence.OFFLINE))
+    add(
+        uow,
+        clock,
+        agent("senior", {"billing": 3}, {"refund_limit": 150}, presence=Presence.OFFLINE),
+    )
     assert uow.repo.cases[decision.case_id].status is CaseStatus.QUEUED
     with uow:
         set_presence(SetPresence("senior", Presence.AVAILABLE), uow, clock.now(), SETTINGS)
@@ -136,12 +147,11 @@ def test_follow_up_while_owner_is_busy_on_that_channel_stays_with_the_owner(uow,
 
 def test_follow_up_when_the_owner_went_offline_is_reassigned_and_counted(uow, clock) -> None:  # type: ignore[no-untyped-def]
     add(uow, clock, agent("gen"))
-    [first] = route(uow, clock, contact(ANA_EMAIL))
+    route(uow, clock, contact(ANA_EMAIL))
     add(uow, clock, agent("other"))
     uow.repo.agents["gen"].presence = Presence.OFFLINE
     with uow:
-        [call] = receive_contacts([contact(ANA_EMAIL, channel="chat")], uow, clock.now(),
-                                  SETTINGS)
+        [call] = receive_contacts([contact(ANA_EMAIL, channel="chat")], uow, clock.now(), SETTINGS)
         events = uow.commit()
     assert call.outcome is Outcome.REASSIGNED and call.agent_id == "other"
     assert uow.repo.agents["gen"].load[Channel.EMAIL] == 0
@@ -152,8 +162,9 @@ def test_transfer_counts_a_handoff_and_the_case_loses_fcr(uow, clock) -> None:  
     add(uow, clock, agent("a1"), agent("a2"))
     [decision] = route(uow, clock, contact(ANA_EMAIL))
     with uow:
-        case = transfer_case(TransferCase(decision.case_id, HandoffReason.ESCALATION), uow,
-                             clock.now(), SETTINGS)
+        case = transfer_case(
+            TransferCase(decision.case_id, HandoffReason.ESCALATION), uow, clock.now(), SETTINGS
+        )
         events = uow.commit()
     assert case.handoff_count == 1 and case.owner_agent_id != decision.agent_id
     assert [type(e) for e in events] == [HandoffRecorded, CaseRouted]
@@ -166,15 +177,24 @@ def test_transfer_counts_a_handoff_and_the_case_loses_fcr(uow, clock) -> None:  
 
 
 def test_transfer_to_a_named_colleague_requires_them_to_be_empowered(uow, clock) -> None:  # type: ignore[no-untyped-def]
-    add(uow, clock, agent("a1", {"billing": 4}, {"refund_limit": 500}),
-        agent("novice", {"billing": 1}))
+    add(
+        uow,
+        clock,
+        agent("a1", {"billing": 4}, {"refund_limit": 500}),
+        agent("novice", {"billing": 1}),
+    )
     [decision] = route(uow, clock, contact(ANA_EMAIL, topic="billing.refund"))
     with uow, pytest.raises(ConflictingState, match="missing_skill"):
-        transfer_case(TransferCase(decision.case_id, HandoffReason.OTHER, "novice"), uow,
-                      clock.now(), SETTINGS)
+        transfer_case(
+            TransferCase(decision.case_id, HandoffReason.OTHER, "novice"),
+            uow,
+            clock.now(),
+            SETTINGS,
+        )
     with uow, pytest.raises(NotFound):
-        transfer_case(TransferCase(decision.case_id, HandoffReason.OTHER, "ghost"), uow,
-                      clock.now(), SETTINGS)
+        transfer_case(
+            TransferCase(decision.case_id, HandoffReason.OTHER, "ghost"), uow, clock.now(), SETTINGS
+        )
     assert uow.repo.cases[decision.case_id].handoff_count == 0
 
 
@@ -199,8 +219,12 @@ def test_repeat_contact_inside_the_window_reopens_and_revokes_fcr(uow, clock) ->
         uow.commit()
     clock.advance(days=2)
     with uow:
-        [again] = receive_contacts([contact(ANA_PHONE, ANA_EMAIL, channel="voice",
-                                            at=clock.now())], uow, clock.now(), SETTINGS)
+        [again] = receive_contacts(
+            [contact(ANA_PHONE, ANA_EMAIL, channel="voice", at=clock.now())],
+            uow,
+            clock.now(),
+            SETTINGS,
+        )
         events = uow.commit()
     assert again.case_id == first.case_id
     assert again.agent_id == first.agent_id  # back to the agent who knows the customer

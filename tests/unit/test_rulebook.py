@@ -1,8 +1,8 @@
 import pytest
 
+from tests.builders import rules
 from ticketrouter.adapters.rules_file import parse_rules_text
 from ticketrouter.domain.rulebook import InvalidRuleBook
-from tests.builders import rules
 
 
 def test_exact_topic_then_longest_prefix_then_default() -> None:

@@ -24,8 +24,9 @@ from ticketrouter.v1 import events_pb2
 MAX_EVENT_BYTES = 256 * 1024
 PROTOBUF_CONTENT_TYPE = "application/x-protobuf"
 CONTACT_RECEIVED = "contact.received"
-KNOWN_TYPES = frozenset({CONTACT_RECEIVED, "contact.message", "survey.completed",
-                         "customer.updated"})
+KNOWN_TYPES = frozenset(
+    {CONTACT_RECEIVED, "contact.message", "survey.completed", "customer.updated"}
+)
 _TOPIC = re.compile(r"^[a-z0-9][a-z0-9_.\-]{0,127}$")
 _LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 
@@ -76,8 +77,9 @@ def _to_command(event: events_pb2.ContactEvent, default_region: str) -> ReceiveC
     if not event.type:
         raise InvalidEvent("missing_field", "type is required")
     if event.type not in KNOWN_TYPES:
-        raise InvalidEvent("unknown_type", f"type {event.type!r} is not one of "
-                           f"{', '.join(sorted(KNOWN_TYPES))}")
+        raise InvalidEvent(
+            "unknown_type", f"type {event.type!r} is not one of {', '.join(sorted(KNOWN_TYPES))}"
+        )
     if event.type != CONTACT_RECEIVED:
         raise InvalidEvent("unsupported_type", f"type {event.type!r} is not routed yet")
     if not event.HasField("occurred_at"):
@@ -92,10 +94,12 @@ def _to_command(event: events_pb2.ContactEvent, default_region: str) -> ReceiveC
         raise InvalidEvent("missing_field", "identities must name at least one identity")
     if event.language and not _LANGUAGE.match(event.language):
         raise InvalidField("language", f"{event.language[:32]!r} is not a language tag")
-    identities = tuple(dict.fromkeys(
-        normalise_identity(i.kind, i.value, default_region, f"identities[{n}]")
-        for n, i in enumerate(event.identities)
-    ))
+    identities = tuple(
+        dict.fromkeys(
+            normalise_identity(i.kind, i.value, default_region, f"identities[{n}]")
+            for n, i in enumerate(event.identities)
+        )
+    )
     attributes: dict[str, Any] = (
         json_format.MessageToDict(event.attributes) if event.HasField("attributes") else {}
     )
@@ -117,8 +121,9 @@ def _to_command(event: events_pb2.ContactEvent, default_region: str) -> ReceiveC
     )
 
 
-def decode(payload: bytes, content_type: str | None = None,
-           default_region: str = "US") -> ReceiveContact:
+def decode(
+    payload: bytes, content_type: str | None = None, default_region: str = "US"
+) -> ReceiveContact:
     return to_command(parse_event(payload, content_type), default_region)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 
@@ -34,7 +35,6 @@ class AssignmentFeed:
             targets = list(self._subscribers.values())
         for agent_id, inbox in targets:
             if agent_id is None or agent_id == decision.agent_id:
-                try:
+                # A watcher that stopped reading must not stall routing.
+                with contextlib.suppress(queue.Full):
                     inbox.put_nowait(decision)
-                except queue.Full:
-                    pass  # a watcher that stopped reading must not stall routing

@@ -34,7 +34,8 @@ def agent_from_proto(message: agents_pb2.Agent) -> Agent:
         languages=frozenset(lang.strip().lower() for lang in message.languages if lang.strip()),
         capacity=capacity,
         presence=parse_presence(message.presence, "agent.presence")
-        if message.presence else Presence.OFFLINE,
+        if message.presence
+        else Presence.OFFLINE,
     )
 
 
@@ -43,24 +44,27 @@ class AgentServicer(agents_pb2_grpc.AgentServiceServicer):
         self.app = app
 
     @grpc_errors
-    def UpsertAgent(self, request: agents_pb2.UpsertAgentRequest,
-                    context: grpc.ServicerContext) -> agents_pb2.Agent:
+    def UpsertAgent(
+        self, request: agents_pb2.UpsertAgentRequest, context: grpc.ServicerContext
+    ) -> agents_pb2.Agent:
         if not request.HasField("agent"):
             invalid(context, "agent", "is required")
         agent = self.app.bus.execute(upsert_agent, UpsertAgent(agent_from_proto(request.agent)))
         return agent_to_proto(agent)
 
     @grpc_errors
-    def SetPresence(self, request: agents_pb2.SetPresenceRequest,
-                    context: grpc.ServicerContext) -> agents_pb2.Agent:
+    def SetPresence(
+        self, request: agents_pb2.SetPresenceRequest, context: grpc.ServicerContext
+    ) -> agents_pb2.Agent:
         if not request.agent_id:
             invalid(context, "agent_id", "is required")
         command = SetPresence(request.agent_id, parse_presence(request.presence))
         return agent_to_proto(self.app.bus.execute(set_presence, command))
 
     @grpc_errors
-    def GetAgent(self, request: agents_pb2.GetAgentRequest,
-                 context: grpc.ServicerContext) -> agents_pb2.Agent:
+    def GetAgent(
+        self, request: agents_pb2.GetAgentRequest, context: grpc.ServicerContext
+    ) -> agents_pb2.Agent:
         if not request.agent_id:
             invalid(context, "agent_id", "is required")
         with self.app.read_uow() as uow:
@@ -70,8 +74,9 @@ class AgentServicer(agents_pb2_grpc.AgentServiceServicer):
         return agent_to_proto(agent)
 
     @grpc_errors
-    def ListAgents(self, request: agents_pb2.ListAgentsRequest,
-                   context: grpc.ServicerContext) -> agents_pb2.ListAgentsResponse:
+    def ListAgents(
+        self, request: agents_pb2.ListAgentsRequest, context: grpc.ServicerContext
+    ) -> agents_pb2.ListAgentsResponse:
         presence = parse_presence(request.presence) if request.presence else None
         with self.app.read_uow() as uow:
             agents = uow.repo.list_agents(request.team or None, presence)

@@ -44,8 +44,9 @@ class RoutingServicer(routing_pb2_grpc.RoutingServiceServicer):
             return case_to_proto(case, uow.repo.handoffs_of(case_id))
 
     @grpc_errors
-    def SubmitContact(self, request: routing_pb2.SubmitContactRequest,
-                      context: grpc.ServicerContext) -> routing_pb2.SubmitContactResponse:
+    def SubmitContact(
+        self, request: routing_pb2.SubmitContactRequest, context: grpc.ServicerContext
+    ) -> routing_pb2.SubmitContactResponse:
         if not request.HasField("event"):
             invalid(context, "event", "is required")
         command = to_command(request.event, self.app.settings.default_region)
@@ -62,15 +63,17 @@ class RoutingServicer(routing_pb2_grpc.RoutingServiceServicer):
         )
 
     @grpc_errors
-    def GetCase(self, request: routing_pb2.GetCaseRequest,
-                context: grpc.ServicerContext) -> routing_pb2.Case:
+    def GetCase(
+        self, request: routing_pb2.GetCaseRequest, context: grpc.ServicerContext
+    ) -> routing_pb2.Case:
         if not request.case_id:
             invalid(context, "case_id", "is required")
         return self._case_proto(request.case_id)
 
     @grpc_errors
-    def ListQueue(self, request: routing_pb2.ListQueueRequest,
-                  context: grpc.ServicerContext) -> routing_pb2.ListQueueResponse:
+    def ListQueue(
+        self, request: routing_pb2.ListQueueRequest, context: grpc.ServicerContext
+    ) -> routing_pb2.ListQueueResponse:
         if request.limit < 0 or request.limit > MAX_QUEUE_PAGE:
             invalid(context, "limit", f"must be 0..{MAX_QUEUE_PAGE}")
         channel = parse_channel(request.channel) if request.channel else None
@@ -80,20 +83,26 @@ class RoutingServicer(routing_pb2_grpc.RoutingServiceServicer):
         return routing_pb2.ListQueueResponse(cases=[case_to_proto(c) for c in cases], depth=depth)
 
     @grpc_errors
-    def Transfer(self, request: routing_pb2.TransferRequest,
-                 context: grpc.ServicerContext) -> routing_pb2.Case:
+    def Transfer(
+        self, request: routing_pb2.TransferRequest, context: grpc.ServicerContext
+    ) -> routing_pb2.Case:
         if not request.case_id:
             invalid(context, "case_id", "is required")
         if not request.reason:
             invalid(context, "reason", "is required")
-        command = TransferCase(request.case_id, parse_handoff_reason(request.reason),
-                               request.to_agent_id or None, request.note)
+        command = TransferCase(
+            request.case_id,
+            parse_handoff_reason(request.reason),
+            request.to_agent_id or None,
+            request.note,
+        )
         case: Case = self.app.bus.execute(transfer_case, command)
         return self._case_proto(case.case_id)
 
     @grpc_errors
-    def Resolve(self, request: routing_pb2.ResolveRequest,
-                context: grpc.ServicerContext) -> routing_pb2.Case:
+    def Resolve(
+        self, request: routing_pb2.ResolveRequest, context: grpc.ServicerContext
+    ) -> routing_pb2.Case:
         if not request.case_id:
             invalid(context, "case_id", "is required")
         if len(request.resolution_code) > 64:
@@ -103,20 +112,24 @@ class RoutingServicer(routing_pb2_grpc.RoutingServiceServicer):
         )
         return self._case_proto(case.case_id)
 
-    def AcceptOffer(self, request: routing_pb2.AcceptOfferRequest,
-                    context: grpc.ServicerContext) -> routing_pb2.Case:
+    def AcceptOffer(
+        self, request: routing_pb2.AcceptOfferRequest, context: grpc.ServicerContext
+    ) -> routing_pb2.Case:
         unimplemented(context, "AcceptOffer (assignments are direct until offers land)")
 
-    def DeclineOffer(self, request: routing_pb2.DeclineOfferRequest,
-                     context: grpc.ServicerContext) -> routing_pb2.Case:
+    def DeclineOffer(
+        self, request: routing_pb2.DeclineOfferRequest, context: grpc.ServicerContext
+    ) -> routing_pb2.Case:
         unimplemented(context, "DeclineOffer (assignments are direct until offers land)")
 
-    def AddNote(self, request: routing_pb2.AddNoteRequest,
-                context: grpc.ServicerContext) -> routing_pb2.Case:
+    def AddNote(
+        self, request: routing_pb2.AddNoteRequest, context: grpc.ServicerContext
+    ) -> routing_pb2.Case:
         unimplemented(context, "AddNote")
 
-    def WatchAssignments(self, request: routing_pb2.WatchAssignmentsRequest,
-                         context: grpc.ServicerContext) -> Iterator[routing_pb2.Assignment]:
+    def WatchAssignments(
+        self, request: routing_pb2.WatchAssignmentsRequest, context: grpc.ServicerContext
+    ) -> Iterator[routing_pb2.Assignment]:
         token, inbox = self.app.feed.subscribe(request.agent_id or None)
         try:
             while context.is_active():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from typing import Any
@@ -10,7 +11,7 @@ from kafka import ConsumerRebalanceListener, KafkaAdminClient, KafkaConsumer, Ka
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 from sqlalchemy import Engine, delete, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from ticketrouter.adapters.orm import OutboxRow
 
@@ -32,10 +33,9 @@ def ensure_topics(bootstrap: str, names: list[str], partitions: int, timeout: fl
         existing = set(admin.list_topics())
         missing = [NewTopic(n, partitions, 1) for n in names if n not in existing]
         if missing:
-            try:
+            # Another process may have created it meanwhile.
+            with contextlib.suppress(TopicAlreadyExistsError):
                 admin.create_topics(missing)
-            except TopicAlreadyExistsError:
-                pass  # another process created it meanwhile
     finally:
         admin.close()
 
@@ -52,8 +52,14 @@ def create_producer(bootstrap: str, **overrides: Any) -> KafkaProducer:
     return KafkaProducer(**options)
 
 
-def create_consumer(bootstrap: str, topic: str, group_id: str, max_records: int,
-                    max_poll_interval_ms: int, **overrides: Any) -> KafkaConsumer:
+def create_consumer(
+    bootstrap: str,
+    topic: str,
+    group_id: str,
+    max_records: int,
+    max_poll_interval_ms: int,
+    **overrides: Any,
+) -> KafkaConsumer:
     options: dict[str, Any] = {
         "bootstrap_servers": bootstrap,
         "group_id": group_id,
@@ -91,8 +97,9 @@ class OutboxRelay:
     losing a decision (consumers de-duplicate by decision_id).
     """
 
-    def __init__(self, engine: Engine, producer: KafkaProducer, topic: str,
-                 batch: int = 2000) -> None:
+    def __init__(
+        self, engine: Engine, producer: KafkaProducer, topic: str, batch: int = 2000
+    ) -> None:
         self._engine = engine
         self._producer = producer
         self._topic = topic
@@ -103,23 +110,30 @@ class OutboxRelay:
         while True:
             with Session(self._engine) as session:
                 rows = session.execute(
-                    select(OutboxRow.id, OutboxRow.key, OutboxRow.payload)
-                    .order_by(OutboxRow.id).limit(self._batch)  # type: ignore[arg-type]
+                    select(col(OutboxRow.id), col(OutboxRow.key), col(OutboxRow.payload))
+                    .order_by(col(OutboxRow.id))
+                    .limit(self._batch)
                 ).all()
                 if not rows:
                     return published
                 ids = [row_id for row_id, _, _ in rows]
                 # Delete first: with PostgreSQL this locks the rows so two relays
                 # never publish the same decision twice.
-                deleted = session.execute(
-                    delete(OutboxRow).where(OutboxRow.id.in_(ids))  # type: ignore[union-attr]
-                ).rowcount
+                deleted = (
+                    session.connection()
+                    .execute(delete(OutboxRow).where(col(OutboxRow.id).in_(ids)))
+                    .rowcount
+                )
                 if deleted != len(ids):
                     session.rollback()
                     continue
                 for _, key, payload in rows:
-                    self._producer.send(self._topic, key=key.encode(), value=payload,
-                                        headers=[("content-type", b"application/json")])
+                    self._producer.send(
+                        self._topic,
+                        key=key.encode(),
+                        value=payload,
+                        headers=[("content-type", b"application/json")],
+                    )
                 self._producer.flush(timeout=30)
                 session.commit()
                 published += len(rows)

@@ -69,8 +69,9 @@ def case_to_proto(
     if case.last_decision is not None:
         message.last_decision.CopyFrom(explanation_to_proto(case.last_decision))
     for from_agent, to_agent, reason, at in handoffs or []:
-        handoff = message.handoffs.add(from_agent_id=from_agent, to_agent_id=to_agent or "",
-                                       reason=reason)
+        handoff = message.handoffs.add(
+            from_agent_id=from_agent, to_agent_id=to_agent or "", reason=reason
+        )
         set_time(handoff.at, at)
     return message
 
@@ -86,16 +87,19 @@ def agent_to_proto(agent: Agent) -> agents_pb2.Agent:
         presence=agent.presence.value,
     )
     for channel, slots in sorted(agent.capacity.items()):
-        message.capacity.add(channel=channel.value, capacity=slots,
-                             load=agent.load.get(channel, 0))
+        message.capacity.add(channel=channel.value, capacity=slots, load=agent.load.get(channel, 0))
     set_time(message.last_assigned_at, agent.last_assigned_at)
     return message
 
 
 def contact_to_proto(contact: Contact) -> customers_pb2.Contact:
     message = customers_pb2.Contact(
-        event_id=contact.event_id, case_id=contact.case_id, channel=contact.channel.value,
-        topic=contact.topic, subject=contact.subject, outcome=contact.outcome,
+        event_id=contact.event_id,
+        case_id=contact.case_id,
+        channel=contact.channel.value,
+        topic=contact.topic,
+        subject=contact.subject,
+        outcome=contact.outcome,
     )
     set_time(message.occurred_at, contact.occurred_at)
     return message
@@ -105,8 +109,11 @@ def customer_to_proto(
     customer: Customer, contacts: list[Contact], open_case_ids: list[str]
 ) -> customers_pb2.Customer:
     message = customers_pb2.Customer(
-        customer_id=customer.customer_id, display_name=customer.display_name,
-        tier=customer.tier, language=customer.language, open_case_ids=open_case_ids,
+        customer_id=customer.customer_id,
+        display_name=customer.display_name,
+        tier=customer.tier,
+        language=customer.language,
+        open_case_ids=open_case_ids,
     )
     for identity in customer.identities:
         message.identities.add(kind=identity.kind.value, value=identity.value)

@@ -23,8 +23,15 @@ from ticketrouter.domain.events import (
 )
 from ticketrouter.service_layer.ports import MetricsPort
 
-DLQ_REASONS = ("too_large", "bad_json", "bad_protobuf", "unknown_type", "missing_field",
-               "invalid_value", "unsupported_type")
+DLQ_REASONS = (
+    "too_large",
+    "bad_json",
+    "bad_protobuf",
+    "unknown_type",
+    "missing_field",
+    "invalid_value",
+    "unsupported_type",
+)
 # Routing is fast when an agent is free; the long tail is queueing and broker lag.
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 WAIT_BUCKETS = (1, 5, 10, 20, 30, 60, 120, 300, 600, 1200, 1800, 3600)
@@ -34,34 +41,66 @@ class PrometheusMetrics(MetricsPort):
     def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry
         channels = [c.value for c in Channel]
-        self.contacts = Counter("ticketrouter_contacts_received_total",
-                                "Contacts received, by channel", ["channel"], registry=registry)
-        self.decisions = Counter("ticketrouter_routing_decisions_total",
-                                 "Routing decisions, by outcome", ["outcome"], registry=registry)
-        self.handoffs = Counter("ticketrouter_handoffs_total",
-                                "Cases handed from one agent to another, by reason", ["reason"],
-                                registry=registry)
-        self.resolved = Counter("ticketrouter_cases_resolved_total",
-                                "Cases resolved, by first channel", ["channel"], registry=registry)
-        self.fcr = Counter("ticketrouter_first_contact_resolutions_total",
-                           "Cases resolved on first contact with no handoff (provisional)",
-                           ["channel"], registry=registry)
-        self.fcr_revoked = Counter("ticketrouter_fcr_revocations_total",
-                                   "First-contact credits revoked by a repeat contact",
-                                   ["channel"], registry=registry)
-        self.latency = Histogram("ticketrouter_routing_latency_seconds",
-                                 "Contact event time to routing decision", buckets=LATENCY_BUCKETS,
-                                 registry=registry)
-        self.queue_wait = Histogram("ticketrouter_queue_wait_seconds",
-                                    "Time a case waited in queue before an agent took it",
-                                    buckets=WAIT_BUCKETS, registry=registry)
-        self.queue_depth = Gauge("ticketrouter_queue_depth", "Cases waiting for an agent",
-                                 registry=registry)
-        self.agents_available = Gauge("ticketrouter_agents_available",
-                                      "Agents whose presence is available", registry=registry)
-        self.dlq = Counter("ticketrouter_dlq_messages_total",
-                           "Events rejected to the dead-letter topic, by reason", ["reason"],
-                           registry=registry)
+        self.contacts = Counter(
+            "ticketrouter_contacts_received_total",
+            "Contacts received, by channel",
+            ["channel"],
+            registry=registry,
+        )
+        self.decisions = Counter(
+            "ticketrouter_routing_decisions_total",
+            "Routing decisions, by outcome",
+            ["outcome"],
+            registry=registry,
+        )
+        self.handoffs = Counter(
+            "ticketrouter_handoffs_total",
+            "Cases handed from one agent to another, by reason",
+            ["reason"],
+            registry=registry,
+        )
+        self.resolved = Counter(
+            "ticketrouter_cases_resolved_total",
+            "Cases resolved, by first channel",
+            ["channel"],
+            registry=registry,
+        )
+        self.fcr = Counter(
+            "ticketrouter_first_contact_resolutions_total",
+            "Cases resolved on first contact with no handoff (provisional)",
+            ["channel"],
+            registry=registry,
+        )
+        self.fcr_revoked = Counter(
+            "ticketrouter_fcr_revocations_total",
+            "First-contact credits revoked by a repeat contact",
+            ["channel"],
+            registry=registry,
+        )
+        self.latency = Histogram(
+            "ticketrouter_routing_latency_seconds",
+            "Contact event time to routing decision",
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.queue_wait = Histogram(
+            "ticketrouter_queue_wait_seconds",
+            "Time a case waited in queue before an agent took it",
+            buckets=WAIT_BUCKETS,
+            registry=registry,
+        )
+        self.queue_depth = Gauge(
+            "ticketrouter_queue_depth", "Cases waiting for an agent", registry=registry
+        )
+        self.agents_available = Gauge(
+            "ticketrouter_agents_available", "Agents whose presence is available", registry=registry
+        )
+        self.dlq = Counter(
+            "ticketrouter_dlq_messages_total",
+            "Events rejected to the dead-letter topic, by reason",
+            ["reason"],
+            registry=registry,
+        )
         for channel in channels:
             for family in (self.contacts, self.resolved, self.fcr, self.fcr_revoked):
                 family.labels(channel=channel)

@@ -10,8 +10,9 @@ from sqlmodel import Field, SQLModel
 
 
 def _when(index: bool = False, nullable: bool = True) -> Any:
-    return Field(default=None, sa_column=Column(DateTime(timezone=True), index=index,
-                                                nullable=nullable))
+    return Field(
+        default=None, sa_column=Column(DateTime(timezone=True), index=index, nullable=nullable)
+    )
 
 
 class CustomerRow(SQLModel, table=True):

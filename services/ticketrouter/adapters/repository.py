@@ -10,8 +10,8 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import CursorResult, and_, exists, func, insert, select, tuple_, update
-from sqlmodel import Session
+from sqlalchemy import and_, exists, func, insert, select, tuple_, update
+from sqlmodel import Session, col
 
 from ticketrouter.adapters.orm import (
     AgentChannelRow,
@@ -49,9 +49,9 @@ class SqlRepository(Repository):
         self._pending_contacts: list[dict[str, Any]] = []
         self._pending_processed: list[dict[str, Any]] = []
 
-    def _run(self, statement: Any, params: Any = None) -> CursorResult[Any]:
-        result: CursorResult[Any] = self.session.connection().execute(statement, params)
-        return result
+    def _run(self, statement: Any, params: Any = None) -> Any:
+        """Execute on the session's connection: Core speed, the session's transaction."""
+        return self.session.connection().execute(statement, params)
 
     def flush(self) -> None:
         """Write the rows buffered for batching (contacts, processed ids)."""
@@ -68,95 +68,158 @@ class SqlRepository(Repository):
         if not keys:
             return {}
         rows = self._run(
-            select(IdentityRow.kind, IdentityRow.value, IdentityRow.customer_id).where(
-                tuple_(IdentityRow.kind, IdentityRow.value).in_(keys)
-            )
+            select(
+                col(IdentityRow.kind), col(IdentityRow.value), col(IdentityRow.customer_id)
+            ).where(tuple_(col(IdentityRow.kind), col(IdentityRow.value)).in_(keys))
         )
         return {Identity(IdentityKind(k), v): c for k, v, c in rows}
 
     def add_customer(self, customer: Customer, now: datetime) -> None:
-        self._run(insert(CustomerRow).values(
-            id=customer.customer_id, display_name=customer.display_name, tier=customer.tier,
-            language=customer.language, created_at=now,
-        ))
+        self._run(
+            insert(CustomerRow).values(
+                id=customer.customer_id,
+                display_name=customer.display_name,
+                tier=customer.tier,
+                language=customer.language,
+                created_at=now,
+            )
+        )
 
     def link_identity(self, identity: Identity, customer_id: str, now: datetime) -> None:
-        self._run(insert(IdentityRow).values(
-            kind=identity.kind.value, value=identity.value, customer_id=customer_id, linked_at=now
-        ))
+        self._run(
+            insert(IdentityRow).values(
+                kind=identity.kind.value,
+                value=identity.value,
+                customer_id=customer_id,
+                linked_at=now,
+            )
+        )
 
     def merge_customers(self, survivor_id: str, merged_id: str, now: datetime) -> None:
         self.flush()
         for table in (IdentityRow, CaseRow, ContactRow):
-            self._run(update(table).where(table.customer_id == merged_id)  # type: ignore[attr-defined]
-                      .values(customer_id=survivor_id))
-        self._run(update(CustomerRow).where(CustomerRow.id == merged_id)
-                  .values(merged_into=survivor_id))
-        self._run(insert(MergeRow).values(survivor_id=survivor_id, merged_id=merged_id,
-                                          merged_at=now))
+            self._run(
+                update(table)
+                .where(col(table.customer_id) == merged_id)  # type: ignore[attr-defined]
+                .values(customer_id=survivor_id)
+            )
+        self._run(
+            update(CustomerRow)
+            .where(col(CustomerRow.id) == merged_id)
+            .values(merged_into=survivor_id)
+        )
+        self._run(
+            insert(MergeRow).values(survivor_id=survivor_id, merged_id=merged_id, merged_at=now)
+        )
 
     def get_customer(self, customer_id: str) -> Customer | None:
         row = self.session.get(CustomerRow, customer_id)
         if row is None:
             return None
         identities = self._run(
-            select(IdentityRow.kind, IdentityRow.value)
-            .where(IdentityRow.customer_id == customer_id)
-            .order_by(IdentityRow.kind, IdentityRow.value)
+            select(col(IdentityRow.kind), col(IdentityRow.value))
+            .where(col(IdentityRow.customer_id) == customer_id)
+            .order_by(col(IdentityRow.kind), col(IdentityRow.value))
         )
-        return Customer(row.id, row.display_name, row.tier, row.language,
-                        [Identity(IdentityKind(k), v) for k, v in identities])
+        return Customer(
+            row.id,
+            row.display_name,
+            row.tier,
+            row.language,
+            [Identity(IdentityKind(k), v) for k, v in identities],
+        )
 
     def recent_contacts(self, customer_id: str, limit: int) -> list[Contact]:
         self.flush()
-        rows = self.session.exec(
-            select(ContactRow).where(ContactRow.customer_id == customer_id)
-            .order_by(ContactRow.occurred_at.desc()).limit(limit)  # type: ignore[union-attr]
-        ).scalars()
-        return [Contact(r.event_id, r.customer_id, r.case_id, Channel(r.channel), r.topic,
-                        r.subject, utc(r.occurred_at) or _EPOCH, r.outcome) for r in rows]
+        rows = self._run(
+            select(ContactRow)
+            .where(col(ContactRow.customer_id) == customer_id)
+            .order_by(col(ContactRow.occurred_at).desc())
+            .limit(limit)
+        ).mappings()
+        return [
+            Contact(
+                r["event_id"],
+                r["customer_id"],
+                r["case_id"],
+                Channel(r["channel"]),
+                r["topic"],
+                r["subject"],
+                utc(r["occurred_at"]) or _EPOCH,
+                r["outcome"],
+            )
+            for r in rows
+        ]
 
     def add_contact(self, contact: Contact) -> None:
-        self._pending_contacts.append({
-            "event_id": contact.event_id, "customer_id": contact.customer_id,
-            "case_id": contact.case_id, "channel": contact.channel.value,
-            "topic": contact.topic, "subject": contact.subject[:500],
-            "occurred_at": contact.occurred_at, "outcome": contact.outcome,
-        })
+        self._pending_contacts.append(
+            {
+                "event_id": contact.event_id,
+                "customer_id": contact.customer_id,
+                "case_id": contact.case_id,
+                "channel": contact.channel.value,
+                "topic": contact.topic,
+                "subject": contact.subject[:500],
+                "occurred_at": contact.occurred_at,
+                "outcome": contact.outcome,
+            }
+        )
 
     def case_of_contact(self, event_id: str) -> str | None:
         self.flush()
         found: str | None = self._run(
-            select(ContactRow.case_id).where(ContactRow.event_id == event_id)
+            select(col(ContactRow.case_id)).where(col(ContactRow.event_id) == event_id)
         ).scalar_one_or_none()
         return found
 
     # --- cases ----------------------------------------------------------------------
     def get_case(self, case_id: str) -> Case | None:
-        row = self._run(select(CaseRow).where(CaseRow.id == case_id)).mappings().first()
+        row = self._run(select(CaseRow).where(col(CaseRow.id) == case_id)).mappings().first()
         return _case(row) if row else None
 
     def open_case_for(self, customer_id: str, topic: str) -> Case | None:
-        row = self._run(
-            select(CaseRow).where(CaseRow.customer_id == customer_id, CaseRow.topic == topic,
-                                  CaseRow.status.in_(_OPEN))  # type: ignore[attr-defined]
-            .order_by(CaseRow.opened_at).limit(1)  # type: ignore[arg-type]
-        ).mappings().first()
+        row = (
+            self._run(
+                select(CaseRow)
+                .where(
+                    col(CaseRow.customer_id) == customer_id,
+                    col(CaseRow.topic) == topic,
+                    col(CaseRow.status).in_(_OPEN),
+                )
+                .order_by(col(CaseRow.opened_at))
+                .limit(1)
+            )
+            .mappings()
+            .first()
+        )
         return _case(row) if row else None
 
     def last_resolved_case(self, customer_id: str, topic: str) -> Case | None:
-        row = self._run(
-            select(CaseRow).where(CaseRow.customer_id == customer_id, CaseRow.topic == topic,
-                                  CaseRow.status == CaseStatus.RESOLVED.value)
-            .order_by(CaseRow.resolved_at.desc()).limit(1)  # type: ignore[union-attr]
-        ).mappings().first()
+        row = (
+            self._run(
+                select(CaseRow)
+                .where(
+                    col(CaseRow.customer_id) == customer_id,
+                    col(CaseRow.topic) == topic,
+                    col(CaseRow.status) == CaseStatus.RESOLVED.value,
+                )
+                .order_by(col(CaseRow.resolved_at).desc())
+                .limit(1)
+            )
+            .mappings()
+            .first()
+        )
         return _case(row) if row else None
 
     def open_case_ids(self, customer_id: str) -> list[str]:
-        rows = self._run(select(CaseRow.id).where(
-            CaseRow.customer_id == customer_id,
-            CaseRow.status.in_(_OPEN),  # type: ignore[attr-defined]
-        ).order_by(CaseRow.opened_at))  # type: ignore[arg-type]
+        rows = self._run(
+            select(col(CaseRow.id))
+            .where(
+                col(CaseRow.customer_id) == customer_id,
+                col(CaseRow.status).in_(_OPEN),
+            )
+            .order_by(col(CaseRow.opened_at))
+        )
         return [r for (r,) in rows]
 
     def add_case(self, case: Case) -> None:
@@ -165,7 +228,7 @@ class SqlRepository(Repository):
     def save_case(self, case: Case) -> None:
         result = self._run(
             update(CaseRow)
-            .where(CaseRow.id == case.case_id, CaseRow.version == case.version)
+            .where(col(CaseRow.id) == case.case_id, col(CaseRow.version) == case.version)
             .values(**_case_values(case), version=case.version + 1)
         )
         if result.rowcount != 1:
@@ -173,31 +236,46 @@ class SqlRepository(Repository):
         case.version += 1
 
     def queued_cases(self, limit: int, channel: Channel | None = None) -> list[Case]:
-        query = select(CaseRow).where(CaseRow.status == CaseStatus.QUEUED.value)
+        query = select(CaseRow).where(col(CaseRow.status) == CaseStatus.QUEUED.value)
         if channel is not None:
-            query = query.where(CaseRow.channel == channel.value)
+            query = query.where(col(CaseRow.channel) == channel.value)
         rows = self._run(
-            query.order_by(CaseRow.priority.desc(), CaseRow.queued_at)  # type: ignore[attr-defined]
-            .limit(limit)
+            query.order_by(col(CaseRow.priority).desc(), col(CaseRow.queued_at)).limit(limit)
         ).mappings()
         return [_case(r) for r in rows]
 
     def queue_depth(self) -> int:
-        return int(self._run(
-            select(func.count()).select_from(CaseRow)
-            .where(CaseRow.status == CaseStatus.QUEUED.value)
-        ).scalar_one())
+        return int(
+            self._run(
+                select(func.count())
+                .select_from(CaseRow)
+                .where(col(CaseRow.status) == CaseStatus.QUEUED.value)
+            ).scalar_one()
+        )
 
     def add_handoff(
         self, case_id: str, from_agent: str, to_agent: str | None, reason: str, now: datetime
     ) -> None:
-        self._run(insert(HandoffRow).values(case_id=case_id, from_agent_id=from_agent,
-                                            to_agent_id=to_agent, reason=reason, at=now))
+        self._run(
+            insert(HandoffRow).values(
+                case_id=case_id,
+                from_agent_id=from_agent,
+                to_agent_id=to_agent,
+                reason=reason,
+                at=now,
+            )
+        )
 
     def handoffs_of(self, case_id: str) -> list[tuple[str, str | None, str, datetime]]:
         rows = self._run(
-            select(HandoffRow.from_agent_id, HandoffRow.to_agent_id, HandoffRow.reason,
-                   HandoffRow.at).where(HandoffRow.case_id == case_id).order_by(HandoffRow.id)
+            select(
+                col(HandoffRow.from_agent_id),
+                col(HandoffRow.to_agent_id),
+                col(HandoffRow.reason),
+                col(HandoffRow.at),
+            )
+            .where(col(HandoffRow.case_id) == case_id)
+            .order_by(col(HandoffRow.id))
         )
         return [(f, t, r, utc(at) or _EPOCH) for f, t, r, at in rows]
 
@@ -208,90 +286,125 @@ class SqlRepository(Repository):
         ids = [r.id for r in rows]
         slots: dict[str, list[tuple[str, int, int]]] = {i: [] for i in ids}
         for agent_id, channel, capacity, load in self._run(
-            select(AgentChannelRow.agent_id, AgentChannelRow.channel, AgentChannelRow.capacity,
-                   AgentChannelRow.load).where(AgentChannelRow.agent_id.in_(ids))  # type: ignore[attr-defined]
+            select(
+                col(AgentChannelRow.agent_id),
+                col(AgentChannelRow.channel),
+                col(AgentChannelRow.capacity),
+                col(AgentChannelRow.load),
+            ).where(col(AgentChannelRow.agent_id).in_(ids))
         ):
             slots[agent_id].append((channel, capacity, load))
         return [
             Agent(
-                agent_id=r.id, name=r.name, team=r.team, skills=dict(r.skills),
+                agent_id=r.id,
+                name=r.name,
+                team=r.team,
+                skills=dict(r.skills),
                 authority={k: float(v) for k, v in r.authority.items()},
                 languages=frozenset(r.languages),
                 capacity={Channel(c): cap for c, cap, _ in slots[r.id]},
                 load={Channel(c): load for c, _, load in slots[r.id]},
-                presence=Presence(r.presence), last_assigned_at=utc(r.last_assigned_at),
+                presence=Presence(r.presence),
+                last_assigned_at=utc(r.last_assigned_at),
             )
             for r in rows
         ]
 
     def get_agent(self, agent_id: str) -> Agent | None:
-        rows = self._run(select(AgentRow).where(AgentRow.id == agent_id)).mappings().all()
+        rows = self._run(select(AgentRow).where(col(AgentRow.id) == agent_id)).mappings().all()
         agents = self._agents([_Row(r) for r in rows])
         return agents[0] if agents else None
 
     def list_agents(self, team: str | None = None, presence: Presence | None = None) -> list[Agent]:
-        query = select(AgentRow).order_by(AgentRow.id)  # type: ignore[arg-type]
+        query = select(AgentRow).order_by(col(AgentRow.id))
         if team:
-            query = query.where(AgentRow.team == team)
+            query = query.where(col(AgentRow.team) == team)
         if presence:
-            query = query.where(AgentRow.presence == presence.value)
+            query = query.where(col(AgentRow.presence) == presence.value)
         return self._agents([_Row(r) for r in self._run(query).mappings()])
 
     def upsert_agent(self, agent: Agent) -> None:
         self._available = None
         values = {
-            "name": agent.name, "team": agent.team, "skills": dict(agent.skills),
-            "authority": dict(agent.authority), "languages": sorted(agent.languages),
+            "name": agent.name,
+            "team": agent.team,
+            "skills": dict(agent.skills),
+            "authority": dict(agent.authority),
+            "languages": sorted(agent.languages),
             "presence": agent.presence.value,
         }
-        if self._run(update(AgentRow).where(AgentRow.id == agent.agent_id)
-                     .values(**values)).rowcount == 0:
+        if (
+            self._run(
+                update(AgentRow).where(col(AgentRow.id) == agent.agent_id).values(**values)
+            ).rowcount
+            == 0
+        ):
             self._run(insert(AgentRow).values(id=agent.agent_id, **values))
         existing = {
-            c for (c,) in self._run(select(AgentChannelRow.channel)
-                                    .where(AgentChannelRow.agent_id == agent.agent_id))
+            c
+            for (c,) in self._run(
+                select(col(AgentChannelRow.channel)).where(
+                    col(AgentChannelRow.agent_id) == agent.agent_id
+                )
+            )
         }
         for channel in Channel:
             slots = agent.capacity.get(channel, 0)
             if channel.value in existing:
-                self._run(update(AgentChannelRow).where(
-                    AgentChannelRow.agent_id == agent.agent_id,
-                    AgentChannelRow.channel == channel.value).values(capacity=slots))
+                self._run(
+                    update(AgentChannelRow)
+                    .where(
+                        col(AgentChannelRow.agent_id) == agent.agent_id,
+                        col(AgentChannelRow.channel) == channel.value,
+                    )
+                    .values(capacity=slots)
+                )
             elif slots:
-                self._run(insert(AgentChannelRow).values(agent_id=agent.agent_id,
-                                                         channel=channel.value, capacity=slots))
+                self._run(
+                    insert(AgentChannelRow).values(
+                        agent_id=agent.agent_id, channel=channel.value, capacity=slots
+                    )
+                )
 
     def set_presence(self, agent_id: str, presence: Presence) -> bool:
         self._available = None
-        result = self._run(update(AgentRow).where(AgentRow.id == agent_id)
-                           .values(presence=presence.value))
-        return result.rowcount == 1
+        result = self._run(
+            update(AgentRow).where(col(AgentRow.id) == agent_id).values(presence=presence.value)
+        )
+        return bool(result.rowcount == 1)
 
     def available_agents(self, channel: Channel) -> list[Agent]:
         if self._available is None:
-            rows = self._run(
-                select(AgentRow).where(AgentRow.presence == Presence.AVAILABLE.value)
-            ).mappings().all()
+            rows = (
+                self._run(
+                    select(AgentRow).where(col(AgentRow.presence) == Presence.AVAILABLE.value)
+                )
+                .mappings()
+                .all()
+            )
             self._available = {a.agent_id: a for a in self._agents([_Row(r) for r in rows])}
         return [a for a in self._available.values() if a.free_capacity(channel) > 0]
 
     def reserve_capacity(self, agent_id: str, channel: Channel, now: datetime) -> bool:
-        slot = AgentChannelRow
         result = self._run(
-            update(slot)
+            update(AgentChannelRow)
             .where(
-                slot.agent_id == agent_id,
-                slot.channel == channel.value,
-                slot.load < slot.capacity,
-                exists().where(and_(AgentRow.id == agent_id,
-                                    AgentRow.presence == Presence.AVAILABLE.value)),
+                col(AgentChannelRow.agent_id) == agent_id,
+                col(AgentChannelRow.channel) == channel.value,
+                col(AgentChannelRow.load) < col(AgentChannelRow.capacity),
+                exists().where(
+                    and_(
+                        col(AgentRow.id) == agent_id,
+                        col(AgentRow.presence) == Presence.AVAILABLE.value,
+                    )
+                ),
             )
-            .values(load=slot.load + 1)
+            .values(load=col(AgentChannelRow.load) + 1)
         )
         if result.rowcount != 1:
             self._available = None  # our snapshot was stale
             return False
-        self._run(update(AgentRow).where(AgentRow.id == agent_id).values(last_assigned_at=now))
+        self._run(update(AgentRow).where(col(AgentRow.id) == agent_id).values(last_assigned_at=now))
         if self._available is not None and agent_id in self._available:
             cached = self._available[agent_id]
             cached.load[channel] = cached.load.get(channel, 0) + 1
@@ -299,26 +412,36 @@ class SqlRepository(Repository):
         return True
 
     def release_capacity(self, agent_id: str, channel: Channel) -> None:
-        slot = AgentChannelRow
-        self._run(update(slot).where(slot.agent_id == agent_id, slot.channel == channel.value,
-                                     slot.load > 0).values(load=slot.load - 1))
+        self._run(
+            update(AgentChannelRow)
+            .where(
+                col(AgentChannelRow.agent_id) == agent_id,
+                col(AgentChannelRow.channel) == channel.value,
+                col(AgentChannelRow.load) > 0,
+            )
+            .values(load=col(AgentChannelRow.load) - 1)
+        )
         if self._available is not None and agent_id in self._available:
             cached = self._available[agent_id]
             cached.load[channel] = max(0, cached.load.get(channel, 0) - 1)
 
     def available_agent_count(self) -> int:
-        return int(self._run(
-            select(func.count()).select_from(AgentRow)
-            .where(AgentRow.presence == Presence.AVAILABLE.value)
-        ).scalar_one())
+        return int(
+            self._run(
+                select(func.count())
+                .select_from(AgentRow)
+                .where(col(AgentRow.presence) == Presence.AVAILABLE.value)
+            ).scalar_one()
+        )
 
     # --- idempotency --------------------------------------------------------------------
     def processed_among(self, event_ids: Iterable[str]) -> set[str]:
         ids = list(event_ids)
         if not ids:
             return set()
-        rows = self._run(select(ProcessedEventRow.event_id)
-                         .where(ProcessedEventRow.event_id.in_(ids)))  # type: ignore[attr-defined]
+        rows = self._run(
+            select(col(ProcessedEventRow.event_id)).where(col(ProcessedEventRow.event_id).in_(ids))
+        )
         return {r for (r,) in rows}
 
     def mark_processed(self, event_id: str, now: datetime) -> None:
@@ -337,13 +460,22 @@ class _Row:
 
 def _case_values(case: Case) -> dict[str, Any]:
     return {
-        "id": case.case_id, "customer_id": case.customer_id, "topic": case.topic,
-        "rule": case.rule, "status": case.status.value, "channel": case.channel.value,
-        "first_channel": case.first_channel.value, "owner_agent_id": case.owner_agent_id,
-        "priority": case.priority, "requirements": requirements_to_dict(case.requirements),
-        "contact_count": case.contact_count, "handoff_count": case.handoff_count,
-        "opened_at": case.opened_at, "queued_at": case.queued_at,
-        "assigned_at": case.assigned_at, "resolved_at": case.resolved_at,
+        "id": case.case_id,
+        "customer_id": case.customer_id,
+        "topic": case.topic,
+        "rule": case.rule,
+        "status": case.status.value,
+        "channel": case.channel.value,
+        "first_channel": case.first_channel.value,
+        "owner_agent_id": case.owner_agent_id,
+        "priority": case.priority,
+        "requirements": requirements_to_dict(case.requirements),
+        "contact_count": case.contact_count,
+        "handoff_count": case.handoff_count,
+        "opened_at": case.opened_at,
+        "queued_at": case.queued_at,
+        "assigned_at": case.assigned_at,
+        "resolved_at": case.resolved_at,
         "resolution_code": case.resolution_code,
         "first_contact_resolved": case.first_contact_resolved,
         "last_decision": explanation_to_dict(case.last_decision) if case.last_decision else None,
@@ -352,15 +484,24 @@ def _case_values(case: Case) -> dict[str, Any]:
 
 def _case(row: Any) -> Case:
     return Case(
-        case_id=row["id"], customer_id=row["customer_id"], topic=row["topic"], rule=row["rule"],
-        requirements=requirements_from_dict(row["requirements"]), priority=row["priority"],
-        status=CaseStatus(row["status"]), channel=Channel(row["channel"]),
+        case_id=row["id"],
+        customer_id=row["customer_id"],
+        topic=row["topic"],
+        rule=row["rule"],
+        requirements=requirements_from_dict(row["requirements"]),
+        priority=row["priority"],
+        status=CaseStatus(row["status"]),
+        channel=Channel(row["channel"]),
         first_channel=Channel(row["first_channel"]),
         opened_at=utc(row["opened_at"]) or _EPOCH,
-        owner_agent_id=row["owner_agent_id"], contact_count=row["contact_count"],
-        handoff_count=row["handoff_count"], queued_at=utc(row["queued_at"]),
-        assigned_at=utc(row["assigned_at"]), resolved_at=utc(row["resolved_at"]),
+        owner_agent_id=row["owner_agent_id"],
+        contact_count=row["contact_count"],
+        handoff_count=row["handoff_count"],
+        queued_at=utc(row["queued_at"]),
+        assigned_at=utc(row["assigned_at"]),
+        resolved_at=utc(row["resolved_at"]),
         resolution_code=row["resolution_code"],
         first_contact_resolved=row["first_contact_resolved"],
-        last_decision=explanation_from_dict(row["last_decision"]), version=row["version"],
+        last_decision=explanation_from_dict(row["last_decision"]),
+        version=row["version"],
     )

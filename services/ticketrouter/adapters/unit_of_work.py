@@ -49,8 +49,11 @@ class SqlUnitOfWork(UnitOfWork):
         self.repo.flush()
         if self._encode is not None:
             rows = [
-                {"key": e.decision.customer_id, "payload": self._encode(e.decision),
-                 "created_at": e.decision.decided_at}
+                {
+                    "key": e.decision.customer_id,
+                    "payload": self._encode(e.decision),
+                    "created_at": e.decision.decided_at,
+                }
                 for e in self._events
                 if isinstance(e, CaseRouted)
             ]

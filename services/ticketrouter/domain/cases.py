@@ -93,7 +93,9 @@ class Case:
     def resolve(self, code: str, now: datetime) -> bool:
         """Resolve; returns whether it counts (provisionally) as first-contact resolved."""
         if self.status is not CaseStatus.ASSIGNED:
-            raise ConflictingState(f"case {self.case_id} is {self.status}; only assigned cases resolve")
+            raise ConflictingState(
+                f"case {self.case_id} is {self.status}; only assigned cases resolve"
+            )
         self.status = CaseStatus.RESOLVED
         self.resolved_at = now
         self.resolution_code = code

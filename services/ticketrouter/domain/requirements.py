@@ -83,8 +83,10 @@ class RuleBook:
         for rule in self.rules:
             if rule.topic == topic:
                 return rule
-            if rule.topic.endswith(".*") and topic.startswith(rule.topic[:-1]) and (
-                best is None or len(rule.topic) > len(best.topic)
+            if (
+                rule.topic.endswith(".*")
+                and topic.startswith(rule.topic[:-1])
+                and (best is None or len(rule.topic) > len(best.topic))
             ):
                 best = rule
         return best or self.default

@@ -43,7 +43,7 @@ def parse_rulebook(document: Any) -> RuleBook:
         version = 1
     raw_rules = document.get("rules")
     if not isinstance(raw_rules, list) or not raw_rules:
-        raise InvalidRuleBook(problems + [RuleProblem("-", "rules", "must be a non-empty list")])
+        raise InvalidRuleBook([*problems, RuleProblem("-", "rules", "must be a non-empty list")])
     rules: list[TopicRule] = []
     seen_topics: dict[str, str] = {}
     for index, raw in enumerate(raw_rules):
@@ -52,8 +52,11 @@ def parse_rulebook(document: Any) -> RuleBook:
             continue
         if rule.topic in seen_topics:
             problems.append(
-                RuleProblem(rule.name, "topic", f"unreachable: {seen_topics[rule.topic]!r} "
-                            f"already handles {rule.topic!r}")
+                RuleProblem(
+                    rule.name,
+                    "topic",
+                    f"unreachable: {seen_topics[rule.topic]!r} already handles {rule.topic!r}",
+                )
             )
         seen_topics[rule.topic] = rule.name
         rules.append(rule)
@@ -100,8 +103,11 @@ def _parse_skills(rule: str, raw: Any, problems: list[RuleProblem]) -> tuple[tup
     for skill, level in raw.items():
         if not isinstance(level, int) or not MIN_PROFICIENCY <= level <= MAX_PROFICIENCY:
             problems.append(
-                RuleProblem(rule, f"skills.{skill}",
-                            f"proficiency must be {MIN_PROFICIENCY}..{MAX_PROFICIENCY}")
+                RuleProblem(
+                    rule,
+                    f"skills.{skill}",
+                    f"proficiency must be {MIN_PROFICIENCY}..{MAX_PROFICIENCY}",
+                )
             )
             continue
         skills.append((str(skill), level))

@@ -63,8 +63,9 @@ def create_server(
     return server, port, health_servicer
 
 
-def stop_gracefully(server: grpc.Server, health_servicer: health.HealthServicer,
-                    grace: float = 5.0) -> None:
+def stop_gracefully(
+    server: grpc.Server, health_servicer: health.HealthServicer, grace: float = 5.0
+) -> None:
     """Announce NOT_SERVING first so load balancers drain, then finish in-flight calls."""
     health_servicer.enter_graceful_shutdown()
     server.stop(grace).wait()

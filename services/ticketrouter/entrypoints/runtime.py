@@ -63,9 +63,11 @@ class Runtime:
             self._stack.callback(broker.stop)
             self.bootstrap_servers = broker.bootstrap
             log.info("embedded broker started", extra={"bootstrap": broker.bootstrap})
-        ensure_topics(self.bootstrap_servers,
-                      [settings.contacts_topic, settings.decisions_topic, settings.dlq_topic],
-                      settings.topic_partitions)
+        ensure_topics(
+            self.bootstrap_servers,
+            [settings.contacts_topic, settings.decisions_topic, settings.dlq_topic],
+            settings.topic_partitions,
+        )
         self.app = bootstrap(settings, CollectorRegistry())
         self._stack.callback(self.app.close)
         producer = create_producer(self.bootstrap_servers)
@@ -78,22 +80,32 @@ class Runtime:
             self.metrics_port = int(http_server.server_address[1])
         if self.with_grpc:
             self._server, self.grpc_port, self._health = create_server(
-                self.app, settings.grpc_address)
+                self.app, settings.grpc_address
+            )
             self._server.start()
             self._start_thread("outbox-relay", lambda: self._relay_loop(relay))
         if self.with_worker:
-            consumer = create_consumer(self.bootstrap_servers, settings.contacts_topic,
-                                       settings.group_id, settings.batch_size,
-                                       settings.max_poll_interval_ms)
+            consumer = create_consumer(
+                self.bootstrap_servers,
+                settings.contacts_topic,
+                settings.group_id,
+                settings.batch_size,
+                settings.max_poll_interval_ms,
+            )
             # Offsets are committed explicitly after each batch, never on close.
             self._stack.callback(consumer.close, autocommit=False, timeout_ms=2000)
             self.worker = ContactWorker(self.app, consumer, producer, relay, self._stop)
             self._start_thread("worker", self.worker.run)
-        log.info("ticketrouter serving", extra={
-            "grpc": f"127.0.0.1:{self.grpc_port}" if self.with_grpc else "off",
-            "metrics": f"http://127.0.0.1:{self.metrics_port}/metrics"
-            if self.with_metrics else "off",
-            "kafka": self.bootstrap_servers})
+        log.info(
+            "ticketrouter serving",
+            extra={
+                "grpc": f"127.0.0.1:{self.grpc_port}" if self.with_grpc else "off",
+                "metrics": f"http://127.0.0.1:{self.metrics_port}/metrics"
+                if self.with_metrics
+                else "off",
+                "kafka": self.bootstrap_servers,
+            },
+        )
 
     def _start_thread(self, name: str, target: object) -> None:
         def guarded() -> None:

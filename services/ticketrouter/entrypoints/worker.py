@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import threading
-
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -65,12 +64,13 @@ class ContactWorker:
             while not self.stop.is_set():
                 self.poll_once()
         finally:
-            log.info("worker stopped", extra={"processed": self.processed,
-                                              "dead_lettered": self.dead_lettered})
+            log.info(
+                "worker stopped",
+                extra={"processed": self.processed, "dead_lettered": self.dead_lettered},
+            )
 
     def poll_once(self, timeout_ms: int = 200) -> int:
-        polled = self.consumer.poll(timeout_ms=timeout_ms,
-                                    max_records=self.app.settings.batch_size)
+        polled = self.consumer.poll(timeout_ms=timeout_ms, max_records=self.app.settings.batch_size)
         if not polled:
             self.relay.drain()
             return 0
@@ -100,9 +100,7 @@ class ContactWorker:
                 commands.append((record, command))
         return commands, rejected
 
-    def _apply(
-        self, commands: list[tuple[Any, ReceiveContact]], rejected: list[Rejected]
-    ) -> bool:
+    def _apply(self, commands: list[tuple[Any, ReceiveContact]], rejected: list[Rejected]) -> bool:
         """Route the batch in one transaction; returns False only when asked to stop."""
         if not commands:
             return True
@@ -116,9 +114,13 @@ class ContactWorker:
                 self._route_one_by_one(commands, rejected)
                 return True
             except TRANSIENT as err:
-                log.warning("transient failure, retrying the batch without committing",
-                            extra={"error": f"{type(err).__name__}: {str(err)[:200]}",
-                                   "retry_in_s": round(delay, 3)})
+                log.warning(
+                    "transient failure, retrying the batch without committing",
+                    extra={
+                        "error": f"{type(err).__name__}: {str(err)[:200]}",
+                        "retry_in_s": round(delay, 3),
+                    },
+                )
                 self._backoff(delay)
                 delay = min(delay * 2, MAX_BACKOFF_SECONDS)
         return False
@@ -156,15 +158,21 @@ class ContactWorker:
         topic = self.app.settings.dlq_topic
         for item in rejected:
             record = item.record
-            headers = list(record.headers or []) + [
+            headers = [
+                *(record.headers or []),
                 ("dlq-reason", item.reason.encode()),
                 ("dlq-error", item.detail[:1000].encode()),
                 ("dlq-source", f"{record.topic}/{record.partition}/{record.offset}".encode()),
             ]
             self.producer.send(topic, key=record.key, value=record.value or b"", headers=headers)
-            log.warning("event dead-lettered", extra={
-                "reason": item.reason, "error": item.detail[:200],
-                "source": f"{record.topic}/{record.partition}/{record.offset}"})
+            log.warning(
+                "event dead-lettered",
+                extra={
+                    "reason": item.reason,
+                    "error": item.detail[:200],
+                    "source": f"{record.topic}/{record.partition}/{record.offset}",
+                },
+            )
         # The DLQ copy must be durable before the offsets that drop the original.
         self.producer.flush(timeout=30)
         for item in rejected:
@@ -173,8 +181,9 @@ class ContactWorker:
 
     def _commit(self, offsets: dict[TopicPartition, int]) -> None:
         try:
-            self.consumer.commit({tp: OffsetAndMetadata(offset, "", -1)
-                                  for tp, offset in offsets.items()})
+            self.consumer.commit(
+                {tp: OffsetAndMetadata(offset, "", -1) for tp, offset in offsets.items()}
+            )
         except (CommitFailedError, KafkaError) as err:
             # Partitions moved to another worker; it will see these events again and
             # skip them by event_id, so nothing is lost and nothing is doubled.
@@ -186,5 +195,3 @@ def _content_type(headers: Sequence[tuple[str, bytes]] | None) -> str | None:
         if key.lower() == "content-type":
             return value.decode(errors="replace")
     return None
-
-

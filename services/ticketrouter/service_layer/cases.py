@@ -11,7 +11,7 @@ from ticketrouter.domain.errors import ConflictingState, InvalidField, NotFound
 from ticketrouter.domain.events import CaseResolved, CaseRouted, HandoffRecorded
 from ticketrouter.domain.matching import exclusion, rank_agents
 from ticketrouter.service_layer.ports import UnitOfWork
-from ticketrouter.service_layer.routing import decide, route_case, pull_waiting_cases
+from ticketrouter.service_layer.routing import decide, pull_waiting_cases, route_case
 from ticketrouter.service_layer.settings import RoutingSettings
 
 
@@ -60,13 +60,33 @@ def transfer_case(
         if not repo.reserve_capacity(target.agent_id, case.channel, now):
             raise ConflictingState(f"agent {target.agent_id} has no free capacity")
         case.assign(target.agent_id, case.channel, now)
-        ranking = rank_agents(case.requirements, case.channel, [target], case.rule,
-                              policy_version=settings.rules.version)
-        decision = decide(case, None, Outcome.REASSIGNED, target.agent_id, ranking.explanation,
-                           now, f"transferred by {former} ({cmd.reason}) to {target.agent_id}")
+        ranking = rank_agents(
+            case.requirements,
+            case.channel,
+            [target],
+            case.rule,
+            policy_version=settings.rules.version,
+        )
+        decision = decide(
+            case,
+            None,
+            Outcome.REASSIGNED,
+            target.agent_id,
+            ranking.explanation,
+            now,
+            f"transferred by {former} ({cmd.reason}) to {target.agent_id}",
+        )
     else:
-        decision = route_case(uow, case, case.channel, now, settings, None,
-                          excluded=frozenset({former}), assigned_outcome=Outcome.REASSIGNED)
+        decision = route_case(
+            uow,
+            case,
+            case.channel,
+            now,
+            settings,
+            None,
+            excluded=frozenset({former}),
+            assigned_outcome=Outcome.REASSIGNED,
+        )
     repo.add_handoff(case.case_id, former, case.owner_agent_id, cmd.reason.value, now)
     repo.save_case(case)
     uow.emit(HandoffRecorded(case.case_id, cmd.reason, former_agent.team if former_agent else ""))

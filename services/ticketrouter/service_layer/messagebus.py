@@ -48,8 +48,10 @@ class MessageBus:
             except TRANSIENT as err:
                 if attempt == self._attempts:
                     raise
-                log.info("retrying after a conflicting transaction",
-                         extra={"attempt": attempt, "error": type(err).__name__})
+                log.info(
+                    "retrying after a conflicting transaction",
+                    extra={"attempt": attempt, "error": type(err).__name__},
+                )
                 time.sleep(0.01 * 2**attempt)
                 continue
             self._after_commit(events)

@@ -90,8 +90,9 @@ class Repository(abc.ABC):
     def get_agent(self, agent_id: str) -> Agent | None: ...
 
     @abc.abstractmethod
-    def list_agents(self, team: str | None = None, presence: Presence | None = None) -> list[Agent]:
-        ...
+    def list_agents(
+        self, team: str | None = None, presence: Presence | None = None
+    ) -> list[Agent]: ...
 
     @abc.abstractmethod
     def upsert_agent(self, agent: Agent) -> None:

@@ -63,15 +63,26 @@ def receive_contact(
         else:
             repo.add_case(case)
     repo.add_contact(
-        Contact(cmd.event_id, customer_id, case.case_id, cmd.channel, cmd.topic, cmd.subject,
-                cmd.occurred_at, decision.outcome.value)
+        Contact(
+            cmd.event_id,
+            customer_id,
+            case.case_id,
+            cmd.channel,
+            cmd.topic,
+            cmd.subject,
+            cmd.occurred_at,
+            decision.outcome.value,
+        )
     )
     uow.emit(CaseRouted(decision))
     return decision
 
 
 def _reopen(
-    uow: UnitOfWork, customer_id: str, cmd: ReceiveContact, now: datetime,
+    uow: UnitOfWork,
+    customer_id: str,
+    cmd: ReceiveContact,
+    now: datetime,
     settings: RoutingSettings,
 ) -> Case | None:
     """A repeat contact inside the FCR window reopens the case instead of duplicating it.
@@ -116,31 +127,68 @@ def _continue_case(
     owner = repo.get_agent(case.owner_agent_id)
     explanation = _owner_explanation(case, cmd.channel, settings)
     if cmd.channel is case.channel:
-        return decide(case, cmd, Outcome.REJOINED_CASE, case.owner_agent_id, explanation,
-                       now, f"joined the case owned by {case.owner_agent_id}")
-    if owner is not None and exclusion(owner, case.requirements, cmd.channel) is None and (
-        repo.reserve_capacity(owner.agent_id, cmd.channel, now)
+        return decide(
+            case,
+            cmd,
+            Outcome.REJOINED_CASE,
+            case.owner_agent_id,
+            explanation,
+            now,
+            f"joined the case owned by {case.owner_agent_id}",
+        )
+    if (
+        owner is not None
+        and exclusion(owner, case.requirements, cmd.channel) is None
+        and (repo.reserve_capacity(owner.agent_id, cmd.channel, now))
     ):
         repo.release_capacity(owner.agent_id, case.channel)
         case.assign(owner.agent_id, cmd.channel, now)
-        return decide(case, cmd, Outcome.REJOINED_CASE, owner.agent_id, explanation, now,
-                       f"back to owner {owner.agent_id}, now on {cmd.channel}")
+        return decide(
+            case,
+            cmd,
+            Outcome.REJOINED_CASE,
+            owner.agent_id,
+            explanation,
+            now,
+            f"back to owner {owner.agent_id}, now on {cmd.channel}",
+        )
     if owner is not None and owner.presence in (Presence.AVAILABLE, Presence.BUSY):
         # Waiting for the owner beats handing the customer to a stranger.
-        return decide(case, cmd, Outcome.REJOINED_CASE, owner.agent_id, explanation, now,
-                       f"owner {owner.agent_id} busy on {cmd.channel}; keeps the case")
+        return decide(
+            case,
+            cmd,
+            Outcome.REJOINED_CASE,
+            owner.agent_id,
+            explanation,
+            now,
+            f"owner {owner.agent_id} busy on {cmd.channel}; keeps the case",
+        )
     former = case.hand_off()
     repo.release_capacity(former, case.channel)
     repo.add_handoff(case.case_id, former, None, HandoffReason.OTHER.value, now)
     uow.emit(HandoffRecorded(case.case_id, HandoffReason.OTHER, owner.team if owner else ""))
-    return route_case(uow, case, cmd.channel, now, settings, cmd, excluded=frozenset({former}),
-                  assigned_outcome=Outcome.REASSIGNED)
+    return route_case(
+        uow,
+        case,
+        cmd.channel,
+        now,
+        settings,
+        cmd,
+        excluded=frozenset({former}),
+        assigned_outcome=Outcome.REASSIGNED,
+    )
 
 
 def _owner_explanation(case: Case, channel: Channel, settings: RoutingSettings) -> Explanation:
-    return Explanation(rule=case.rule, requirements=case.requirements, channel=channel,
-                       candidates_considered=1, eligible=1, winner_reason="continuity",
-                       policy_version=settings.rules.version)
+    return Explanation(
+        rule=case.rule,
+        requirements=case.requirements,
+        channel=channel,
+        candidates_considered=1,
+        eligible=1,
+        winner_reason="continuity",
+        policy_version=settings.rules.version,
+    )
 
 
 def route_case(
@@ -157,8 +205,9 @@ def route_case(
     """Find the best empowered agent and reserve them atomically, or queue the case."""
     repo = uow.repo
     candidates = repo.available_agents(channel)
-    ranking = rank_agents(case.requirements, channel, candidates, case.rule, excluded,
-                          settings.rules.version)
+    ranking = rank_agents(
+        case.requirements, channel, candidates, case.rule, excluded, settings.rules.version
+    )
     ordered: list[Agent] = list(ranking.agents)
     if preferred is not None:
         ordered.sort(key=lambda agent: agent.agent_id != preferred)
@@ -220,16 +269,30 @@ def pull_waiting_cases(
         waited = now - (case.queued_at or now)
         case.assign(agent.agent_id, case.channel, now)
         explanation = Explanation(
-            rule=case.rule, requirements=case.requirements, channel=case.channel,
-            candidates_considered=1, eligible=1,
+            rule=case.rule,
+            requirements=case.requirements,
+            channel=case.channel,
+            candidates_considered=1,
+            eligible=1,
             winner_reason="pulled the best waiting case on freeing capacity",
             summary=f"{agent.agent_id} pulled it after {waited.total_seconds():.0f}s in queue",
             policy_version=settings.rules.version,
         )
         case.last_decision = explanation
-        decision = Decision(uuid.uuid4().hex, "", case.case_id, case.customer_id,
-                            Outcome.ASSIGNED, agent.agent_id, case.channel, case.topic,
-                            case.priority, explanation, now, now - waited)
+        decision = Decision(
+            uuid.uuid4().hex,
+            "",
+            case.case_id,
+            case.customer_id,
+            Outcome.ASSIGNED,
+            agent.agent_id,
+            case.channel,
+            case.topic,
+            case.priority,
+            explanation,
+            now,
+            now - waited,
+        )
         repo.save_case(case)
         uow.emit(CaseRouted(decision))
         decisions.append(decision)
