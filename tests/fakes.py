@@ -71,6 +71,14 @@ class FakeRepository(Repository):
         ]
         self.merges.append((survivor_id, merged_id))
 
+    def update_customer(
+        self, customer_id: str, display_name: str, tier: str, language: str
+    ) -> None:
+        customer = self.customers[customer_id]
+        customer.display_name = display_name or customer.display_name
+        customer.tier = tier or customer.tier
+        customer.language = language or customer.language
+
     def get_customer(self, customer_id: str) -> Customer | None:
         customer = self.customers.get(customer_id)
         if customer is None:

@@ -238,3 +238,24 @@ def test_errors_map_to_status_codes_never_unknown(service: Service) -> None:
         routing_pb2.SubmitContactRequest(event=_event("q1", "nobody@x.com"))
     )
     assert again.duplicate and again.case.case_id == queued.case_id
+
+
+def test_an_event_about_an_unknown_case_is_dead_lettered_and_its_batch_still_lands(
+    service: Service,
+) -> None:
+    service.add_agent("gen", {"general": 1})
+    survey = {
+        "event_id": "s-ghost",
+        "type": "survey.completed",
+        "case_id": "ghost",
+        "csat": 4,
+        "occurred_at": "2026-11-22T10:00:00Z",
+    }
+    service.publish(
+        event_json("before", [ANA_EMAIL]), survey, event_json("after", [ANA_CHAT], channel="chat")
+    )
+    service.wait_processed(3)
+    [dead] = read_topic(service.runtime.bootstrap_servers, service.settings.dlq_topic, 1)
+    assert dict(dead.headers)["dlq-reason"] == b"unknown_reference"
+    assert b"ghost" in dict(dead.headers)["dlq-error"]
+    assert service.metric("ticketrouter_routing_decisions_total", outcome="assigned") == 2

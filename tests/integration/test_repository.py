@@ -19,8 +19,8 @@ from ticketrouter.adapters.unit_of_work import SqlUnitOfWork
 from ticketrouter.domain.channels import Channel, Presence
 from ticketrouter.domain.commands import ResolveCase
 from ticketrouter.service_layer.cases import resolve_case
+from ticketrouter.service_layer.intake import handle_events
 from ticketrouter.service_layer.ports import ConcurrentUpdate, UnitOfWork
-from ticketrouter.service_layer.routing import receive_contacts
 from ticketrouter.service_layer.settings import RoutingSettings
 
 T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
@@ -108,7 +108,7 @@ def test_capacity_is_reserved_up_to_the_limit_and_only_when_available(
 def test_a_stale_case_cannot_overwrite_a_newer_one(uow_factory: UowFactory) -> None:
     _seed(uow_factory, agent("gen"))
     with uow_factory() as uow:
-        [decision] = receive_contacts([contact(("email", "a@b.com"))], uow, T0, SETTINGS)
+        [decision] = handle_events([contact(("email", "a@b.com"))], uow, T0, SETTINGS)
         uow.commit()
     with uow_factory() as uow:
         stale = uow.repo.get_case(decision.case_id)
@@ -127,7 +127,7 @@ def test_a_stale_case_cannot_overwrite_a_newer_one(uow_factory: UowFactory) -> N
 def test_routing_round_trip_through_the_database(uow_factory: UowFactory) -> None:
     _seed(uow_factory, agent("gen", capacity={"email": 2, "chat": 2}))
     with uow_factory() as uow:
-        first, again = receive_contacts(
+        first, again = handle_events(
             [
                 contact(("email", "Ana@X.com"), event_id="e1"),
                 contact(("email", "ana@x.com"), ("chat", "@ana"), channel="chat", event_id="e2"),
@@ -138,7 +138,7 @@ def test_routing_round_trip_through_the_database(uow_factory: UowFactory) -> Non
         )
         uow.commit()
     with uow_factory() as uow:
-        [duplicate] = receive_contacts(
+        [duplicate] = handle_events(
             [contact(("email", "ana@x.com"), event_id="e1")], uow, T0, SETTINGS
         )
         uow.commit()
@@ -166,7 +166,7 @@ def test_routing_round_trip_through_the_database(uow_factory: UowFactory) -> Non
 
 def test_merging_customers_moves_every_identity_case_and_contact(uow_factory: UowFactory) -> None:
     with uow_factory() as uow:
-        a, b = receive_contacts(
+        a, b = handle_events(
             [
                 contact(("email", "a@x.com")),
                 contact(("phone", "+1 415 555 0100"), topic="orders.status"),
@@ -178,7 +178,7 @@ def test_merging_customers_moves_every_identity_case_and_contact(uow_factory: Uo
         uow.commit()
     assert a is not None and b is not None
     with uow_factory() as uow:
-        [c] = receive_contacts(
+        [c] = handle_events(
             [contact(("email", "a@x.com"), ("phone", "+14155550100"))], uow, T0, SETTINGS
         )
         uow.commit()
@@ -195,12 +195,12 @@ def test_merging_customers_moves_every_identity_case_and_contact(uow_factory: Uo
 
 def test_decisions_reach_the_outbox_in_the_same_transaction(database: Database) -> None:
     with SqlUnitOfWork(database.writer, encode_decision) as uow:
-        receive_contacts([contact(("email", "a@x.com"))], uow, T0, SETTINGS)
+        handle_events([contact(("email", "a@x.com"))], uow, T0, SETTINGS)
         # not committed: nothing may be visible
     with SqlUnitOfWork(database.writer, encode_decision) as uow:
         count = uow.repo.session.execute(select(func.count()).select_from(OutboxRow)).scalar()
         assert count == 0
-        receive_contacts([contact(("email", "a@x.com"))], uow, T0, SETTINGS)
+        handle_events([contact(("email", "a@x.com"))], uow, T0, SETTINGS)
         uow.commit()
     with SqlUnitOfWork(database.writer) as uow:
         count = uow.repo.session.execute(select(func.count()).select_from(OutboxRow)).scalar()

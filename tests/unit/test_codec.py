@@ -92,16 +92,66 @@ def test_decisions_are_published_in_the_json_mapping(uow_decision) -> None:  # t
 def uow_decision():  # type: ignore[no-untyped-def]
     from tests.builders import agent, contact, rules
     from tests.fakes import FakeUnitOfWork
-    from ticketrouter.service_layer.routing import receive_contacts
+    from ticketrouter.service_layer.intake import handle_events
     from ticketrouter.service_layer.settings import RoutingSettings
 
     uow = FakeUnitOfWork()
     uow.repo.agents["a"] = agent("a")
     with uow:
-        [decision] = receive_contacts(
+        [decision] = handle_events(
             [contact(("email", "x@y.com"))],
             uow,
             contact(("email", "x@y.com")).occurred_at,
             RoutingSettings(rules()),
         )
     return decision
+
+
+def test_the_other_event_types_decode_into_their_commands() -> None:
+    from ticketrouter.domain.commands import RecordMessage, RecordSurvey, UpdateCustomer
+
+    base = {"occurred_at": "2026-11-22T10:00:00Z"}
+    message = decode(
+        _bytes(
+            {
+                **base,
+                "event_id": "m",
+                "type": "contact.message",
+                "channel": "chat",
+                "case_id": "c1",
+                "text": "one more thing",
+            }
+        )
+    )
+    assert isinstance(message, RecordMessage) and message.case_id == "c1"
+    survey = decode(
+        _bytes({**base, "event_id": "s", "type": "survey.completed", "case_id": "c1", "csat": 4})
+    )
+    assert isinstance(survey, RecordSurvey) and survey.csat == 4
+    update = decode(
+        _bytes(
+            {
+                **base,
+                "event_id": "u",
+                "type": "customer.updated",
+                "tier": "gold",
+                "identities": [{"kind": "email", "value": "A@B.com"}],
+            }
+        )
+    )
+    assert isinstance(update, UpdateCustomer) and update.identities[0].value == "a@b.com"
+
+
+@pytest.mark.parametrize(
+    ("event", "mentions"),
+    [
+        ({"type": "survey.completed", "case_id": "c1", "csat": 9}, "csat"),
+        ({"type": "survey.completed", "csat": 3}, "case_id"),
+        ({"type": "contact.message", "channel": "chat"}, "case_id"),
+        ({"type": "customer.updated"}, "identities"),
+    ],
+)
+def test_the_other_event_types_are_validated(event: dict, mentions: str) -> None:  # type: ignore[type-arg]
+    with pytest.raises(InvalidEvent) as err:
+        decode(_bytes({"event_id": "x", "occurred_at": "2026-11-22T10:00:00Z", **event}))
+    assert mentions in err.value.detail

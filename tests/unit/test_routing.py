@@ -17,9 +17,10 @@ from ticketrouter.domain.events import (
     FirstContactRevoked,
     HandoffRecorded,
 )
+from ticketrouter.domain.identity import normalise_identity
 from ticketrouter.service_layer.agents import set_presence, upsert_agent
 from ticketrouter.service_layer.cases import resolve_case, transfer_case
-from ticketrouter.service_layer.routing import receive_contacts
+from ticketrouter.service_layer.intake import handle_events
 from ticketrouter.service_layer.settings import RoutingSettings
 
 ANA_EMAIL = ("email", "Ana.Lopez@Example.com")
@@ -42,7 +43,7 @@ SETTINGS = RoutingSettings(rules())
 
 def route(uow: FakeUnitOfWork, clock: FakeClock, *commands):  # type: ignore[no-untyped-def]
     with uow:
-        decisions = receive_contacts(list(commands), uow, clock.now(), SETTINGS)
+        decisions = handle_events(list(commands), uow, clock.now(), SETTINGS)
         uow.commit()
     return decisions
 
@@ -151,7 +152,7 @@ def test_follow_up_when_the_owner_went_offline_is_reassigned_and_counted(uow, cl
     add(uow, clock, agent("other"))
     uow.repo.agents["gen"].presence = Presence.OFFLINE
     with uow:
-        [call] = receive_contacts([contact(ANA_EMAIL, channel="chat")], uow, clock.now(), SETTINGS)
+        [call] = handle_events([contact(ANA_EMAIL, channel="chat")], uow, clock.now(), SETTINGS)
         events = uow.commit()
     assert call.outcome is Outcome.REASSIGNED and call.agent_id == "other"
     assert uow.repo.agents["gen"].load[Channel.EMAIL] == 0
@@ -219,7 +220,7 @@ def test_repeat_contact_inside_the_window_reopens_and_revokes_fcr(uow, clock) ->
         uow.commit()
     clock.advance(days=2)
     with uow:
-        [again] = receive_contacts(
+        [again] = handle_events(
             [contact(ANA_PHONE, ANA_EMAIL, channel="voice", at=clock.now())],
             uow,
             clock.now(),
@@ -249,3 +250,36 @@ def test_a_new_topic_opens_a_second_case(uow, clock) -> None:  # type: ignore[no
     [a] = route(uow, clock, contact(ANA_EMAIL))
     [b] = route(uow, clock, contact(ANA_EMAIL, topic="orders.status"))
     assert a.case_id != b.case_id and a.customer_id == b.customer_id
+
+
+def test_messages_surveys_and_customer_updates_attach_to_the_customer(uow, clock) -> None:  # type: ignore[no-untyped-def]
+    from ticketrouter.domain.commands import RecordMessage, RecordSurvey, UpdateCustomer
+
+    add(uow, clock, agent("gen"))
+    [decision] = route(uow, clock, contact(ANA_EMAIL))
+    ana = normalise_identity(*ANA_EMAIL)
+    with uow:
+        results = handle_events(
+            [
+                RecordMessage("m1", clock.now(), Channel.EMAIL, decision.case_id, "re:", "more"),
+                RecordSurvey("s1", clock.now(), decision.case_id, 5),
+                UpdateCustomer("u1", clock.now(), (ana,), "Ana López", "gold", "es"),
+            ],
+            uow,
+            clock.now(),
+            SETTINGS,
+        )
+        uow.commit()
+    assert results == [None, None, None]
+    case = uow.repo.cases[decision.case_id]
+    assert (case.contact_count, case.csat) == (1, 5)  # a message is not a new contact
+    assert [c.outcome for c in uow.repo.contacts] == ["assigned", "message"]
+    customer = uow.repo.customers[decision.customer_id]
+    assert (customer.display_name, customer.tier, customer.language) == ("Ana López", "gold", "es")
+
+
+def test_events_about_an_unknown_case_are_refused(uow, clock) -> None:  # type: ignore[no-untyped-def]
+    from ticketrouter.domain.commands import RecordSurvey
+
+    with uow, pytest.raises(NotFound):
+        handle_events([RecordSurvey("s1", clock.now(), "ghost", 3)], uow, clock.now(), SETTINGS)

@@ -15,25 +15,33 @@ from google.protobuf.message import DecodeError
 
 from ticketrouter.adapters.messages import explanation_to_proto
 from ticketrouter.domain.channels import parse_channel
-from ticketrouter.domain.commands import ReceiveContact
+from ticketrouter.domain.commands import (
+    EventCommand,
+    ReceiveContact,
+    RecordMessage,
+    RecordSurvey,
+    UpdateCustomer,
+)
 from ticketrouter.domain.decisions import Decision
 from ticketrouter.domain.errors import InvalidField
-from ticketrouter.domain.identity import normalise_identity
+from ticketrouter.domain.identity import Identity, normalise_identity
 from ticketrouter.v1 import events_pb2
 
 MAX_EVENT_BYTES = 256 * 1024
 PROTOBUF_CONTENT_TYPE = "application/x-protobuf"
 CONTACT_RECEIVED = "contact.received"
-KNOWN_TYPES = frozenset(
-    {CONTACT_RECEIVED, "contact.message", "survey.completed", "customer.updated"}
-)
+CONTACT_MESSAGE = "contact.message"
+SURVEY_COMPLETED = "survey.completed"
+CUSTOMER_UPDATED = "customer.updated"
+KNOWN_TYPES = frozenset({CONTACT_RECEIVED, CONTACT_MESSAGE, SURVEY_COMPLETED, CUSTOMER_UPDATED})
+MAX_IDENTITIES = 20
 _TOPIC = re.compile(r"^[a-z0-9][a-z0-9_.\-]{0,127}$")
 _LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 
 
 class InvalidEvent(Exception):
-    """Reasons: too_large, bad_json, bad_protobuf, unknown_type, missing_field, invalid_value,
-    unsupported_type."""
+    """Reasons: too_large, bad_json, bad_protobuf, unknown_type, missing_field, invalid_value
+    (and unknown_reference, raised later, for a case the event names that does not exist)."""
 
     def __init__(self, reason: str, detail: str) -> None:
         super().__init__(f"{reason}: {detail}")
@@ -61,7 +69,7 @@ def parse_event(payload: bytes, content_type: str | None = None) -> events_pb2.C
     return event
 
 
-def to_command(event: events_pb2.ContactEvent, default_region: str = "US") -> ReceiveContact:
+def to_command(event: events_pb2.ContactEvent, default_region: str = "US") -> EventCommand:
     """Validate a decoded event into a command; InvalidEvent names the field."""
     try:
         return _to_command(event, default_region)
@@ -69,44 +77,56 @@ def to_command(event: events_pb2.ContactEvent, default_region: str = "US") -> Re
         raise InvalidEvent("invalid_value", str(err)) from None
 
 
-def _to_command(event: events_pb2.ContactEvent, default_region: str) -> ReceiveContact:
-    if not event.event_id:
-        raise InvalidEvent("missing_field", "event_id is required")
+def _to_command(event: events_pb2.ContactEvent, region: str) -> EventCommand:
+    _require(event.event_id, "event_id")
     if len(event.event_id) > 128:
         raise InvalidField("event_id", "longer than 128 characters")
-    if not event.type:
-        raise InvalidEvent("missing_field", "type is required")
+    _require(event.type, "type")
     if event.type not in KNOWN_TYPES:
-        raise InvalidEvent(
-            "unknown_type", f"type {event.type!r} is not one of {', '.join(sorted(KNOWN_TYPES))}"
-        )
-    if event.type != CONTACT_RECEIVED:
-        raise InvalidEvent("unsupported_type", f"type {event.type!r} is not routed yet")
+        known = ", ".join(sorted(KNOWN_TYPES))
+        raise InvalidEvent("unknown_type", f"type {event.type!r} is not one of {known}")
     if not event.HasField("occurred_at"):
         raise InvalidEvent("missing_field", "occurred_at is required")
-    if not event.channel:
-        raise InvalidEvent("missing_field", "channel is required")
-    if not event.topic:
-        raise InvalidEvent("missing_field", "topic is required")
-    if not _TOPIC.match(event.topic):
-        raise InvalidField("topic", f"{event.topic[:64]!r} must be lower-case dotted words")
-    if not event.identities:
-        raise InvalidEvent("missing_field", "identities must name at least one identity")
-    if event.language and not _LANGUAGE.match(event.language):
-        raise InvalidField("language", f"{event.language[:32]!r} is not a language tag")
-    identities = tuple(
-        dict.fromkeys(
-            normalise_identity(i.kind, i.value, default_region, f"identities[{n}]")
-            for n, i in enumerate(event.identities)
-        )
-    )
-    attributes: dict[str, Any] = (
-        json_format.MessageToDict(event.attributes) if event.HasField("attributes") else {}
-    )
     try:
         occurred_at = event.occurred_at.ToDatetime(tzinfo=UTC)
     except (ValueError, OverflowError):
         raise InvalidField("occurred_at", "out of range") from None
+    if event.language and not _LANGUAGE.match(event.language):
+        raise InvalidField("language", f"{event.language[:32]!r} is not a language tag")
+    language = event.language.split("-")[0].lower()
+    if event.type == CONTACT_MESSAGE:
+        _require(event.channel, "channel")
+        _require(event.case_id, "case_id")
+        return RecordMessage(
+            event.event_id,
+            occurred_at,
+            parse_channel(event.channel),
+            event.case_id,
+            event.subject[:500],
+            event.text[:4000],
+        )
+    if event.type == SURVEY_COMPLETED:
+        _require(event.case_id, "case_id")
+        if not 1 <= event.csat <= 5:
+            raise InvalidField("csat", f"must be 1..5, got {event.csat}")
+        return RecordSurvey(event.event_id, occurred_at, event.case_id, event.csat)
+    identities = _identities(event, region)
+    if event.type == CUSTOMER_UPDATED:
+        return UpdateCustomer(
+            event.event_id,
+            occurred_at,
+            identities,
+            event.display_name[:200],
+            event.tier[:32],
+            language,
+        )
+    _require(event.channel, "channel")
+    _require(event.topic, "topic")
+    if not _TOPIC.match(event.topic):
+        raise InvalidField("topic", f"{event.topic[:64]!r} must be lower-case dotted words")
+    attributes: dict[str, Any] = (
+        json_format.MessageToDict(event.attributes) if event.HasField("attributes") else {}
+    )
     return ReceiveContact(
         event_id=event.event_id,
         occurred_at=occurred_at,
@@ -115,15 +135,33 @@ def _to_command(event: events_pb2.ContactEvent, default_region: str) -> ReceiveC
         topic=event.topic,
         subject=event.subject[:500],
         text=event.text[:4000],
-        language=event.language.split("-")[0].lower(),
+        language=language,
         attributes=attributes,
         display_name=event.display_name[:200],
     )
 
 
+def _require(value: str, field: str) -> None:
+    if not value:
+        raise InvalidEvent("missing_field", f"{field} is required")
+
+
+def _identities(event: events_pb2.ContactEvent, region: str) -> tuple[Identity, ...]:
+    if not event.identities:
+        raise InvalidEvent("missing_field", "identities must name at least one identity")
+    if len(event.identities) > MAX_IDENTITIES:
+        raise InvalidField("identities", f"more than {MAX_IDENTITIES}")
+    return tuple(
+        dict.fromkeys(
+            normalise_identity(i.kind, i.value, region, f"identities[{n}]")
+            for n, i in enumerate(event.identities)
+        )
+    )
+
+
 def decode(
     payload: bytes, content_type: str | None = None, default_region: str = "US"
-) -> ReceiveContact:
+) -> EventCommand:
     return to_command(parse_event(payload, content_type), default_region)
 
 

@@ -8,7 +8,7 @@ from datetime import datetime
 
 import grpc
 
-from ticketrouter.adapters.codec import decision_to_proto, to_command
+from ticketrouter.adapters.codec import CONTACT_RECEIVED, decision_to_proto, to_command
 from ticketrouter.adapters.grpc_errors import grpc_errors, invalid, unimplemented
 from ticketrouter.adapters.messages import case_to_proto
 from ticketrouter.bootstrap import App
@@ -18,8 +18,8 @@ from ticketrouter.domain.commands import ReceiveContact, ResolveCase, TransferCa
 from ticketrouter.domain.decisions import Decision
 from ticketrouter.domain.errors import NotFound
 from ticketrouter.service_layer.cases import resolve_case, transfer_case
+from ticketrouter.service_layer.intake import handle_events
 from ticketrouter.service_layer.ports import UnitOfWork
-from ticketrouter.service_layer.routing import receive_contacts
 from ticketrouter.service_layer.settings import RoutingSettings
 from ticketrouter.v1 import routing_pb2, routing_pb2_grpc
 
@@ -29,7 +29,7 @@ MAX_QUEUE_PAGE = 1000
 def _receive_one(
     cmd: ReceiveContact, uow: UnitOfWork, now: datetime, settings: RoutingSettings
 ) -> Decision | None:
-    return receive_contacts([cmd], uow, now, settings)[0]
+    return handle_events([cmd], uow, now, settings)[0]
 
 
 class RoutingServicer(routing_pb2_grpc.RoutingServiceServicer):
@@ -50,6 +50,8 @@ class RoutingServicer(routing_pb2_grpc.RoutingServiceServicer):
         if not request.HasField("event"):
             invalid(context, "event", "is required")
         command = to_command(request.event, self.app.settings.default_region)
+        if not isinstance(command, ReceiveContact):
+            invalid(context, "event.type", f"must be {CONTACT_RECEIVED}; publish others to Kafka")
         decision = self.app.bus.execute(_receive_one, command)
         if decision is None:
             with self.app.read_uow() as uow:

@@ -30,7 +30,7 @@ DLQ_REASONS = (
     "unknown_type",
     "missing_field",
     "invalid_value",
-    "unsupported_type",
+    "unknown_reference",
 )
 # Routing is fast when an agent is free; the long tail is queueing and broker lag.
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)

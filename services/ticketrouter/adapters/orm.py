@@ -65,6 +65,7 @@ class CaseRow(SQLModel, table=True):
     resolved_at: datetime | None = _when()
     resolution_code: str = ""
     first_contact_resolved: bool = False
+    csat: int | None = None
     last_decision: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     version: int = 0
 

@@ -112,6 +112,19 @@ class SqlRepository(Repository):
             insert(MergeRow).values(survivor_id=survivor_id, merged_id=merged_id, merged_at=now)
         )
 
+    def update_customer(
+        self, customer_id: str, display_name: str, tier: str, language: str
+    ) -> None:
+        changes = {
+            k: v
+            for k, v in (("display_name", display_name), ("tier", tier), ("language", language))
+            if v
+        }
+        if changes:
+            self._run(
+                update(CustomerRow).where(col(CustomerRow.id) == customer_id).values(**changes)
+            )
+
     def get_customer(self, customer_id: str) -> Customer | None:
         row = self.session.get(CustomerRow, customer_id)
         if row is None:
@@ -478,6 +491,7 @@ def _case_values(case: Case) -> dict[str, Any]:
         "resolved_at": case.resolved_at,
         "resolution_code": case.resolution_code,
         "first_contact_resolved": case.first_contact_resolved,
+        "csat": case.csat,
         "last_decision": explanation_to_dict(case.last_decision) if case.last_decision else None,
     }
 
@@ -502,6 +516,7 @@ def _case(row: Any) -> Case:
         resolved_at=utc(row["resolved_at"]),
         resolution_code=row["resolution_code"],
         first_contact_resolved=row["first_contact_resolved"],
+        csat=row["csat"],
         last_decision=explanation_from_dict(row["last_decision"]),
         version=row["version"],
     )

@@ -56,6 +56,7 @@ class Case:
     resolved_at: datetime | None = None
     resolution_code: str = ""
     first_contact_resolved: bool = False
+    csat: int | None = None
     last_decision: Explanation | None = None
     version: int = 0
 

@@ -49,3 +49,37 @@ class UpsertAgent:
 class SetPresence:
     agent_id: str
     presence: Presence
+
+
+@dataclass(frozen=True, slots=True)
+class RecordMessage:
+    """A follow-up message within a contact: joins the case timeline, is not a new contact."""
+
+    event_id: str
+    occurred_at: datetime
+    channel: Channel
+    case_id: str
+    subject: str = ""
+    text: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RecordSurvey:
+    event_id: str
+    occurred_at: datetime
+    case_id: str
+    csat: int
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateCustomer:
+    event_id: str
+    occurred_at: datetime
+    identities: tuple[Identity, ...]
+    display_name: str = ""
+    tier: str = ""
+    language: str = ""
+
+
+# Everything a contact event on Kafka can ask for.
+EventCommand = ReceiveContact | RecordMessage | RecordSurvey | UpdateCustomer

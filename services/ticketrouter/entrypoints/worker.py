@@ -23,10 +23,10 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from ticketrouter.adapters.codec import InvalidEvent, decode
 from ticketrouter.adapters.kafka import OutboxRelay
 from ticketrouter.bootstrap import App
-from ticketrouter.domain.commands import ReceiveContact
-from ticketrouter.domain.errors import DomainError
+from ticketrouter.domain.commands import EventCommand
+from ticketrouter.domain.errors import DomainError, NotFound
+from ticketrouter.service_layer.intake import handle_events
 from ticketrouter.service_layer.ports import ConcurrentUpdate
-from ticketrouter.service_layer.routing import receive_contacts
 
 log = logging.getLogger(__name__)
 
@@ -87,9 +87,9 @@ class ContactWorker:
 
     def _decode(
         self, records: Sequence[Any]
-    ) -> tuple[list[tuple[Any, ReceiveContact]], list[Rejected]]:
+    ) -> tuple[list[tuple[Any, EventCommand]], list[Rejected]]:
         region = self.app.settings.default_region
-        commands: list[tuple[Any, ReceiveContact]] = []
+        commands: list[tuple[Any, EventCommand]] = []
         rejected: list[Rejected] = []
         for record in records:
             try:
@@ -100,7 +100,7 @@ class ContactWorker:
                 commands.append((record, command))
         return commands, rejected
 
-    def _apply(self, commands: list[tuple[Any, ReceiveContact]], rejected: list[Rejected]) -> bool:
+    def _apply(self, commands: list[tuple[Any, EventCommand]], rejected: list[Rejected]) -> bool:
         """Route the batch in one transaction; returns False only when asked to stop."""
         if not commands:
             return True
@@ -125,18 +125,20 @@ class ContactWorker:
                 delay = min(delay * 2, MAX_BACKOFF_SECONDS)
         return False
 
-    def _route(self, commands: list[ReceiveContact]) -> None:
+    def _route(self, commands: list[EventCommand]) -> None:
         with self.app.uow() as uow:
-            receive_contacts(commands, uow, self.app.clock.now(), self.app.routing)
+            handle_events(commands, uow, self.app.clock.now(), self.app.routing)
             events = uow.commit()
         self.app.after_commit(events)
 
     def _route_one_by_one(
-        self, commands: list[tuple[Any, ReceiveContact]], rejected: list[Rejected]
+        self, commands: list[tuple[Any, EventCommand]], rejected: list[Rejected]
     ) -> None:
         for record, command in commands:
             try:
                 self._route([command])
+            except NotFound as err:
+                rejected.append(Rejected(record, "unknown_reference", str(err)))
             except DomainError as err:
                 rejected.append(Rejected(record, "invalid_value", str(err)))
 

@@ -39,6 +39,12 @@ class Repository(abc.ABC):
         """Move every identity, case and contact of `merged_id` to `survivor_id`."""
 
     @abc.abstractmethod
+    def update_customer(
+        self, customer_id: str, display_name: str, tier: str, language: str
+    ) -> None:
+        """Change the non-empty fields."""
+
+    @abc.abstractmethod
     def get_customer(self, customer_id: str) -> Customer | None: ...
 
     @abc.abstractmethod

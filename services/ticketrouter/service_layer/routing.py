@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 
@@ -23,22 +22,6 @@ from ticketrouter.domain.matching import best_case_for, exclusion, rank_agents
 from ticketrouter.service_layer.identities import resolve_customer
 from ticketrouter.service_layer.ports import UnitOfWork
 from ticketrouter.service_layer.settings import MAX_PULLS, PULL_WINDOW, RoutingSettings
-
-
-def receive_contacts(
-    commands: Sequence[ReceiveContact], uow: UnitOfWork, now: datetime, settings: RoutingSettings
-) -> list[Decision | None]:
-    """Route a batch in the caller's transaction; None marks an event seen before."""
-    seen = uow.repo.processed_among(c.event_id for c in commands)
-    decisions: list[Decision | None] = []
-    for command in commands:
-        if command.event_id in seen:
-            decisions.append(None)
-            continue
-        seen.add(command.event_id)
-        decisions.append(receive_contact(command, uow, now, settings))
-        uow.repo.mark_processed(command.event_id, now)
-    return decisions
 
 
 def receive_contact(

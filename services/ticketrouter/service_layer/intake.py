@@ -1,0 +1,85 @@
+"""Contact events, whichever edge they arrive on: idempotent by event_id, one
+transaction for the whole batch (the caller's unit of work)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from ticketrouter.domain.commands import (
+    EventCommand,
+    ReceiveContact,
+    RecordMessage,
+    RecordSurvey,
+    UpdateCustomer,
+)
+from ticketrouter.domain.customers import Contact
+from ticketrouter.domain.decisions import Decision
+from ticketrouter.domain.errors import NotFound
+from ticketrouter.service_layer.identities import resolve_customer
+from ticketrouter.service_layer.ports import UnitOfWork
+from ticketrouter.service_layer.routing import receive_contact
+from ticketrouter.service_layer.settings import RoutingSettings
+
+
+def handle_events(
+    commands: Sequence[EventCommand], uow: UnitOfWork, now: datetime, settings: RoutingSettings
+) -> list[Decision | None]:
+    """Apply a batch; returns the routing decision of each contact (None otherwise,
+    and for an event seen before, which changes nothing)."""
+    seen = uow.repo.processed_among(c.event_id for c in commands)
+    results: list[Decision | None] = []
+    for command in commands:
+        if command.event_id in seen:
+            results.append(None)
+            continue
+        seen.add(command.event_id)
+        results.append(_apply(command, uow, now, settings))
+        uow.repo.mark_processed(command.event_id, now)
+    return results
+
+
+def _apply(
+    command: EventCommand, uow: UnitOfWork, now: datetime, settings: RoutingSettings
+) -> Decision | None:
+    match command:
+        case ReceiveContact():
+            return receive_contact(command, uow, now, settings)
+        case RecordMessage():
+            record_message(command, uow)
+        case RecordSurvey():
+            record_survey(command, uow)
+        case UpdateCustomer():
+            update_customer(command, uow, now)
+    return None
+
+
+def record_message(command: RecordMessage, uow: UnitOfWork) -> None:
+    case = uow.repo.get_case(command.case_id)
+    if case is None:
+        raise NotFound("case", command.case_id)
+    uow.repo.add_contact(
+        Contact(
+            command.event_id,
+            case.customer_id,
+            case.case_id,
+            command.channel,
+            case.topic,
+            command.subject,
+            command.occurred_at,
+            "message",
+        )
+    )
+
+
+def record_survey(command: RecordSurvey, uow: UnitOfWork) -> None:
+    case = uow.repo.get_case(command.case_id)
+    if case is None:
+        raise NotFound("case", command.case_id)
+    case.csat = command.csat
+    uow.repo.save_case(case)
+
+
+def update_customer(command: UpdateCustomer, uow: UnitOfWork, now: datetime) -> None:
+    customer_id = resolve_customer(uow.repo, command.identities, now)
+    uow.repo.update_customer(customer_id, command.display_name, command.tier, command.language)
