@@ -1,0 +1,162 @@
+"""The worker's three failure paths, with a scripted consumer in front of a real
+SQLite database: invalid → DLQ and commit; transient → retry, no commit; bug → stop."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kafka import TopicPartition
+from sqlalchemy.exc import OperationalError
+
+from tests.builders import RULES_FILE, event_json
+from ticketrouter.adapters.kafka import OutboxRelay
+from ticketrouter.bootstrap import App, bootstrap
+from ticketrouter.config import Settings
+from ticketrouter.entrypoints.worker import ContactWorker
+
+TP = TopicPartition("contact-events", 0)
+
+
+@dataclass
+class Record:
+    offset: int
+    value: bytes
+    topic: str = "contact-events"
+    partition: int = 0
+    key: bytes = b"k"
+    headers: list[tuple[str, bytes]] = field(default_factory=list)
+
+
+class ScriptedConsumer:
+    """Hands out prepared batches; records commits and pauses."""
+
+    def __init__(self, *batches: list[Record]) -> None:
+        self.batches = deque({TP: batch} for batch in batches)
+        self.commits: list[dict[TopicPartition, int]] = []
+        self.pauses = 0
+
+    def poll(self, timeout_ms: int = 0, max_records: int | None = None) -> dict[Any, Any]:
+        return self.batches.popleft() if self.batches else {}
+
+    def commit(self, offsets: dict[TopicPartition, Any]) -> None:
+        self.commits.append({tp: meta.offset for tp, meta in offsets.items()})
+
+    def assignment(self) -> set[TopicPartition]:
+        return {TP}
+
+    def pause(self, *partitions: TopicPartition) -> None:
+        self.pauses += 1
+
+    def resume(self, *partitions: TopicPartition) -> None:
+        pass
+
+    def seek(self, partition: TopicPartition, offset: int) -> None:
+        pass
+
+
+class RecordingProducer:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, bytes, list[tuple[str, bytes]]]] = []
+
+    def send(
+        self,
+        topic: str,
+        key: bytes | None = None,
+        value: bytes = b"",
+        headers: list[tuple[str, bytes]] | None = None,
+    ) -> None:
+        self.sent.append((topic, value, headers or []))
+
+    def flush(self, timeout: float | None = None) -> None:
+        pass
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Iterator[App]:
+    settings = Settings(database_url=f"sqlite:///{tmp_path}/db.sqlite", rules_file=RULES_FILE)
+    application = bootstrap(settings)
+    yield application
+    application.close()
+
+
+def _worker(app: App, consumer: ScriptedConsumer, producer: RecordingProducer) -> ContactWorker:
+    relay = OutboxRelay(app.database.writer, producer, "routing-decisions")  # type: ignore[arg-type]
+    return ContactWorker(app, consumer, producer, relay)  # type: ignore[arg-type]
+
+
+def _valid(offset: int) -> Record:
+    return Record(
+        offset, json.dumps(event_json(f"e{offset}", [("email", f"c{offset}@x.com")])).encode()
+    )
+
+
+def test_invalid_events_go_to_the_dlq_and_their_offsets_are_committed(app: App) -> None:
+    consumer = ScriptedConsumer([_valid(0), Record(1, b"{oops"), _valid(2)])
+    producer = RecordingProducer()
+    worker = _worker(app, consumer, producer)
+    assert worker.poll_once() == 3
+    assert consumer.commits == [{TP: 3}]
+    [dlq] = [s for s in producer.sent if s[0] == "contact-events.dlq"]
+    assert dlq[1] == b"{oops"
+    assert dict(dlq[2])["dlq-reason"] == b"bad_json"
+    assert dict(dlq[2])["dlq-source"] == b"contact-events/0/1"
+    decisions = [s for s in producer.sent if s[0] == "routing-decisions"]
+    assert len(decisions) == 2
+
+
+def test_a_transient_database_failure_retries_the_batch_and_commits_only_after(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_uow = app.uow
+    failures = iter([True, True])
+
+    def flaky_uow():  # type: ignore[no-untyped-def]
+        if next(failures, False):
+            raise OperationalError("BEGIN", {}, Exception("database is locked"))
+        return real_uow()
+
+    monkeypatch.setattr(app, "uow", flaky_uow)
+    consumer = ScriptedConsumer([_valid(0), _valid(1)])
+    worker = _worker(app, consumer, RecordingProducer())
+    assert worker.poll_once() == 2
+    assert consumer.pauses == 2  # waited twice with partitions paused, keeping membership
+    assert consumer.commits == [{TP: 2}]
+    with app.read_uow() as uow:
+        assert uow.repo.processed_among(["e0", "e1"]) == {"e0", "e1"}
+
+
+def test_stopping_while_the_database_is_down_commits_nothing(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stop = threading.Event()
+
+    def down():  # type: ignore[no-untyped-def]
+        stop.set()  # the operator gives up while the database is still down
+        raise OperationalError("BEGIN", {}, Exception("connection refused"))
+
+    monkeypatch.setattr(app, "uow", down)
+    consumer = ScriptedConsumer([_valid(0)])
+    worker = _worker(app, consumer, RecordingProducer())
+    worker.stop = stop
+    assert worker.poll_once() == 0
+    assert consumer.commits == []
+
+
+def test_a_bug_stops_the_worker_without_committing(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken():  # type: ignore[no-untyped-def]
+        raise KeyError("a bug")
+
+    monkeypatch.setattr(app, "uow", broken)
+    consumer = ScriptedConsumer([_valid(0)])
+    with pytest.raises(KeyError):
+        _worker(app, consumer, RecordingProducer()).poll_once()
+    assert consumer.commits == []
