@@ -48,6 +48,9 @@ class EmbeddedBroker:
             ],
             stdout=self._log or subprocess.DEVNULL,
             stderr=subprocess.STDOUT,
+            # Its own session: Ctrl-C in a terminal must not kill the broker before the
+            # clients that still need it have shut down; stop() ends it last.
+            start_new_session=True,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -69,6 +69,10 @@ def create_consumer(
         "max_poll_interval_ms": max_poll_interval_ms,
         "session_timeout_ms": 10_000,
         "heartbeat_interval_ms": 1_000,
+        # Tansu answers a waiting fetch only when the wait expires, so the wait is
+        # the floor of routing latency: keep it short (the default 500 ms would add
+        # ~140 ms at p50).
+        "fetch_max_wait_ms": 20,
         "client_id": "ticketrouter-worker",
     }
     options.update(overrides)
