@@ -283,3 +283,33 @@ def test_events_about_an_unknown_case_are_refused(uow, clock) -> None:  # type: 
 
     with uow, pytest.raises(NotFound):
         handle_events([RecordSurvey("s1", clock.now(), "ghost", 3)], uow, clock.now(), SETTINGS)
+
+
+def test_a_transferred_case_never_bounces_back_to_the_agent_who_gave_it_away(uow, clock) -> None:  # type: ignore[no-untyped-def]
+    add(uow, clock, agent("only"))
+    [decision] = route(uow, clock, contact(ANA_EMAIL))
+    with uow:
+        case = transfer_case(
+            TransferCase(decision.case_id, HandoffReason.MISSING_AUTHORITY),
+            uow,
+            clock.now(),
+            SETTINGS,
+        )
+        uow.commit()
+    assert case.status is CaseStatus.QUEUED
+    assert uow.repo.cases[decision.case_id].owner_agent_id is None
+    assert uow.repo.agents["only"].load[Channel.EMAIL] == 0
+
+
+def test_the_summary_names_the_agent_who_actually_got_the_case(uow, clock) -> None:  # type: ignore[no-untyped-def]
+    add(uow, clock, agent("first"), agent("second"))
+    [decision] = route(uow, clock, contact(ANA_EMAIL))
+    with uow:
+        resolve_case(ResolveCase(decision.case_id), uow, clock.now(), SETTINGS)
+        uow.commit()
+    # the previous owner is now the busier one, yet continuity prefers them on a reopen
+    uow.repo.agents[decision.agent_id].load[Channel.EMAIL] = 2
+    clock.advance(hours=1)
+    [again] = route(uow, clock, contact(ANA_EMAIL, at=clock.now()))
+    assert again.agent_id == decision.agent_id
+    assert again.explanation.summary.startswith(f"{decision.agent_id} ")

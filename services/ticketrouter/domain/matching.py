@@ -80,7 +80,7 @@ def rank_agents(
             if len(eligible) > 1
             else "the only eligible agent"
         )
-        summary = f"{winner.agent_id} holds {requirements.describe()} on {channel}"
+        summary = assignment_summary(winner.agent_id, requirements, channel)
     else:
         winner_reason = ""
         top = ", ".join(f"{n} {r}" for r, n in reasons.most_common(3)) or "no agents online"
@@ -99,14 +99,23 @@ def rank_agents(
     return Ranking(tuple(eligible), explanation)
 
 
+def assignment_summary(agent_id: str, requirements: Requirements, channel: Channel) -> str:
+    return f"{agent_id} holds {requirements.describe()} on {channel}"
+
+
 def queue_order_key(case: Case) -> tuple[int, datetime, str]:
     """Higher priority first, then the longest waiting."""
     return (-case.priority, case.queued_at or case.opened_at, case.case_id)
 
 
-def best_case_for(agent: Agent, waiting: Sequence[Case]) -> Case | None:
-    """The agent who frees capacity pulls the best waiting case they are empowered for."""
+def best_case_for(
+    agent: Agent, waiting: Sequence[Case], skip: frozenset[str] = frozenset()
+) -> Case | None:
+    """The agent who frees capacity pulls the best waiting case they are empowered for
+    (never one in `skip`, e.g. the case they just handed off)."""
     for case in sorted(waiting, key=queue_order_key):
+        if case.case_id in skip:
+            continue
         if exclusion(agent, case.requirements, case.channel) is None:
             return case
     return None

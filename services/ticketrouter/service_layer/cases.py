@@ -91,5 +91,6 @@ def transfer_case(
     repo.save_case(case)
     uow.emit(HandoffRecorded(case.case_id, cmd.reason, former_agent.team if former_agent else ""))
     uow.emit(CaseRouted(decision))
-    pull_waiting_cases(uow, former, now, settings)
+    # The former owner frees a slot but must not take back the case they handed off.
+    pull_waiting_cases(uow, former, now, settings, skip=frozenset({case.case_id}))
     return case

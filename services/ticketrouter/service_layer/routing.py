@@ -18,7 +18,12 @@ from ticketrouter.domain.events import (
     FirstContactRevoked,
     HandoffRecorded,
 )
-from ticketrouter.domain.matching import best_case_for, exclusion, rank_agents
+from ticketrouter.domain.matching import (
+    assignment_summary,
+    best_case_for,
+    exclusion,
+    rank_agents,
+)
 from ticketrouter.service_layer.identities import resolve_customer
 from ticketrouter.service_layer.ports import UnitOfWork
 from ticketrouter.service_layer.settings import MAX_PULLS, PULL_WINDOW, RoutingSettings
@@ -202,7 +207,11 @@ def route_case(
                 reason = "continuity: the agent who last handled this customer's case"
             elif rank > 0:
                 reason = f"{reason}; {rank} better-ranked agent(s) were taken meanwhile"
-            explanation = replace(ranking.explanation, winner_reason=reason)
+            explanation = replace(
+                ranking.explanation,
+                winner_reason=reason,
+                summary=assignment_summary(agent.agent_id, case.requirements, channel),
+            )
             return decide(case, cmd, assigned_outcome, agent.agent_id, explanation, now)
     case.queue(now)
     return decide(case, cmd, Outcome.QUEUED, None, ranking.explanation, now)
@@ -237,7 +246,11 @@ def decide(
 
 
 def pull_waiting_cases(
-    uow: UnitOfWork, agent_id: str, now: datetime, settings: RoutingSettings
+    uow: UnitOfWork,
+    agent_id: str,
+    now: datetime,
+    settings: RoutingSettings,
+    skip: frozenset[str] = frozenset(),
 ) -> list[Decision]:
     """Both directions: an agent who frees capacity or comes online pulls waiting work."""
     repo = uow.repo
@@ -246,7 +259,7 @@ def pull_waiting_cases(
         agent = repo.get_agent(agent_id)
         if agent is None or agent.presence is not Presence.AVAILABLE:
             break
-        case = best_case_for(agent, repo.queued_cases(PULL_WINDOW))
+        case = best_case_for(agent, repo.queued_cases(PULL_WINDOW), skip)
         if case is None or not repo.reserve_capacity(agent.agent_id, case.channel, now):
             break
         waited = now - (case.queued_at or now)
