@@ -62,14 +62,17 @@ class AssignmentStream(Protocol):
 
 
 class RoutingStub(Protocol):
-    def ListQueue(self, request: routing_pb2.ListQueueRequest,
-                  timeout: float | None = None) -> routing_pb2.ListQueueResponse: ...
+    def ListQueue(
+        self, request: routing_pb2.ListQueueRequest, timeout: float | None = None
+    ) -> routing_pb2.ListQueueResponse: ...
 
-    def Resolve(self, request: routing_pb2.ResolveRequest,
-                timeout: float | None = None) -> routing_pb2.Case: ...
+    def Resolve(
+        self, request: routing_pb2.ResolveRequest, timeout: float | None = None
+    ) -> routing_pb2.Case: ...
 
-    def Transfer(self, request: routing_pb2.TransferRequest,
-                 timeout: float | None = None) -> routing_pb2.Case: ...
+    def Transfer(
+        self, request: routing_pb2.TransferRequest, timeout: float | None = None
+    ) -> routing_pb2.Case: ...
 
     def WatchAssignments(
         self, request: routing_pb2.WatchAssignmentsRequest
@@ -77,11 +80,13 @@ class RoutingStub(Protocol):
 
 
 class AgentStub(Protocol):
-    def UpsertAgent(self, request: agents_pb2.UpsertAgentRequest,
-                    timeout: float | None = None) -> agents_pb2.Agent: ...
+    def UpsertAgent(
+        self, request: agents_pb2.UpsertAgentRequest, timeout: float | None = None
+    ) -> agents_pb2.Agent: ...
 
-    def SetPresence(self, request: agents_pb2.SetPresenceRequest,
-                    timeout: float | None = None) -> agents_pb2.Agent: ...
+    def SetPresence(
+        self, request: agents_pb2.SetPresenceRequest, timeout: float | None = None
+    ) -> agents_pb2.Agent: ...
 
 
 def routing_stub(channel: grpc.Channel) -> RoutingStub:
@@ -97,15 +102,34 @@ def agent_stub(channel: grpc.Channel) -> AgentStub:
 # --- the demo agents ---------------------------------------------------------------------
 
 
-def _agent(agent_id: str, name: str, team: str, skills: Mapping[str, int],
-           authority: Mapping[str, float], languages: Sequence[str],
-           chat: int, email: int) -> agents_pb2.Agent:
-    capacity = {"voice": 1, "chat": chat, "email": email, "sms": 2, "social": 2, "web": 2,
-                # A contact logged at a store desk still needs an agent who owns it.
-                "store": 1}
+def _agent(
+    agent_id: str,
+    name: str,
+    team: str,
+    skills: Mapping[str, int],
+    authority: Mapping[str, float],
+    languages: Sequence[str],
+    chat: int,
+    email: int,
+) -> agents_pb2.Agent:
+    capacity = {
+        "voice": 1,
+        "chat": chat,
+        "email": email,
+        "sms": 2,
+        "social": 2,
+        "web": 2,
+        # A contact logged at a store desk still needs an agent who owns it.
+        "store": 1,
+    }
     return agents_pb2.Agent(
-        agent_id=agent_id, name=name, team=team, skills=skills, authority=authority,
-        languages=list(languages), presence="available",
+        agent_id=agent_id,
+        name=name,
+        team=team,
+        skills=skills,
+        authority=authority,
+        languages=list(languages),
+        presence="available",
         capacity=[agents_pb2.ChannelCapacity(channel=c, capacity=n) for c, n in capacity.items()],
     )
 
@@ -114,6 +138,7 @@ def demo_agents() -> list[agents_pb2.Agent]:
     """Skills and authority overlap on purpose but not completely: big refunds, fee
     waivers and account unlocks in Spanish or French each rest on one or two people,
     so some cases wait for the right agent rather than go to the wrong one."""
+    # fmt: off
     return [
         _agent("ana-ruiz", "Ana Ruiz", "billing", {"billing": 5, "orders": 3, "general": 3},
                {"refund_limit": 1000, "can_waive_fees": 1.0}, ("en", "es"), chat=3, email=5),
@@ -137,10 +162,12 @@ def demo_agents() -> list[agents_pb2.Agent]:
                {"general": 5, "billing": 3, "orders": 3, "technical": 3},
                {"refund_limit": 1000, "can_waive_fees": 1.0}, ("en", "fr"), chat=3, email=5),
     ]
+    # fmt: on
 
 
 def _describe_agent(agent: agents_pb2.Agent) -> str:
-    skills = ", ".join(f"{s} {n}" for s, n in sorted(agent.skills.items(), key=lambda i: -i[1]))
+    ranked = sorted(agent.skills.items(), key=lambda item: (-item[1], item[0]))
+    skills = ", ".join(f"{skill} {level}" for skill, level in ranked)
     powers = []
     if agent.authority.get("refund_limit"):
         powers.append(f"refunds<={agent.authority['refund_limit']:g}")
@@ -148,29 +175,25 @@ def _describe_agent(agent: agents_pb2.Agent) -> str:
         powers.append("waives fees")
     if agent.authority.get("can_unlock_account"):
         powers.append("unlocks accounts")
-    return (f"  {agent.agent_id:<13} {agent.team:<9} {skills:<36} "
-            f"{', '.join(powers) or '-':<28} {'/'.join(agent.languages)}")
+    return (
+        f"  {agent.agent_id:<13} {agent.team:<9} {skills:<43} "
+        f"{', '.join(powers) or '-':<30} {'/'.join(agent.languages)}"
+    )
 
 
 # --- the customers -------------------------------------------------------------------------
 
-_NAMES = (
-    ("Olivia Bennett", "en"), ("Marcus Reid", "en"), ("Priya Nair", "en"),
-    ("Tom Gallagher", "en"), ("Hannah Schultz", "en"), ("Kwame Mensah", "en"),
-    ("Grace Liu", "en"), ("Daniel Novak", "en"), ("Fatima Al-Sayed", "en"),
-    ("Jack Thornton", "en"), ("Mei Tanaka", "en"), ("Samuel Adeyemi", "en"),
-    ("Laura Fischer", "en"), ("Ryan O'Connor", "en"), ("Zoe Whitaker", "en"),
-    ("Ivan Petrov", "en"), ("Noah Jensen", "en"), ("Aisha Khan", "en"),
-    ("Ethan Brooks", "en"), ("Sophie Turner", "en"), ("Lucas Meyer", "en"),
-    ("Nina Kowalski", "en"), ("Omar Haddad", "en"), ("Emily Carter", "en"),
-    ("Victor Hale", "en"), ("Ruth Abebe", "en"), ("Leo Marchetti", "en"),
-    ("Isla Morgan", "en"),
-    ("Ana López", "es"), ("Carlos Mendoza", "es"), ("Lucía Fernández", "es"),
-    ("Javier Ortega", "es"), ("Sofía Ramírez", "es"), ("Diego Castillo", "es"),
-    ("Valentina Cruz", "es"), ("Mateo Herrera", "es"),
-    ("Camille Laurent", "fr"), ("Julien Moreau", "fr"), ("Élodie Girard", "fr"),
-    ("Antoine Rousseau", "fr"),
-)
+# language -> names; fictional people.
+_NAMES = {
+    "en": "Olivia Bennett, Marcus Reid, Priya Nair, Tom Gallagher, Hannah Schultz, Kwame Mensah, "
+    "Grace Liu, Daniel Novak, Fatima Al-Sayed, Jack Thornton, Mei Tanaka, Samuel Adeyemi, "
+    "Laura Fischer, Ryan O'Connor, Zoe Whitaker, Ivan Petrov, Noah Jensen, Aisha Khan, "
+    "Ethan Brooks, Sophie Turner, Lucas Meyer, Nina Kowalski, Omar Haddad, Emily Carter, "
+    "Victor Hale, Ruth Abebe, Leo Marchetti, Isla Morgan",
+    "es": "Ana López, Carlos Mendoza, Lucía Fernández, Javier Ortega, Sofía Ramírez, "
+    "Diego Castillo, Valentina Cruz, Mateo Herrera",
+    "fr": "Camille Laurent, Julien Moreau, Élodie Girard, Antoine Rousseau",
+}
 _DOMAINS = ("example.com", "example.org", "example.net")
 
 
@@ -195,22 +218,27 @@ def _ascii(text: str) -> str:
 
 def demo_people() -> tuple[Person, ...]:
     people = []
-    for n, (name, language) in enumerate(_NAMES):
+    named = [(name, lang) for lang, names in _NAMES.items() for name in names.split(", ")]
+    for n, (name, language) in enumerate(named):
         first, last = (_ascii(part) for part in name.split(" ", 1))
-        people.append(Person(
-            name=name, language=language,
-            email=f"{first}.{last}@{_DOMAINS[n % len(_DOMAINS)]}",
-            # 555-0100..0199 are reserved for fiction.
-            phone=f"+1 415 555 {100 + n:04d}",
-            chat=f"{first}{last[0]}{n:02d}",
-            loyalty=f"LY-{240100 + n}",
-        ))
+        people.append(
+            Person(
+                name=name,
+                language=language,
+                email=f"{first}.{last}@{_DOMAINS[n % len(_DOMAINS)]}",
+                # 555-0100..0199 are reserved for fiction.
+                phone=f"+1 415 555 {100 + n:04d}",
+                chat=f"{first}{last[0]}{n:02d}",
+                loyalty=f"LY-{240100 + n}",
+            )
+        )
     return tuple(people)
 
 
 # --- the contacts they make ----------------------------------------------------------------
 
 # topic -> (weight, ((subject, text), ...)); "{order}" is filled in per issue.
+# fmt: off
 _TOPICS: dict[str, tuple[int, tuple[tuple[str, str], ...]]] = {
     "billing.refund": (18, (
         ("Charged twice for order {order}", "I was charged twice for order {order}."),
@@ -258,16 +286,27 @@ _TOPICS: dict[str, tuple[int, tuple[tuple[str, str], ...]]] = {
         ("Thanks to the Main Street team", "The staff were brilliant last Saturday."),
     )),
 }
-_CHANNELS = {"email": 24, "chat": 26, "voice": 16, "sms": 8, "social": 8, "web": 12, "store": 6}
-# The identity each channel naturally sees, and the one a customer often adds
-# (a caller gives their email, a logged-in chat knows it): the second links the two.
-_PRIMARY = {"email": "email", "chat": "chat", "voice": "phone", "sms": "phone",
-            "social": "social", "web": "email", "store": "loyalty"}
-_SECONDARY = {"email": "phone", "chat": "email", "voice": "email", "sms": "loyalty",
-              "social": "email", "web": "phone", "store": "phone"}
-_NAMED_CHANNELS = frozenset({"email", "chat", "web", "social"})
-_EARLIER = {"email": "email", "chat": "chat", "voice": "call", "sms": "text message",
-            "social": "message on social media", "web": "web form", "store": "store visit"}
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelHabits:
+    weight: int
+    primary: str  # the identity this channel always sees
+    secondary: str  # one a customer often adds (a caller gives their email): it links the two
+    earlier: str  # how a follow-up refers to a contact made here
+    named: bool  # the platform knows the customer's name
+
+
+_CHANNELS = {
+    "email":  ChannelHabits(24, "email",   "phone",   "email",                   True),
+    "chat":   ChannelHabits(26, "chat",    "email",   "chat",                    True),
+    "voice":  ChannelHabits(16, "phone",   "email",   "call",                    False),
+    "sms":    ChannelHabits(8,  "phone",   "loyalty", "text message",            False),
+    "social": ChannelHabits(8,  "social",  "email",   "message on social media", True),
+    "web":    ChannelHabits(12, "email",   "phone",   "web form",                True),
+    "store":  ChannelHabits(6,  "loyalty", "phone",   "store visit",             False),
+}
+# fmt: on
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,7 +324,6 @@ class Outbound:
     key: bytes
     payload: bytes
     person: Person
-    channel: str
     occurred_at: datetime
 
 
@@ -309,7 +347,10 @@ class Traffic:
         # People who just wrote chase it up; others mostly bring something new.
         if last is not None and self._rng.random() < (0.7 if recent else 0.2):
             channel = self._pick_channel(avoid=last.channel)
-            subject, text = f"Re: {last.subject}", f"Following up on my {_EARLIER[last.channel]}. "
+            subject, text = (
+                f"Re: {last.subject}",
+                f"Following up on my {_CHANNELS[last.channel].earlier}. ",
+            )
             issue = Issue(last.topic, last.subject, last.text, last.attributes, channel)
         else:
             channel = self._pick_channel()
@@ -331,11 +372,16 @@ class Traffic:
             "language": person.language,
             "attributes": dict(issue.attributes),
         }
-        if channel in _NAMED_CHANNELS:
+        if _CHANNELS[channel].named:
             event["display_name"] = person.name
         kind, value = identities[0]
-        return Outbound(str(event["event_id"]), f"{kind}:{value}".encode(),
-                        json.dumps(event).encode(), person, channel, now)
+        return Outbound(
+            str(event["event_id"]),
+            f"{kind}:{value}".encode(),
+            json.dumps(event).encode(),
+            person,
+            now,
+        )
 
     def _pick_person(self) -> tuple[Person, bool]:
         if self._recent and self._rng.random() < 0.35:
@@ -343,8 +389,8 @@ class Traffic:
         return self._rng.choice(self._people), False
 
     def _pick_channel(self, avoid: str | None = None) -> str:
-        choices = {c: w for c, w in _CHANNELS.items() if c != avoid}
-        return self._rng.choices(list(choices), weights=list(choices.values()))[0]
+        choices = [c for c in _CHANNELS if c != avoid]
+        return self._rng.choices(choices, weights=[_CHANNELS[c].weight for c in choices])[0]
 
     def _new_issue(self, channel: str) -> Issue:
         topics = list(_TOPICS)
@@ -359,13 +405,15 @@ class Traffic:
             attributes["order_value"] = round(self._rng.uniform(20, 800), 2)
         elif topic.startswith("orders."):
             attributes["order_value"] = round(self._rng.uniform(15, 400), 2)
-        return Issue(topic, subject.format(order=order), text.format(order=order),
-                     attributes, channel)
+        return Issue(
+            topic, subject.format(order=order), text.format(order=order), attributes, channel
+        )
 
     def _identities(self, person: Person, channel: str) -> list[tuple[str, str]]:
-        kinds = [_PRIMARY[channel]]
+        habits = _CHANNELS[channel]
+        kinds = [habits.primary]
         if self._rng.random() < 0.5:
-            kinds.append(_SECONDARY[channel])
+            kinds.append(habits.secondary)
         return [(kind, self._spelling(person, kind)) for kind in kinds]
 
     def _spelling(self, person: Person, kind: str) -> str:
@@ -442,8 +490,9 @@ class Stats:
         with self._lock:
             self.sent += 1
 
-    def decision(self, outcome: str, case_id: str, from_contact: bool,
-                 latency_ms: float | None) -> None:
+    def decision(
+        self, outcome: str, case_id: str, from_contact: bool, latency_ms: float | None
+    ) -> None:
         with self._lock:
             self.outcomes[outcome] += 1
             if latency_ms is not None:
@@ -465,7 +514,7 @@ class Stats:
                 self.first_contact += 1
                 self._credited.add(case_id)
 
-    def summary(self, elapsed_s: float, queued_now: int | None) -> str:
+    def summary(self, elapsed_s: float, queued_now: int | None, label: str = "") -> str:
         with self._lock:
             routed = sum(self.outcomes[o] for o in _ROUTED)
             fcr = self.first_contact - self.revoked
@@ -479,11 +528,12 @@ class Stats:
                 f"handoffs {self.handoffs}",
                 f"resolved {self.resolved}",
                 f"FCR {fcr / self.resolved:.0%} ({fcr}/{self.resolved})"
-                if self.resolved else "FCR -",
+                if self.resolved
+                else "FCR -",
                 f"latency p50 {_percentile(latencies, 0.50)} p99 {_percentile(latencies, 0.99)}",
             ]
         minutes, seconds = divmod(int(elapsed_s), 60)
-        return f"== {minutes:d}:{seconds:02d}  " + " | ".join(parts)
+        return f"=={label} {minutes:d}:{seconds:02d}  " + " | ".join(parts)
 
 
 def _percentile(ordered: Sequence[float], q: float) -> str:
@@ -503,9 +553,12 @@ class DecisionTail:
     def __init__(self, bootstrap: str, topic: str, stats: Stats, directory: Directory) -> None:
         # No consumer group: reading every partition by assignment starts at once,
         # where a group join costs seconds, and nothing here needs committed offsets.
-        self._consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
-                                       enable_auto_commit=False,
-                                       client_id="ticketrouter-demo-decisions")
+        self._consumer = KafkaConsumer(
+            bootstrap_servers=bootstrap,
+            group_id=None,
+            enable_auto_commit=False,
+            client_id="ticketrouter-demo-decisions",
+        )
         self._topic = topic
         self._stats = stats
         self._directory = directory
@@ -562,8 +615,9 @@ class DecisionTail:
         if sent_at is not None:
             decided = decision.decided_at.ToDatetime(tzinfo=UTC)
             latency_ms = (decided - sent_at).total_seconds() * 1000
-        self._stats.decision(decision.outcome, decision.case_id, bool(decision.event_id),
-                             latency_ms)
+        self._stats.decision(
+            decision.outcome, decision.case_id, bool(decision.event_id), latency_ms
+        )
         say(_decision_line(decision, self._directory.who(decision.customer_id)))
 
     def _duplicate(self, decision_id: str) -> bool:
@@ -579,15 +633,20 @@ class DecisionTail:
 def _decision_line(decision: events_pb2.RoutingDecision, who: str) -> str:
     outcome = _OUTCOME_LABELS.get(decision.outcome, decision.outcome)
     target = f"-> {decision.agent_id}" if decision.agent_id else "-> queue"
-    return (f"{_now_hms()}  {decision.channel:<6} {who:<26} {decision.topic:<17} "
-            f"{outcome:<10} {target:<16} {decision.explanation.summary}")
+    return (
+        f"{_now_hms()}  {decision.channel:<6} {who:<26} {decision.topic:<17} "
+        f"{outcome:<10} {target:<16} {decision.explanation.summary}"
+    )
 
 
 # --- the agents at work --------------------------------------------------------------------
 
 _RESOLUTION_CODES = {
-    "billing.refund": "refund_issued", "billing.fees": "fee_waived",
-    "billing": "billing_corrected", "orders": "order_fixed", "tech": "fixed_with_customer",
+    "billing.refund": "refund_issued",
+    "billing.fees": "fee_waived",
+    "billing": "billing_corrected",
+    "orders": "order_fixed",
+    "tech": "fixed_with_customer",
     "account.security": "account_unlocked",
 }
 
@@ -609,8 +668,9 @@ class AgentDesk:
     """The demo agents. Each assignment is worked for a few seconds, then resolved or,
     now and then, handed off; one scheduler thread and a heap, whatever the load."""
 
-    def __init__(self, routing: RoutingStub, stats: Stats, directory: Directory,
-                 rng: random.Random) -> None:
+    def __init__(
+        self, routing: RoutingStub, stats: Stats, directory: Directory, rng: random.Random
+    ) -> None:
         self._routing = routing
         self._stats = stats
         self._directory = directory
@@ -643,8 +703,13 @@ class AgentDesk:
             held = self._holding.get(case_id)
             if confirmed and held is not None and held.agent_id == agent_id:
                 return False
-            job = _Job(time.monotonic() + self._rng.uniform(*HANDLING_TIME_S),
-                       next(self._tokens), case_id, agent_id, topic)
+            job = _Job(
+                time.monotonic() + self._rng.uniform(*HANDLING_TIME_S),
+                next(self._tokens),
+                case_id,
+                agent_id,
+                topic,
+            )
             self._holding[case_id] = job
             heapq.heappush(self._heap, job)
             self._cond.notify()
@@ -678,35 +743,52 @@ class AgentDesk:
             if err.code() in QUIET_CODES:
                 log.debug("case moved on", extra={"case": job.case_id, "code": str(err.code())})
             elif not self._stop.is_set():
-                log.warning("agent action failed", extra={
-                    "agent": job.agent_id, "case": job.case_id, "code": str(err.code()),
-                    "detail": err.details()})
+                log.warning(
+                    "agent action failed",
+                    extra={
+                        "agent": job.agent_id,
+                        "case": job.case_id,
+                        "code": str(err.code()),
+                        "detail": err.details(),
+                    },
+                )
         finally:
             with self._cond:
                 if self._holding.get(job.case_id) is job:
                     del self._holding[job.case_id]
 
     def _resolve(self, job: _Job) -> None:
-        case = self._routing.Resolve(routing_pb2.ResolveRequest(
-            case_id=job.case_id, resolution_code=resolution_code(job.topic)),
-            timeout=RPC_TIMEOUT_S)
+        case = self._routing.Resolve(
+            routing_pb2.ResolveRequest(
+                case_id=job.case_id, resolution_code=resolution_code(job.topic)
+            ),
+            timeout=RPC_TIMEOUT_S,
+        )
         self._stats.resolution(case.case_id, case.first_contact_resolved)
         fcr = ", first-contact resolution" if case.first_contact_resolved else ""
-        say(f"{_now_hms()}  {'':<6} {self._directory.who(case.customer_id):<26} "
+        say(
+            f"{_now_hms()}  {'':<6} {self._directory.who(case.customer_id):<26} "
             f"{case.topic:<17} {'resolved':<10} {'by ' + job.agent_id:<16} "
-            f"{case.resolution_code}{fcr}")
+            f"{case.resolution_code}{fcr}"
+        )
 
     def _transfer(self, job: _Job) -> None:
         reason = self._rng.choice(TRANSFER_REASONS)
-        case = self._routing.Transfer(routing_pb2.TransferRequest(
-            case_id=job.case_id, reason=reason,
-            note=f"{job.agent_id}: handing over ({reason.replace('_', ' ')})"),
-            timeout=RPC_TIMEOUT_S)
+        case = self._routing.Transfer(
+            routing_pb2.TransferRequest(
+                case_id=job.case_id,
+                reason=reason,
+                note=f"{job.agent_id}: handing over ({reason.replace('_', ' ')})",
+            ),
+            timeout=RPC_TIMEOUT_S,
+        )
         self._stats.handoff()
         target = case.owner_agent_id or "queue"
-        say(f"{_now_hms()}  {'':<6} {self._directory.who(case.customer_id):<26} "
+        say(
+            f"{_now_hms()}  {'':<6} {self._directory.who(case.customer_id):<26} "
             f"{case.topic:<17} {'handoff':<10} {job.agent_id + ' -> ' + target:<16} "
-            f"{reason}")
+            f"{reason}"
+        )
 
 
 class AssignmentWatch:
@@ -741,13 +823,18 @@ class AssignmentWatch:
             try:
                 for assignment in call:
                     decision = assignment.decision
-                    self._desk.take(decision.case_id, decision.agent_id, decision.topic,
-                                    confirmed=decision.outcome == "rejoined_case")
+                    self._desk.take(
+                        decision.case_id,
+                        decision.agent_id,
+                        decision.topic,
+                        confirmed=decision.outcome == "rejoined_case",
+                    )
             except grpc.RpcError as err:
                 if self._stop.is_set():
                     return
-                log.warning("assignment stream interrupted; reconnecting",
-                            extra={"code": str(err.code())})
+                log.warning(
+                    "assignment stream interrupted; reconnecting", extra={"code": str(err.code())}
+                )
                 self._stop.wait(1.0)
 
 
@@ -758,14 +845,11 @@ def open_cases_of(runtime: Runtime, agent_ids: Sequence[str]) -> list[tuple[str,
     persists), so this picks up work left by an earlier run and any assignment the
     stream missed while it was connecting.
     """
-    query = (
-        select(CaseRow.id, CaseRow.owner_agent_id, CaseRow.topic)
-        .where(col(CaseRow.status) == CaseStatus.ASSIGNED.value,
-               col(CaseRow.owner_agent_id).in_(agent_ids))
+    query = select(CaseRow.id, CaseRow.owner_agent_id, CaseRow.topic).where(
+        col(CaseRow.status) == CaseStatus.ASSIGNED.value, col(CaseRow.owner_agent_id).in_(agent_ids)
     )
     with Session(runtime.app.database.reader) as session:
-        return [(case_id, owner, topic) for case_id, owner, topic in session.exec(query)
-                if owner]
+        return [(case_id, owner, topic) for case_id, owner, topic in session.exec(query) if owner]
 
 
 # --- the demo as a whole -----------------------------------------------------------------
@@ -802,10 +886,12 @@ class DemoSession:
         self.agents = agent_stub(self.channel)
         self.desk = AgentDesk(self.routing, self.stats, self.directory, random.Random())
         self.watch = AssignmentWatch(self.routing, self.desk)
-        self.tail = DecisionTail(runtime.bootstrap_servers, settings.decisions_topic,
-                                 self.stats, self.directory)
-        self.producer: KafkaProducer = create_producer(runtime.bootstrap_servers,
-                                                       client_id="ticketrouter-demo")
+        self.tail = DecisionTail(
+            runtime.bootstrap_servers, settings.decisions_topic, self.stats, self.directory
+        )
+        self.producer: KafkaProducer = create_producer(
+            runtime.bootstrap_servers, client_id="ticketrouter-demo"
+        )
         self.started = time.monotonic()
 
     def banner(self) -> None:
@@ -815,19 +901,29 @@ class DemoSession:
         say("ticketrouter demo: one customer, one case, one empowered agent")
         say(f"  gRPC      {self.grpc_target}")
         say(f"            try: grpcurl -plaintext {self.grpc_target} list")
-        say(f"                 grpcurl -plaintext -d '{{}}' {self.grpc_target} "
-            "ticketrouter.v1.RoutingService/ListQueue")
+        say(
+            f"                 grpcurl -plaintext -d '{{}}' {self.grpc_target} "
+            "ticketrouter.v1.RoutingService/ListQueue"
+        )
         say(f"  metrics   http://{self.metrics_target}/metrics")
-        say(f"  kafka     {self.runtime.bootstrap_servers}{embedded}: "
-            f"{settings.contacts_topic} -> {settings.decisions_topic}")
+        say(
+            f"  kafka     {self.runtime.bootstrap_servers}{embedded}: "
+            f"{settings.contacts_topic} -> {settings.decisions_topic}"
+        )
         say(f"  database  {_redacted(settings.database_url)}")
-        say(f"  traffic   {self.rate:g} contacts/s from {len(self.people)} customers "
-            f"on {len(_CHANNELS)} channels (Ctrl-C to stop)")
+        say(
+            f"  traffic   {self.rate:g} contacts/s from {len(self.people)} customers "
+            f"on {len(_CHANNELS)} channels (Ctrl-C to stop)"
+        )
         say("")
         say(f"{len(self.roster)} demo agents (skills, authority, languages):")
         for agent in self.roster:
             say(_describe_agent(agent))
         say("")
+        say(
+            f"{'time':<8}  {'chan':<6} {'customer':<26} {'topic':<17} {'outcome':<10} "
+            f"{'agent':<16} why"
+        )
 
     def start(self) -> None:
         # The stream and the tail come first so the work agents pull as they come
@@ -836,35 +932,55 @@ class DemoSession:
         self.desk.start()
         self.watch.start()
         for agent in self.roster:
-            self.agents.UpsertAgent(agents_pb2.UpsertAgentRequest(agent=agent),
-                                    timeout=RPC_TIMEOUT_S)
+            self.agents.UpsertAgent(
+                agents_pb2.UpsertAgentRequest(agent=agent), timeout=RPC_TIMEOUT_S
+            )
         resumed = self.pick_up()
         if resumed:
             say(f"{resumed} case(s) left open by an earlier run are being worked again")
-        say(f"{'time':<8}  {'chan':<6} {'customer':<26} {'topic':<17} {'outcome':<10} "
-            f"{'agent':<16} why")
+        self.wait_for_worker()
         self.started = time.monotonic()
+
+    def wait_for_worker(self, timeout: float = 30.0) -> None:
+        """Hold the traffic until the worker owns its partitions: contacts sent earlier
+        wait for the consumer group join (seconds), which says nothing about routing
+        latency but would dominate its percentiles."""
+        worker = self.runtime.worker
+        if worker is None:
+            return
+        say("waiting for the Kafka worker to join its consumer group ...")
+        deadline = time.monotonic() + timeout
+        # assignment() only reads the consumer's subscription state: safe from here.
+        while not worker.consumer.assignment() and time.monotonic() < deadline:
+            if self.runtime.stopped.wait(0.1):
+                return
 
     def pick_up(self) -> int:
         ids = [agent.agent_id for agent in self.roster]
-        return sum(self.desk.take(case_id, agent_id, topic, confirmed=True)
-                   for case_id, agent_id, topic in open_cases_of(self.runtime, ids))
+        return sum(
+            self.desk.take(case_id, agent_id, topic, confirmed=True)
+            for case_id, agent_id, topic in open_cases_of(self.runtime, ids)
+        )
 
     def send_one(self) -> None:
         contact = self.traffic.next_contact(datetime.now(UTC))
         self.directory.sent(contact.event_id, contact.person.name, contact.occurred_at)
-        self.producer.send(self.runtime.settings.contacts_topic, key=contact.key,
-                           value=contact.payload,
-                           headers=[("content-type", b"application/json")])
+        self.producer.send(
+            self.runtime.settings.contacts_topic,
+            key=contact.key,
+            value=contact.payload,
+            headers=[("content-type", b"application/json")],
+        )
         self.stats.contact_sent()
 
-    def summary(self) -> str:
+    def summary(self, label: str = "") -> str:
         try:
             depth: int | None = self.routing.ListQueue(
-                routing_pb2.ListQueueRequest(limit=1), timeout=RPC_TIMEOUT_S).depth
+                routing_pb2.ListQueueRequest(limit=1), timeout=RPC_TIMEOUT_S
+            ).depth
         except grpc.RpcError:
             depth = None
-        return self.stats.summary(time.monotonic() - self.started, depth)
+        return self.stats.summary(time.monotonic() - self.started, depth, label)
 
     def pump(self, seconds: float, stop: threading.Event) -> None:
         """Send at `rate`, summarise every few seconds, until stopped or out of time."""
@@ -894,16 +1010,20 @@ class DemoSession:
         self.watch.close()
         self.desk.close()
         self.tail.close()
-        say(self.summary())
+        say(self.summary(" final"))
         # Offline, not available: nobody is left to work whatever the router would
         # still send them. Their open cases wait for the next run.
         for agent in self.roster:
             try:
-                self.agents.SetPresence(agents_pb2.SetPresenceRequest(
-                    agent_id=agent.agent_id, presence="offline"), timeout=RPC_TIMEOUT_S)
+                self.agents.SetPresence(
+                    agents_pb2.SetPresenceRequest(agent_id=agent.agent_id, presence="offline"),
+                    timeout=RPC_TIMEOUT_S,
+                )
             except grpc.RpcError as err:
-                log.warning("could not log an agent off", extra={
-                    "agent": agent.agent_id, "code": str(err.code())})
+                log.warning(
+                    "could not log an agent off",
+                    extra={"agent": agent.agent_id, "code": str(err.code())},
+                )
         self.channel.close()
 
 
@@ -914,9 +1034,12 @@ def run_demo(settings: Settings, rate: float, seconds: float) -> int:
     try:
         runtime = Runtime(settings).start()
     except (OSError, RuntimeError, KafkaError) as err:
-        print(f"demo: the service could not start: {err}\n"
-              "      (is another ticketrouter running? TICKETROUTER_GRPC_ADDRESS and "
-              "TICKETROUTER_METRICS_ADDRESS choose other ports)", file=sys.stderr)
+        print(
+            f"demo: the service could not start: {err}\n"
+            "      (is another ticketrouter running? TICKETROUTER_GRPC_ADDRESS and "
+            "TICKETROUTER_METRICS_ADDRESS choose other ports)",
+            file=sys.stderr,
+        )
         return 1
     stop = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
