@@ -147,6 +147,18 @@ class FakeRepository(Repository):
         ]
         return [copy.deepcopy(c) for c in sorted(waiting, key=queue_order_key)[:limit]]
 
+    def list_cases(
+        self, owner_agent_id: str | None, status: CaseStatus | None, limit: int
+    ) -> list[Case]:
+        found = [
+            c
+            for c in self.cases.values()
+            if (not owner_agent_id or c.owner_agent_id == owner_agent_id)
+            and (status is None or c.status is status)
+        ]
+        found.sort(key=lambda c: c.opened_at, reverse=True)
+        return [copy.deepcopy(c) for c in found[:limit]]
+
     def queue_depth(self) -> int:
         return sum(1 for c in self.cases.values() if c.status is CaseStatus.QUEUED)
 

@@ -81,6 +81,10 @@ def test_a_refund_waits_for_an_empowered_agent_and_then_goes_to_them(service: Se
     assert assignment.case.owner_agent_id == "senior"
     case = service.routing.GetCase(routing_pb2.GetCaseRequest(case_id=waiting.case_id))
     assert (case.status, case.owner_agent_id) == ("assigned", "senior")
+    owned = service.routing.ListCases(
+        routing_pb2.ListCasesRequest(owner_agent_id="senior", status="assigned")
+    ).cases
+    assert [c.case_id for c in owned] == [waiting.case_id]
     assert service.routing.ListQueue(routing_pb2.ListQueueRequest()).depth == 0
 
 
@@ -208,6 +212,11 @@ def test_errors_map_to_status_codes_never_unknown(service: Service) -> None:
             lambda: service.routing.GetCase(routing_pb2.GetCaseRequest(case_id="nope")),
             grpc.StatusCode.NOT_FOUND,
             "nope",
+        ),
+        (
+            lambda: service.routing.ListCases(routing_pb2.ListCasesRequest(status="lost")),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "status",
         ),
         (
             lambda: service.routing.GetCase(routing_pb2.GetCaseRequest()),

@@ -12,7 +12,7 @@ from ticketrouter.adapters.codec import CONTACT_RECEIVED, decision_to_proto, to_
 from ticketrouter.adapters.grpc_errors import grpc_errors, invalid, unimplemented
 from ticketrouter.adapters.messages import case_to_proto
 from ticketrouter.bootstrap import App
-from ticketrouter.domain.cases import Case, parse_handoff_reason
+from ticketrouter.domain.cases import Case, parse_case_status, parse_handoff_reason
 from ticketrouter.domain.channels import parse_channel
 from ticketrouter.domain.commands import ReceiveContact, ResolveCase, TransferCase
 from ticketrouter.domain.decisions import Decision
@@ -83,6 +83,19 @@ class RoutingServicer(routing_pb2_grpc.RoutingServiceServicer):
             cases = uow.repo.queued_cases(request.limit or 100, channel)
             depth = uow.repo.queue_depth()
         return routing_pb2.ListQueueResponse(cases=[case_to_proto(c) for c in cases], depth=depth)
+
+    @grpc_errors
+    def ListCases(
+        self, request: routing_pb2.ListCasesRequest, context: grpc.ServicerContext
+    ) -> routing_pb2.ListCasesResponse:
+        if request.limit < 0 or request.limit > MAX_QUEUE_PAGE:
+            invalid(context, "limit", f"must be 0..{MAX_QUEUE_PAGE}")
+        status = parse_case_status(request.status) if request.status else None
+        with self.app.read_uow() as uow:
+            cases = uow.repo.list_cases(
+                request.owner_agent_id or None, status, request.limit or 100
+            )
+        return routing_pb2.ListCasesResponse(cases=[case_to_proto(c) for c in cases])
 
     @grpc_errors
     def Transfer(

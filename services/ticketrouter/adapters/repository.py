@@ -257,6 +257,17 @@ class SqlRepository(Repository):
         ).mappings()
         return [_case(r) for r in rows]
 
+    def list_cases(
+        self, owner_agent_id: str | None, status: CaseStatus | None, limit: int
+    ) -> list[Case]:
+        query = select(CaseRow)
+        if owner_agent_id:
+            query = query.where(col(CaseRow.owner_agent_id) == owner_agent_id)
+        if status is not None:
+            query = query.where(col(CaseRow.status) == status.value)
+        rows = self._run(query.order_by(col(CaseRow.opened_at).desc()).limit(limit)).mappings()
+        return [_case(r) for r in rows]
+
     def queue_depth(self) -> int:
         return int(
             self._run(

@@ -28,6 +28,14 @@ class HandoffReason(StrEnum):
     OTHER = "other"
 
 
+def parse_case_status(value: str) -> CaseStatus:
+    try:
+        return CaseStatus(value.strip().lower())
+    except ValueError:
+        allowed = ", ".join(s.value for s in CaseStatus)
+        raise InvalidField("status", f"unknown status {value!r} (one of {allowed})") from None
+
+
 def parse_handoff_reason(value: str) -> HandoffReason:
     try:
         return HandoffReason(value.strip().lower())

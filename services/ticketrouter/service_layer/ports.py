@@ -9,7 +9,7 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from ticketrouter.domain.agents import Agent
-from ticketrouter.domain.cases import Case
+from ticketrouter.domain.cases import Case, CaseStatus
 from ticketrouter.domain.channels import Channel, Presence
 from ticketrouter.domain.customers import Contact, Customer
 from ticketrouter.domain.events import Event
@@ -79,6 +79,12 @@ class Repository(abc.ABC):
     @abc.abstractmethod
     def queued_cases(self, limit: int, channel: Channel | None = None) -> list[Case]:
         """Waiting cases in queue order (priority, then waiting time)."""
+
+    @abc.abstractmethod
+    def list_cases(
+        self, owner_agent_id: str | None, status: CaseStatus | None, limit: int
+    ) -> list[Case]:
+        """Most recently opened first."""
 
     @abc.abstractmethod
     def queue_depth(self) -> int: ...
