@@ -67,3 +67,11 @@ def database(database_url: str) -> Iterator[Database]:
     db.create_schema()
     yield db
     db.dispose()
+
+
+@pytest.fixture
+def sqlite_database(sqlite_url: str) -> Iterator[Database]:
+    db = connect(sqlite_url)
+    db.create_schema()
+    yield db
+    db.dispose()

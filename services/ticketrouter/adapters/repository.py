@@ -10,9 +10,10 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, func, insert, select, tuple_, update
+from sqlalchemy import func, insert, select, update
 from sqlmodel import Session, col
 
+from ticketrouter.adapters import queries
 from ticketrouter.adapters.orm import (
     AgentChannelRow,
     AgentRow,
@@ -48,6 +49,7 @@ class SqlRepository(Repository):
         self._available: dict[str, Agent] | None = None  # snapshot for this transaction
         self._pending_contacts: list[dict[str, Any]] = []
         self._pending_processed: list[dict[str, Any]] = []
+        self._pending_touches: dict[str, datetime] = {}  # agent -> last assignment
 
     def _run(self, statement: Any, params: Any = None) -> Any:
         """Execute on the session's connection: Core speed, the session's transaction."""
@@ -61,38 +63,46 @@ class SqlRepository(Repository):
         if self._pending_processed:
             self._run(insert(ProcessedEventRow), self._pending_processed)
             self._pending_processed = []
+        if self._pending_touches:
+            self._run(
+                queries.TOUCH_AGENT,
+                [
+                    {"b_agent_id": a, "last_assigned_at": t}
+                    for a, t in self._pending_touches.items()
+                ],
+            )
+            self._pending_touches = {}
 
     # --- customers and identities -------------------------------------------------
     def owners_of(self, identities: Iterable[Identity]) -> dict[Identity, str]:
         keys = [(i.kind.value, i.value) for i in identities]
         if not keys:
             return {}
-        rows = self._run(
-            select(
-                col(IdentityRow.kind), col(IdentityRow.value), col(IdentityRow.customer_id)
-            ).where(tuple_(col(IdentityRow.kind), col(IdentityRow.value)).in_(keys))
-        )
+        rows = self._run(queries.owners_of(keys))
         return {Identity(IdentityKind(k), v): c for k, v, c in rows}
 
     def add_customer(self, customer: Customer, now: datetime) -> None:
         self._run(
-            insert(CustomerRow).values(
-                id=customer.customer_id,
-                display_name=customer.display_name,
-                tier=customer.tier,
-                language=customer.language,
-                created_at=now,
-            )
+            queries.INSERT_CUSTOMER,
+            {
+                "id": customer.customer_id,
+                "display_name": customer.display_name,
+                "tier": customer.tier,
+                "language": customer.language,
+                "created_at": now,
+                "merged_into": None,
+            },
         )
 
     def link_identity(self, identity: Identity, customer_id: str, now: datetime) -> None:
         self._run(
-            insert(IdentityRow).values(
-                kind=identity.kind.value,
-                value=identity.value,
-                customer_id=customer_id,
-                linked_at=now,
-            )
+            queries.INSERT_IDENTITY,
+            {
+                "kind": identity.kind.value,
+                "value": identity.value,
+                "customer_id": customer_id,
+                "linked_at": now,
+            },
         )
 
     def merge_customers(self, survivor_id: str, merged_id: str, now: datetime) -> None:
@@ -192,16 +202,7 @@ class SqlRepository(Repository):
 
     def open_case_for(self, customer_id: str, topic: str) -> Case | None:
         row = (
-            self._run(
-                select(CaseRow)
-                .where(
-                    col(CaseRow.customer_id) == customer_id,
-                    col(CaseRow.topic) == topic,
-                    col(CaseRow.status).in_(_OPEN),
-                )
-                .order_by(col(CaseRow.opened_at))
-                .limit(1)
-            )
+            self._run(queries.OPEN_CASE, {"customer_id": customer_id, "topic": topic})
             .mappings()
             .first()
         )
@@ -209,16 +210,7 @@ class SqlRepository(Repository):
 
     def last_resolved_case(self, customer_id: str, topic: str) -> Case | None:
         row = (
-            self._run(
-                select(CaseRow)
-                .where(
-                    col(CaseRow.customer_id) == customer_id,
-                    col(CaseRow.topic) == topic,
-                    col(CaseRow.status) == CaseStatus.RESOLVED.value,
-                )
-                .order_by(col(CaseRow.resolved_at).desc())
-                .limit(1)
-            )
+            self._run(queries.LAST_RESOLVED_CASE, {"customer_id": customer_id, "topic": topic})
             .mappings()
             .first()
         )
@@ -236,15 +228,12 @@ class SqlRepository(Repository):
         return [r for (r,) in rows]
 
     def add_case(self, case: Case) -> None:
-        self._run(insert(CaseRow).values(**_case_values(case), version=case.version))
+        self._run(queries.INSERT_CASE, {**_case_values(case), "version": case.version})
 
     def save_case(self, case: Case) -> None:
-        result = self._run(
-            update(CaseRow)
-            .where(col(CaseRow.id) == case.case_id, col(CaseRow.version) == case.version)
-            .values(**_case_values(case), version=case.version + 1)
-        )
-        if result.rowcount != 1:
+        values = _case_values(case)
+        params = {**values, "b_id": values.pop("id"), "b_version": case.version}
+        if self._run(queries.SAVE_CASE, params).rowcount != 1:
             raise ConcurrentUpdate(f"case {case.case_id} changed concurrently")
         case.version += 1
 
@@ -335,6 +324,9 @@ class SqlRepository(Repository):
         ]
 
     def get_agent(self, agent_id: str) -> Agent | None:
+        if self._available is not None and agent_id in self._available:
+            # The transaction's snapshot; the reservation re-checks presence atomically.
+            return self._available[agent_id]
         rows = self._run(select(AgentRow).where(col(AgentRow.id) == agent_id)).mappings().all()
         agents = self._agents([_Row(r) for r in rows])
         return agents[0] if agents else None
@@ -410,25 +402,11 @@ class SqlRepository(Repository):
         return [a for a in self._available.values() if a.free_capacity(channel) > 0]
 
     def reserve_capacity(self, agent_id: str, channel: Channel, now: datetime) -> bool:
-        result = self._run(
-            update(AgentChannelRow)
-            .where(
-                col(AgentChannelRow.agent_id) == agent_id,
-                col(AgentChannelRow.channel) == channel.value,
-                col(AgentChannelRow.load) < col(AgentChannelRow.capacity),
-                exists().where(
-                    and_(
-                        col(AgentRow.id) == agent_id,
-                        col(AgentRow.presence) == Presence.AVAILABLE.value,
-                    )
-                ),
-            )
-            .values(load=col(AgentChannelRow.load) + 1)
-        )
-        if result.rowcount != 1:
+        slot = {"b_agent_id": agent_id, "b_channel": channel.value}
+        if self._run(queries.RESERVE_SLOT, slot).rowcount != 1:
             self._available = None  # our snapshot was stale
             return False
-        self._run(update(AgentRow).where(col(AgentRow.id) == agent_id).values(last_assigned_at=now))
+        self._pending_touches[agent_id] = now
         if self._available is not None and agent_id in self._available:
             cached = self._available[agent_id]
             cached.load[channel] = cached.load.get(channel, 0) + 1
@@ -436,15 +414,7 @@ class SqlRepository(Repository):
         return True
 
     def release_capacity(self, agent_id: str, channel: Channel) -> None:
-        self._run(
-            update(AgentChannelRow)
-            .where(
-                col(AgentChannelRow.agent_id) == agent_id,
-                col(AgentChannelRow.channel) == channel.value,
-                col(AgentChannelRow.load) > 0,
-            )
-            .values(load=col(AgentChannelRow.load) - 1)
-        )
+        self._run(queries.RELEASE_SLOT, {"b_agent_id": agent_id, "b_channel": channel.value})
         if self._available is not None and agent_id in self._available:
             cached = self._available[agent_id]
             cached.load[channel] = max(0, cached.load.get(channel, 0) - 1)

@@ -17,8 +17,9 @@ def resolve_customer(
     now: datetime,
     display_name: str = "",
     language: str = "",
-) -> str:
-    """Return the customer owning these identities, creating, linking or merging as needed.
+) -> tuple[str, bool]:
+    """Return the customer owning these identities (and whether they are new),
+    creating, linking or merging as needed.
 
     Identities seen together on one event belong to one person, so owners that
     differ are merged; the survivor is the smallest id, which makes the final
@@ -26,7 +27,8 @@ def resolve_customer(
     """
     owners = repo.owners_of(identities)
     customer_ids = sorted(set(owners.values()))
-    if not customer_ids:
+    created = not customer_ids
+    if created:
         customer_id = uuid.uuid4().hex
         repo.add_customer(Customer(customer_id, display_name, language=language), now)
     else:
@@ -34,6 +36,6 @@ def resolve_customer(
         for merged in customer_ids[1:]:
             repo.merge_customers(customer_id, merged, now)
     for identity in identities:
-        if owners.get(identity) != customer_id and identity not in owners:
+        if identity not in owners:
             repo.link_identity(identity, customer_id, now)
-    return customer_id
+    return customer_id, created

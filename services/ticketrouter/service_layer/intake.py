@@ -81,5 +81,5 @@ def record_survey(command: RecordSurvey, uow: UnitOfWork) -> None:
 
 
 def update_customer(command: UpdateCustomer, uow: UnitOfWork, now: datetime) -> None:
-    customer_id = resolve_customer(uow.repo, command.identities, now)
+    customer_id, _ = resolve_customer(uow.repo, command.identities, now)
     uow.repo.update_customer(customer_id, command.display_name, command.tier, command.language)

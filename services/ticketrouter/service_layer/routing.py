@@ -34,14 +34,17 @@ def receive_contact(
 ) -> Decision:
     repo = uow.repo
     uow.emit(ContactReceived(cmd.channel))
-    customer_id = resolve_customer(repo, cmd.identities, now, cmd.display_name, cmd.language)
-    case = repo.open_case_for(customer_id, cmd.topic)
+    customer_id, new_customer = resolve_customer(
+        repo, cmd.identities, now, cmd.display_name, cmd.language
+    )
+    # A customer seen for the first time has no cases: skip the lookups.
+    case = None if new_customer else repo.open_case_for(customer_id, cmd.topic)
     if case is not None:
         case.attach_contact(cmd.channel)
         decision = _continue_case(uow, case, cmd, now, settings)
         repo.save_case(case)
     else:
-        reopened = _reopen(uow, customer_id, cmd, now, settings)
+        reopened = None if new_customer else _reopen(uow, customer_id, cmd, now, settings)
         case = reopened or _open(customer_id, cmd, now, settings)
         last_owner = reopened.owner_agent_id if reopened else None
         decision = route_case(uow, case, cmd.channel, now, settings, cmd, preferred=last_owner)

@@ -1,0 +1,106 @@
+"""Statements on the routing hot path, built once at import (no connection is
+made here): building a SQLAlchemy statement costs more than SQLite running it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Select, and_, bindparam, exists, insert, or_, select, update
+
+from ticketrouter.adapters.orm import (
+    AgentChannelRow,
+    AgentRow,
+    CaseRow,
+    CustomerRow,
+    IdentityRow,
+)
+from ticketrouter.domain.cases import CaseStatus
+from ticketrouter.domain.channels import Presence
+
+identities = IdentityRow.__table__  # type: ignore[attr-defined]
+cases = CaseRow.__table__  # type: ignore[attr-defined]
+slots = AgentChannelRow.__table__  # type: ignore[attr-defined]
+agents = AgentRow.__table__  # type: ignore[attr-defined]
+customers = CustomerRow.__table__  # type: ignore[attr-defined]
+
+OPEN_STATUSES = (CaseStatus.QUEUED.value, CaseStatus.OFFERED.value, CaseStatus.ASSIGNED.value)
+
+
+def owners_of(keys: Sequence[tuple[str, str]]) -> Select[Any]:
+    # OR of (kind AND value) pairs: SQLite plans a row-value IN over the composite
+    # primary key as a full scan, which grows with every customer ever seen.
+    pairs = [and_(identities.c.kind == kind, identities.c.value == value) for kind, value in keys]
+    return select(identities.c.kind, identities.c.value, identities.c.customer_id).where(
+        or_(*pairs)
+    )
+
+
+INSERT_CUSTOMER = insert(customers)
+INSERT_IDENTITY = insert(identities)
+INSERT_CASE = insert(cases)
+
+OPEN_CASE = (
+    select(cases)
+    .where(
+        cases.c.customer_id == bindparam("customer_id"),
+        cases.c.topic == bindparam("topic"),
+        cases.c.status.in_(OPEN_STATUSES),
+    )
+    .order_by(cases.c.opened_at)
+    .limit(1)
+)
+
+LAST_RESOLVED_CASE = (
+    select(cases)
+    .where(
+        cases.c.customer_id == bindparam("customer_id"),
+        cases.c.topic == bindparam("topic"),
+        cases.c.status == CaseStatus.RESOLVED.value,
+    )
+    .order_by(cases.c.resolved_at.desc())
+    .limit(1)
+)
+
+CASE_COLUMNS = [c.name for c in cases.columns if c.name not in ("id", "version")]
+
+# Optimistic concurrency: the update applies only to the version that was read.
+SAVE_CASE = (
+    update(cases)
+    .where(cases.c.id == bindparam("b_id"), cases.c.version == bindparam("b_version"))
+    .values({name: bindparam(name) for name in CASE_COLUMNS} | {"version": cases.c.version + 1})
+)
+
+# One conditional statement: a slot is taken only while the agent is available and
+# below capacity on the channel, whatever other transactions do at the same time.
+RESERVE_SLOT = (
+    update(slots)
+    .where(
+        slots.c.agent_id == bindparam("b_agent_id"),
+        slots.c.channel == bindparam("b_channel"),
+        slots.c.load < slots.c.capacity,
+        exists().where(
+            and_(
+                agents.c.id == bindparam("b_agent_id"),
+                agents.c.presence == Presence.AVAILABLE.value,
+            )
+        ),
+    )
+    .values(load=slots.c.load + 1)
+)
+
+RELEASE_SLOT = (
+    update(slots)
+    .where(
+        slots.c.agent_id == bindparam("b_agent_id"),
+        slots.c.channel == bindparam("b_channel"),
+        slots.c.load > 0,
+    )
+    .values(load=slots.c.load - 1)
+)
+
+TOUCH_AGENT = (
+    update(agents)
+    .where(agents.c.id == bindparam("b_agent_id"))
+    .values(last_assigned_at=bindparam("last_assigned_at"))
+)
