@@ -63,7 +63,8 @@ def test_least_occupied_wins_then_longest_idle_and_the_choice_is_explained() -> 
     idle_short.last_assigned_at = T0 - timedelta(minutes=1)
     weak = agent("weak", {"billing": 1}, {"refund_limit": 1000})
     ranking = rank_agents(REFUND, Channel.EMAIL, [busy, idle_short, weak, idle_long], "refunds")
-    assert [a.agent_id for a in ranking.agents] == ["idle-long", "idle-short", "busy"]
+    assert [a.agent_id for a in ranking.in_order()] == ["idle-long", "idle-short", "busy"]
+    assert [a.agent_id for a in ranking.in_order("busy")] == ["busy", "idle-long", "idle-short"]
     exp = ranking.explanation
     assert (exp.candidates_considered, exp.eligible) == (4, 3)
     assert exp.excluded_by_reason == {"missing_skill": 1}
@@ -73,7 +74,7 @@ def test_least_occupied_wins_then_longest_idle_and_the_choice_is_explained() -> 
 
 def test_no_eligible_agent_explains_why() -> None:
     ranking = rank_agents(REFUND, Channel.EMAIL, [agent("a", {"billing": 3})], "refunds")
-    assert ranking.agents == ()
+    assert ranking.eligible == () and ranking.best is None
     assert ranking.explanation.excluded_by_reason == {"missing_authority": 1}
     assert "no eligible agent" in ranking.explanation.summary
 
@@ -111,4 +112,4 @@ def test_an_agent_never_assigned_counts_as_idle_the_longest() -> None:
     recent.last_assigned_at = T0
     fresh = agent("fresh", {"general": 1})
     ranking = rank_agents(Requirements((("general", 1),)), Channel.EMAIL, [recent, fresh], "d")
-    assert [a.agent_id for a in ranking.agents] == ["fresh", "recent"]
+    assert [a.agent_id for a in ranking.in_order()] == ["fresh", "recent"]

@@ -399,7 +399,8 @@ class SqlRepository(Repository):
                 .all()
             )
             self._available = {a.agent_id: a for a in self._agents([_Row(r) for r in rows])}
-        return [a for a in self._available.values() if a.free_capacity(channel) > 0]
+        # Matching checks capacity per agent anyway; filtering here would do it twice.
+        return list(self._available.values())
 
     def reserve_capacity(self, agent_id: str, channel: Channel, now: datetime) -> bool:
         slot = {"b_agent_id": agent_id, "b_channel": channel.value}

@@ -8,7 +8,7 @@ per hundred candidates.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -46,10 +46,23 @@ def _fairness_key(agent: Agent) -> tuple[float, datetime, str]:
 
 @dataclass(frozen=True, slots=True)
 class Ranking:
-    """Eligible agents best first, with the explanation of how they were found."""
+    """The eligible agents, the best of them, and how they were found."""
 
-    agents: tuple[Agent, ...]
+    eligible: tuple[Agent, ...]
+    best: Agent | None
     explanation: Explanation
+
+    def in_order(self, preferred: str | None = None) -> Iterator[Agent]:
+        """Best first (a preferred eligible agent before everyone); sorts all of them
+        only when the first choices could not be reserved."""
+        tried: set[str] = set()
+        first = [a for a in self.eligible if a.agent_id == preferred]
+        if self.best is not None:
+            first.append(self.best)
+        for agent in [*first, *sorted(self.eligible, key=_fairness_key)]:
+            if agent.agent_id not in tried:
+                tried.add(agent.agent_id)
+                yield agent
 
 
 def rank_agents(
@@ -72,9 +85,8 @@ def rank_agents(
             eligible.append(agent)
         else:
             reasons[why.value] += 1
-    eligible.sort(key=_fairness_key)
-    if eligible:
-        winner = eligible[0]
+    winner = min(eligible, key=_fairness_key) if eligible else None
+    if winner is not None:
         winner_reason = (
             f"least occupied ({winner.occupancy():.0%}) of {len(eligible)} eligible"
             if len(eligible) > 1
@@ -96,7 +108,7 @@ def rank_agents(
         summary=summary,
         policy_version=policy_version,
     )
-    return Ranking(tuple(eligible), explanation)
+    return Ranking(tuple(eligible), winner, explanation)
 
 
 def assignment_summary(agent_id: str, requirements: Requirements, channel: Channel) -> str:

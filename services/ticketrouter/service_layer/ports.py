@@ -115,7 +115,8 @@ class Repository(abc.ABC):
 
     @abc.abstractmethod
     def available_agents(self, channel: Channel) -> Sequence[Agent]:
-        """Available agents with free capacity on `channel` (may be a cached snapshot)."""
+        """Candidates for `channel`: at least every available agent with free capacity
+        there (may be a snapshot for the transaction; matching re-checks capacity)."""
 
     @abc.abstractmethod
     def reserve_capacity(self, agent_id: str, channel: Channel, now: datetime) -> bool:

@@ -6,7 +6,6 @@ import uuid
 from dataclasses import replace
 from datetime import datetime
 
-from ticketrouter.domain.agents import Agent
 from ticketrouter.domain.cases import Case, CaseStatus, HandoffReason
 from ticketrouter.domain.channels import Channel, Presence
 from ticketrouter.domain.commands import ReceiveContact
@@ -199,17 +198,14 @@ def route_case(
     ranking = rank_agents(
         case.requirements, channel, candidates, case.rule, excluded, settings.rules.version
     )
-    ordered: list[Agent] = list(ranking.agents)
-    if preferred is not None:
-        ordered.sort(key=lambda agent: agent.agent_id != preferred)
-    for rank, agent in enumerate(ordered):
+    for rank, agent in enumerate(ranking.in_order(preferred)):
         if repo.reserve_capacity(agent.agent_id, channel, now):
             case.assign(agent.agent_id, channel, now)
             reason = ranking.explanation.winner_reason
             if agent.agent_id == preferred:
                 reason = "continuity: the agent who last handled this customer's case"
             elif rank > 0:
-                reason = f"{reason}; {rank} better-ranked agent(s) were taken meanwhile"
+                reason = f"{reason}; {rank} better choice(s) were taken meanwhile"
             explanation = replace(
                 ranking.explanation,
                 winner_reason=reason,
