@@ -44,8 +44,10 @@ def _value(registry: CollectorRegistry, name: str, **labels: str) -> float:
 def test_events_become_counters_with_closed_labels() -> None:
     registry = CollectorRegistry()
     metrics = PrometheusMetrics(registry)
+    committed = T0 + timedelta(milliseconds=40)
     for event in [
         ContactReceived(Channel.CHAT),
+        # decided 20 ms after the event, committed 40 ms after it: latency runs to the commit
         CaseRouted(_decision("e1", timedelta(milliseconds=20), Outcome.ASSIGNED)),
         CaseRouted(_decision("", timedelta(seconds=90), Outcome.ASSIGNED)),
         HandoffRecorded("case-123", HandoffReason.ESCALATION, "billing"),
@@ -53,7 +55,7 @@ def test_events_become_counters_with_closed_labels() -> None:
         CaseResolved("case-124", Channel.CHAT, False),
         FirstContactRevoked("case-123", Channel.CHAT),
     ]:
-        metrics.record(event, T0)
+        metrics.record(event, committed)
     metrics.dead_lettered("bad_json")
     metrics.set_gauges(queue_depth=4, agents_available=7)
     assert _value(registry, "ticketrouter_contacts_received_total", channel="chat") == 1
@@ -63,7 +65,8 @@ def test_events_become_counters_with_closed_labels() -> None:
     assert _value(registry, "ticketrouter_first_contact_resolutions_total", channel="chat") == 1
     assert _value(registry, "ticketrouter_fcr_revocations_total", channel="chat") == 1
     assert _value(registry, "ticketrouter_routing_latency_seconds_count") == 1
-    assert _value(registry, "ticketrouter_routing_latency_seconds_bucket", le="0.025") == 1
+    assert _value(registry, "ticketrouter_routing_latency_seconds_bucket", le="0.025") == 0
+    assert _value(registry, "ticketrouter_routing_latency_seconds_bucket", le="0.05") == 1
     assert _value(registry, "ticketrouter_queue_wait_seconds_bucket", le="60.0") == 0
     assert _value(registry, "ticketrouter_queue_wait_seconds_bucket", le="120.0") == 1
     assert _value(registry, "ticketrouter_dlq_messages_total", reason="bad_json") == 1

@@ -6,7 +6,7 @@ case or agent id. Known label values are pre-initialised so rates exist from zer
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -117,11 +117,12 @@ class PrometheusMetrics(MetricsPort):
                 self.contacts.labels(channel=channel.value).inc()
             case CaseRouted(decision=decision):
                 self.decisions.labels(outcome=decision.outcome.value).inc()
-                waited = max(0.0, (decision.decided_at - decision.event_time).total_seconds())
                 if decision.event_id:
-                    self.latency.observe(waited)
+                    # Until the decision is committed (now), not just computed: in a batch
+                    # the commit comes after every contact in it has been routed.
+                    self.latency.observe(_seconds(now - decision.event_time))
                 else:
-                    self.queue_wait.observe(waited)
+                    self.queue_wait.observe(_seconds(decision.decided_at - decision.event_time))
             case HandoffRecorded(reason=reason):
                 self.handoffs.labels(reason=reason.value).inc()
             case CaseResolved(channel=channel, first_contact_resolved=fcr):
@@ -137,3 +138,7 @@ class PrometheusMetrics(MetricsPort):
     def set_gauges(self, queue_depth: int, agents_available: int) -> None:
         self.queue_depth.set(queue_depth)
         self.agents_available.set(agents_available)
+
+
+def _seconds(delta: timedelta) -> float:
+    return max(0.0, delta.total_seconds())
