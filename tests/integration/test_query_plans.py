@@ -22,3 +22,10 @@ def test_identity_lookup_uses_the_primary_key(sqlite_database: Database) -> None
     plan = _plan(sqlite_database.writer, queries.owners_of(keys))
     assert "SCAN identities" not in plan, plan
     assert "identities USING" in plan, plan
+
+
+def test_open_cases_of_a_batch_of_customers_use_the_customer_index(
+    sqlite_database: Database,
+) -> None:
+    plan = _plan(sqlite_database.writer, queries.open_cases_of(["c1", "c2"]))
+    assert "SCAN cases" not in plan, plan

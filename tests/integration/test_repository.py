@@ -17,7 +17,7 @@ from ticketrouter.adapters.database import Database
 from ticketrouter.adapters.orm import OutboxRow
 from ticketrouter.adapters.unit_of_work import SqlUnitOfWork
 from ticketrouter.domain.channels import Channel, Presence
-from ticketrouter.domain.commands import ResolveCase
+from ticketrouter.domain.commands import RecordMessage, RecordSurvey, ResolveCase
 from ticketrouter.service_layer.cases import resolve_case
 from ticketrouter.service_layer.intake import handle_events
 from ticketrouter.service_layer.ports import ConcurrentUpdate, UnitOfWork
@@ -231,3 +231,52 @@ def test_concurrent_reservations_never_exceed_capacity(database: Database) -> No
     with SqlUnitOfWork(database.reader) as uow:
         stored = uow.repo.get_agent("ana")
     assert stored is not None and stored.load[Channel.CHAT] == 3
+
+
+def test_one_batch_can_touch_the_same_case_and_customer_many_times(
+    uow_factory: UowFactory,
+) -> None:
+    """Batches hold many events of one customer: every later event must see the
+    effects of the earlier ones, whatever the repository caches for the batch."""
+    _seed(uow_factory, agent("gen", capacity={"email": 5, "chat": 5, "voice": 2}))
+    with uow_factory() as uow:
+        [first] = handle_events([contact(("email", "a@x.com"), event_id="b0")], uow, T0, SETTINGS)
+        uow.commit()
+    assert first is not None
+    with uow_factory() as uow:
+        results = handle_events(
+            [
+                RecordSurvey("b1", T0, first.case_id, 4),
+                contact(("email", "a@x.com"), channel="chat", event_id="b2"),
+                contact(
+                    ("phone", "+1 415 555 0100"),
+                    channel="voice",
+                    event_id="b3",
+                    topic="orders.status",
+                ),
+                # links the phone customer to a@x.com: a merge inside the batch
+                contact(
+                    ("phone", "+1 415 555 0100"),
+                    ("email", "a@x.com"),
+                    channel="voice",
+                    event_id="b4",
+                ),
+                RecordMessage("b5", T0, Channel.CHAT, first.case_id, "", "and another thing"),
+                contact(("email", "new@x.com"), event_id="b6"),
+                contact(("email", "NEW@x.com"), channel="chat", event_id="b7"),
+            ],
+            uow,
+            T0,
+            SETTINGS,
+        )
+        uow.commit()
+    _, b2, b3, b4, _, b6, b7 = results
+    assert b2 is not None and b2.case_id == first.case_id
+    assert b3 is not None and b4 is not None and b4.case_id == first.case_id
+    assert b6 is not None and b7 is not None and b6.case_id == b7.case_id
+    with uow_factory() as uow:
+        case = uow.repo.get_case(first.case_id)
+        survivor = min(first.customer_id, b3.customer_id)
+        assert case is not None
+        assert (case.csat, case.contact_count, case.customer_id) == (4, 3, survivor)
+        assert len(uow.repo.recent_contacts(survivor, 20)) == 5

@@ -30,9 +30,26 @@ OPEN_STATUSES = (CaseStatus.QUEUED.value, CaseStatus.OFFERED.value, CaseStatus.A
 def owners_of(keys: Sequence[tuple[str, str]]) -> Select[Any]:
     # OR of (kind AND value) pairs: SQLite plans a row-value IN over the composite
     # primary key as a full scan, which grows with every customer ever seen.
-    pairs = [and_(identities.c.kind == kind, identities.c.value == value) for kind, value in keys]
+    by_kind: dict[str, list[str]] = {}
+    for kind, value in keys:
+        by_kind.setdefault(kind, []).append(value)
+    # kind = ? AND value IN (...) per kind: a key range per kind on the primary key.
+    # (SQLite plans a row-value IN over the composite key as a full scan.)
     return select(identities.c.kind, identities.c.value, identities.c.customer_id).where(
-        or_(*pairs)
+        or_(
+            *(
+                and_(identities.c.kind == kind, identities.c.value.in_(values))
+                for kind, values in by_kind.items()
+            )
+        )
+    )
+
+
+def open_cases_of(customer_ids: Sequence[str]) -> Select[Any]:
+    return (
+        select(cases)
+        .where(cases.c.customer_id.in_(customer_ids), cases.c.status.in_(OPEN_STATUSES))
+        .order_by(cases.c.opened_at)
     )
 
 

@@ -32,6 +32,7 @@ from ticketrouter.adapters.records import (
     requirements_to_dict,
     utc,
 )
+from ticketrouter.adapters.transaction_cache import TransactionCache
 from ticketrouter.domain.agents import Agent
 from ticketrouter.domain.cases import Case, CaseStatus
 from ticketrouter.domain.channels import Channel, Presence
@@ -40,6 +41,7 @@ from ticketrouter.domain.identity import Identity, IdentityKind
 from ticketrouter.service_layer.ports import ConcurrentUpdate, Repository
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_CHUNK = 500  # keys per IN list
 _OPEN = (CaseStatus.QUEUED.value, CaseStatus.OFFERED.value, CaseStatus.ASSIGNED.value)
 
 
@@ -50,6 +52,7 @@ class SqlRepository(Repository):
         self._pending_contacts: list[dict[str, Any]] = []
         self._pending_processed: list[dict[str, Any]] = []
         self._pending_touches: dict[str, datetime] = {}  # agent -> last assignment
+        self._known = TransactionCache()
 
     def _run(self, statement: Any, params: Any = None) -> Any:
         """Execute on the session's connection: Core speed, the session's transaction."""
@@ -75,11 +78,35 @@ class SqlRepository(Repository):
 
     # --- customers and identities -------------------------------------------------
     def owners_of(self, identities: Iterable[Identity]) -> dict[Identity, str]:
-        keys = [(i.kind.value, i.value) for i in identities]
-        if not keys:
-            return {}
-        rows = self._run(queries.owners_of(keys))
-        return {Identity(IdentityKind(k), v): c for k, v, c in rows}
+        wanted = list(identities)
+        self._load_owners([i for i in wanted if i not in self._known.owners])
+        owners = self._known.owners
+        return {i: owner for i in wanted if (owner := owners.get(i)) is not None}
+
+    def _load_owners(self, identities: Sequence[Identity]) -> None:
+        if not identities:
+            return
+        for start in range(0, len(identities), _CHUNK):
+            chunk = identities[start : start + _CHUNK]
+            for identity in chunk:
+                self._known.owners[identity] = None
+            rows = self._run(queries.owners_of([(i.kind.value, i.value) for i in chunk]))
+            for kind, value, customer_id in rows:
+                self._known.owners[Identity(IdentityKind(kind), value)] = customer_id
+
+    def prefetch(self, identities: Iterable[Identity]) -> None:
+        """Load a batch's identities and their customers' open cases in a few queries."""
+        self._load_owners(list(dict.fromkeys(i for i in identities if i not in self._known.owners)))
+        customers = sorted(
+            {c for c in self._known.owners.values() if c is not None} - self._known.fully_loaded
+        )
+        for start in range(0, len(customers), _CHUNK):
+            chunk = customers[start : start + _CHUNK]
+            rows = self._run(queries.open_cases_of(chunk)).mappings()
+            for row in rows:  # oldest first: the first per topic is the one contacts join
+                case = self._known.remember(_case(row))
+                self._known.open_cases.setdefault((case.customer_id, case.topic), case)
+            self._known.fully_loaded.update(chunk)
 
     def add_customer(self, customer: Customer, now: datetime) -> None:
         self._run(
@@ -95,6 +122,7 @@ class SqlRepository(Repository):
         )
 
     def link_identity(self, identity: Identity, customer_id: str, now: datetime) -> None:
+        self._known.owners[identity] = customer_id
         self._run(
             queries.INSERT_IDENTITY,
             {
@@ -121,6 +149,7 @@ class SqlRepository(Repository):
         self._run(
             insert(MergeRow).values(survivor_id=survivor_id, merged_id=merged_id, merged_at=now)
         )
+        self._known.merged(survivor_id, merged_id)
 
     def update_customer(
         self, customer_id: str, display_name: str, tier: str, language: str
@@ -196,17 +225,27 @@ class SqlRepository(Repository):
         return found
 
     # --- cases ----------------------------------------------------------------------
+    def _case_of(self, row: Any) -> Case:
+        return self._known.remember(_case(row))
+
     def get_case(self, case_id: str) -> Case | None:
+        if case_id in self._known.cases:
+            return self._known.cases[case_id]
         row = self._run(select(CaseRow).where(col(CaseRow.id) == case_id)).mappings().first()
-        return _case(row) if row else None
+        return self._case_of(row) if row else None
 
     def open_case_for(self, customer_id: str, topic: str) -> Case | None:
+        known, case = self._known.open_case(customer_id, topic)
+        if known:
+            return case
         row = (
             self._run(queries.OPEN_CASE, {"customer_id": customer_id, "topic": topic})
             .mappings()
             .first()
         )
-        return _case(row) if row else None
+        case = self._case_of(row) if row else None
+        self._known.open_cases[(customer_id, topic)] = case
+        return case
 
     def last_resolved_case(self, customer_id: str, topic: str) -> Case | None:
         row = (
@@ -214,7 +253,7 @@ class SqlRepository(Repository):
             .mappings()
             .first()
         )
-        return _case(row) if row else None
+        return self._case_of(row) if row else None
 
     def open_case_ids(self, customer_id: str) -> list[str]:
         rows = self._run(
@@ -229,6 +268,7 @@ class SqlRepository(Repository):
 
     def add_case(self, case: Case) -> None:
         self._run(queries.INSERT_CASE, {**_case_values(case), "version": case.version})
+        self._known.remember(case)
 
     def save_case(self, case: Case) -> None:
         values = _case_values(case)
@@ -236,6 +276,7 @@ class SqlRepository(Repository):
         if self._run(queries.SAVE_CASE, params).rowcount != 1:
             raise ConcurrentUpdate(f"case {case.case_id} changed concurrently")
         case.version += 1
+        self._known.remember(case)
 
     def queued_cases(self, limit: int, channel: Channel | None = None) -> list[Case]:
         query = select(CaseRow).where(col(CaseRow.status) == CaseStatus.QUEUED.value)
@@ -244,7 +285,7 @@ class SqlRepository(Repository):
         rows = self._run(
             query.order_by(col(CaseRow.priority).desc(), col(CaseRow.queued_at)).limit(limit)
         ).mappings()
-        return [_case(r) for r in rows]
+        return [self._case_of(r) for r in rows]
 
     def list_cases(
         self, owner_agent_id: str | None, status: CaseStatus | None, limit: int
@@ -255,7 +296,7 @@ class SqlRepository(Repository):
         if status is not None:
             query = query.where(col(CaseRow.status) == status.value)
         rows = self._run(query.order_by(col(CaseRow.opened_at).desc()).limit(limit)).mappings()
-        return [_case(r) for r in rows]
+        return [self._case_of(r) for r in rows]
 
     def queue_depth(self) -> int:
         return int(

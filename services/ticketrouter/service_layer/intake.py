@@ -28,6 +28,12 @@ def handle_events(
     """Apply a batch; returns the routing decision of each contact (None otherwise,
     and for an event seen before, which changes nothing)."""
     seen = uow.repo.processed_among(c.event_id for c in commands)
+    uow.repo.prefetch(
+        identity
+        for c in commands
+        if isinstance(c, ReceiveContact | UpdateCustomer) and c.event_id not in seen
+        for identity in c.identities
+    )
     results: list[Decision | None] = []
     for command in commands:
         if command.event_id in seen:

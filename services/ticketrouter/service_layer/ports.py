@@ -28,6 +28,10 @@ class Repository(abc.ABC):
     def owners_of(self, identities: Iterable[Identity]) -> dict[Identity, str]:
         """Map each known identity to the customer that owns it."""
 
+    def prefetch(self, identities: Iterable[Identity]) -> None:  # noqa: B027
+        """A hint: these identities (and their customers' open cases) are about to be
+        looked up in this transaction, so an adapter may load them in one go."""
+
     @abc.abstractmethod
     def add_customer(self, customer: Customer, now: datetime) -> None: ...
 
