@@ -1,0 +1,44 @@
+"""Shared state between the demo's threads: one printer, and the names behind ids."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime
+
+_print_lock = threading.Lock()
+
+
+def say(line: str) -> None:
+    with _print_lock:
+        print(line, flush=True)
+
+
+def now_hms() -> str:
+    return datetime.now().strftime("%H:%M:%S")
+
+
+class Directory:
+    """Who is behind an event or a customer id, so lines name people, not hashes."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._events: dict[str, tuple[str, datetime]] = {}
+        self._customers: dict[str, str] = {}
+
+    def sent(self, event_id: str, name: str, occurred_at: datetime) -> None:
+        with self._lock:
+            self._events[event_id] = (name, occurred_at)
+
+    def claim(self, event_id: str, customer_id: str) -> datetime | None:
+        """The send time of one of our events, now decided; learns the customer's name."""
+        with self._lock:
+            found = self._events.pop(event_id, None)
+            if found is None:
+                return None
+            self._customers[customer_id] = found[0]
+            return found[1]
+
+    def who(self, customer_id: str) -> str:
+        with self._lock:
+            name = self._customers.get(customer_id, "customer")
+        return f"{name} ({customer_id[:6]})"
