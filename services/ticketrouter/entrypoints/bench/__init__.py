@@ -1,0 +1,28 @@
+"""`ticketrouter bench`: the performance figures of DESIGN.md §8, one JSON line each.
+
+stdout carries only JSON lines, `{"figure", "value", "unit", ...context}`, so that runs
+can be compared; progress goes to stderr. Every run uses fresh, uniquely named topics
+and fresh SQLite files in a temporary directory that is removed at the end:
+
+1. publish N `contact.received` events: an omnichannel mix of N/5 customers who come
+   back on other channels, so that follow-ups rejoin their open cases;
+2. (a) the ceiling: raw kafka-python consume + json.loads of those events;
+   (b) the worker on the same events: Kafka in -> decision committed -> published
+       through the outbox -> offsets committed, checked against `processed_events`;
+   (c) event -> decision latency at a paced 1,000 contacts/s, the load coming from
+       a separate process so that it does not compete with the worker for the GIL;
+3. matching: `rank_agents` among M online agents.
+
+Figures: publish_rate, kafka_consume_baseline, worker_throughput (with its ratio to the
+baseline), worker_processed_events (the check), routing_latency_p50/p99,
+decision_published_latency_p99, matching_mean/p99. Targets are printed beside the
+figures they apply to; missing one is reported, not treated as a failure.
+
+Modules, in the order a run uses them: `run` (the whole run), `publish` (1),
+`baseline` (2a), `throughput` (2b), `latency` with `paced_load` (2c), `matching` (3);
+shared by those: `traffic`, `synthetic_agents`, `kafka_tools`, `worker_rig`, `reporting`.
+"""
+
+from ticketrouter.entrypoints.bench.run import run_bench
+
+__all__ = ["run_bench"]

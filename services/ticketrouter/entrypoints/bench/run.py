@@ -1,0 +1,60 @@
+"""The whole bench run: a broker, fresh topics and a temporary directory, then each stage.
+
+Everything a run creates is released through one ExitStack, so a failing stage still
+stops the embedded broker and deletes the topics it made on a real cluster.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from contextlib import ExitStack
+from pathlib import Path
+
+from ticketrouter.adapters.broker import EmbeddedBroker
+from ticketrouter.adapters.kafka import ensure_topics
+from ticketrouter.adapters.rules_file import load_rules
+from ticketrouter.config import Settings
+from ticketrouter.entrypoints.bench.baseline import bench_baseline
+from ticketrouter.entrypoints.bench.kafka_tools import Topics, delete_topics
+from ticketrouter.entrypoints.bench.latency import bench_latency
+from ticketrouter.entrypoints.bench.matching import bench_matching
+from ticketrouter.entrypoints.bench.publish import bench_publish
+from ticketrouter.entrypoints.bench.reporting import BenchFailed, say
+from ticketrouter.entrypoints.bench.throughput import bench_worker
+
+
+def run_bench(settings: Settings, events: int, agents: int) -> int:
+    """Runs every stage; exit status 0 if all checks pass, 1 if one fails, 2 on bad input."""
+    if events <= 0 or agents <= 0:
+        say("--events and --agents must be positive")
+        return 2
+    try:
+        with tempfile.TemporaryDirectory(prefix="ticketrouter-bench-") as tmp, ExitStack() as stack:
+            return 0 if _run(settings, events, agents, Path(tmp), stack) else 1
+    except BenchFailed as err:
+        say(f"bench failed: {err}")
+        return 1
+
+
+def _run(settings: Settings, events: int, agents: int, tmp: Path, stack: ExitStack) -> bool:
+    servers = _broker(settings, tmp, stack)
+    throughput, paced = Topics.fresh("throughput"), Topics.fresh("paced")
+    ensure_topics(servers, throughput.names + paced.names, settings.topic_partitions)
+    if settings.kafka_bootstrap:  # an embedded broker forgets everything when it stops
+        stack.callback(delete_topics, servers, throughput.names + paced.names)
+    bench_publish(servers, throughput.contacts, events, settings.topic_partitions)
+    baseline = bench_baseline(servers, throughput.contacts, events, settings.batch_size)
+    ok = bench_worker(settings, servers, throughput, tmp / "throughput.db", events, baseline)
+    ok = bench_latency(settings, servers, paced, tmp / "latency.db") and ok
+    bench_matching(load_rules(settings.rules_file), agents)
+    return ok
+
+
+def _broker(settings: Settings, tmp: Path, stack: ExitStack) -> str:
+    if settings.kafka_bootstrap:
+        say(f"using the Kafka cluster at {settings.kafka_bootstrap}")
+        return settings.kafka_bootstrap
+    broker = EmbeddedBroker(log_path=tmp / "broker.log").start()
+    stack.callback(broker.stop)
+    say(f"embedded broker on {broker.bootstrap}")
+    return broker.bootstrap
