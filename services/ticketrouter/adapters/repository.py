@@ -49,6 +49,7 @@ class SqlRepository(Repository):
     def __init__(self, session: Session) -> None:
         self.session = session
         self._available: dict[str, Agent] | None = None  # snapshot for this transaction
+        self._staffed: dict[Channel, list[Agent]] = {}  # snapshot agents by channel
         self._pending_contacts: list[dict[str, Any]] = []
         self._pending_processed: list[dict[str, Any]] = []
         self._pending_touches: dict[str, datetime] = {}  # agent -> last assignment
@@ -440,8 +441,13 @@ class SqlRepository(Repository):
                 .all()
             )
             self._available = {a.agent_id: a for a in self._agents([_Row(r) for r in rows])}
-        # Matching checks capacity per agent anyway; filtering here would do it twice.
-        return list(self._available.values())
+            self._staffed = {}
+        # Agents who work this channel at all; matching checks their free capacity.
+        staffed = self._staffed.get(channel)
+        if staffed is None:
+            staffed = [a for a in self._available.values() if a.capacity.get(channel, 0) > 0]
+            self._staffed[channel] = staffed
+        return staffed
 
     def reserve_capacity(self, agent_id: str, channel: Channel, now: datetime) -> bool:
         slot = {"b_agent_id": agent_id, "b_channel": channel.value}

@@ -74,7 +74,7 @@ def rank_agents(
     policy_version: int = 0,
 ) -> Ranking:
     eligible: list[Agent] = []
-    reasons: Counter[str] = Counter()
+    reasons: Counter[Exclusion] = Counter()
     considered = 0
     for agent in candidates:
         if agent.agent_id in excluded_ids:
@@ -84,7 +84,7 @@ def rank_agents(
         if why is None:
             eligible.append(agent)
         else:
-            reasons[why.value] += 1
+            reasons[why] += 1
     winner = min(eligible, key=_fairness_key) if eligible else None
     if winner is not None:
         winner_reason = (
@@ -95,7 +95,8 @@ def rank_agents(
         summary = assignment_summary(winner.agent_id, requirements, channel)
     else:
         winner_reason = ""
-        top = ", ".join(f"{n} {r}" for r, n in reasons.most_common(3)) or "no agents online"
+        top = ", ".join(f"{n} {r.value}" for r, n in reasons.most_common(3))
+        top = top or "no agents online"
         summary = f"no eligible agent for {requirements.describe()} on {channel} ({top})"
     explanation = Explanation(
         rule=rule,
@@ -103,7 +104,7 @@ def rank_agents(
         channel=channel,
         candidates_considered=considered,
         eligible=len(eligible),
-        excluded_by_reason=dict(reasons),
+        excluded_by_reason={reason.value: n for reason, n in reasons.items()},
         winner_reason=winner_reason,
         summary=summary,
         policy_version=policy_version,
