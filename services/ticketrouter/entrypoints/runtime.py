@@ -24,6 +24,9 @@ from ticketrouter.entrypoints.worker import ContactWorker
 
 log = logging.getLogger(__name__)
 
+HOUSEKEEPING_SECONDS = 0.2
+GAUGE_EVERY_TICKS = 5  # once a second
+
 
 def _host_port(address: str) -> tuple[str, int]:
     host, _, port = address.rpartition(":")
@@ -83,7 +86,7 @@ class Runtime:
                 self.app, settings.grpc_address
             )
             self._server.start()
-            self._start_thread("outbox-relay", lambda: self._relay_loop(relay))
+        self._start_thread("housekeeping", lambda: self._housekeeping(relay))
         if self.with_worker:
             consumer = create_consumer(
                 self.bootstrap_servers,
@@ -119,13 +122,18 @@ class Runtime:
         thread.start()
         self._threads.append(thread)
 
-    def _relay_loop(self, relay: OutboxRelay) -> None:
-        """Publishes decisions made on the gRPC path (the worker drains after each batch)."""
-        while not self._stop.wait(0.2):
+    def _housekeeping(self, relay: OutboxRelay) -> None:
+        """Publish decisions made on the gRPC path (the worker also drains after each
+        batch) and keep the queue and agent gauges fresh, whoever changed them."""
+        ticks = 0
+        while not self._stop.wait(HOUSEKEEPING_SECONDS):
+            ticks += 1
             try:
                 relay.drain()
+                if ticks % GAUGE_EVERY_TICKS == 0:
+                    self.app.refresh_gauges()
             except Exception:
-                log.exception("outbox relay failed; will retry")
+                log.exception("housekeeping failed; will retry")
 
     @property
     def stopped(self) -> threading.Event:

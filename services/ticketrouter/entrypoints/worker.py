@@ -81,7 +81,6 @@ class ContactWorker:
         self._dead_letter(rejected)
         self.relay.drain()
         self._commit({tp: batch[-1].offset + 1 for tp, batch in polled.items()})
-        self.app.refresh_gauges()
         self.processed += len(records) - len(rejected)
         return len(records)
 

@@ -1,0 +1,48 @@
+"""The server a platform or grpcurl sees: reflection, health, every service."""
+
+from __future__ import annotations
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+from tests.e2e.conftest import Service
+from ticketrouter.v1 import config_pb2, config_pb2_grpc
+
+
+def test_reflection_lists_every_service(service: Service) -> None:
+    stub = reflection_pb2_grpc.ServerReflectionStub(service.channel)
+    request = reflection_pb2.ServerReflectionRequest(list_services="")
+    [response] = list(stub.ServerReflectionInfo(iter([request])))
+    names = {s.name for s in response.list_services_response.service}
+    assert names >= {
+        "ticketrouter.v1.RoutingService",
+        "ticketrouter.v1.AgentService",
+        "ticketrouter.v1.CustomerService",
+        "ticketrouter.v1.RoutingConfigService",
+        "grpc.health.v1.Health",
+    }
+
+
+def test_health_is_serving_for_the_server_and_each_service(service: Service) -> None:
+    stub = health_pb2_grpc.HealthStub(service.channel)
+    for name in ("", "ticketrouter.v1.RoutingService"):
+        answer = stub.Check(health_pb2.HealthCheckRequest(service=name))
+        assert answer.status == health_pb2.HealthCheckResponse.SERVING
+
+
+def test_the_rules_in_force_can_be_read_and_a_draft_validated(service: Service) -> None:
+    stub = config_pb2_grpc.RoutingConfigServiceStub(service.channel)
+    policy = stub.GetActivePolicy(config_pb2.GetActivePolicyRequest())
+    assert {r.name for r in policy.rules} >= {"refunds", "default"}
+    verdict = stub.ValidatePolicy(
+        config_pb2.ValidatePolicyRequest(source="rules:\n  - {name: x, topic: t, skills: {a: 7}}")
+    )
+    assert not verdict.valid
+    assert [(e.rule, e.field) for e in verdict.errors] == [("x", "skills.a")]
+    try:
+        stub.ApplyPolicy(config_pb2.ApplyPolicyRequest(source=""))
+    except grpc.RpcError as err:
+        assert err.code() is grpc.StatusCode.UNIMPLEMENTED
+    else:
+        raise AssertionError("ApplyPolicy is not available yet and must say so")
