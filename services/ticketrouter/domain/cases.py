@@ -8,7 +8,7 @@ from enum import StrEnum
 
 from ticketrouter.domain.channels import Channel
 from ticketrouter.domain.decisions import Explanation
-from ticketrouter.domain.errors import ConflictingState, InvalidField
+from ticketrouter.domain.errors import ConflictingState, parse_choice
 from ticketrouter.domain.requirements import Requirements
 
 
@@ -29,19 +29,11 @@ class HandoffReason(StrEnum):
 
 
 def parse_case_status(value: str) -> CaseStatus:
-    try:
-        return CaseStatus(value.strip().lower())
-    except ValueError:
-        allowed = ", ".join(s.value for s in CaseStatus)
-        raise InvalidField("status", f"unknown status {value!r} (one of {allowed})") from None
+    return parse_choice(CaseStatus, value, "status", "status")
 
 
 def parse_handoff_reason(value: str) -> HandoffReason:
-    try:
-        return HandoffReason(value.strip().lower())
-    except ValueError:
-        allowed = ", ".join(r.value for r in HandoffReason)
-        raise InvalidField("reason", f"unknown reason {value!r} (one of {allowed})") from None
+    return parse_choice(HandoffReason, value, "reason", "reason")
 
 
 @dataclass(slots=True)

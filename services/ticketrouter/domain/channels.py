@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from ticketrouter.domain.errors import InvalidField
+from ticketrouter.domain.errors import parse_choice
 
 
 class Channel(StrEnum):
@@ -25,16 +25,8 @@ class Presence(StrEnum):
 
 
 def parse_channel(value: str, field: str = "channel") -> Channel:
-    try:
-        return Channel(value.strip().lower())
-    except ValueError:
-        allowed = ", ".join(c.value for c in Channel)
-        raise InvalidField(field, f"unknown channel {value!r} (one of {allowed})") from None
+    return parse_choice(Channel, value, field, "channel")
 
 
 def parse_presence(value: str, field: str = "presence") -> Presence:
-    try:
-        return Presence(value.strip().lower())
-    except ValueError:
-        allowed = ", ".join(p.value for p in Presence)
-        raise InvalidField(field, f"unknown presence {value!r} (one of {allowed})") from None
+    return parse_choice(Presence, value, field, "presence")

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+from typing import TypeVar
+
+E = TypeVar("E", bound=StrEnum)
+
 
 class DomainError(Exception):
     """Base of every expected, user-facing failure."""
@@ -25,3 +30,12 @@ class NotFound(DomainError):
 
 class ConflictingState(DomainError):
     """The request is valid but the entity's current state forbids it."""
+
+
+def parse_choice(choices: type[E], value: str, field: str, what: str) -> E:
+    """A value from a closed set, case- and space-insensitive, or InvalidField listing it."""
+    try:
+        return choices(value.strip().lower())
+    except ValueError:
+        allowed = ", ".join(c.value for c in choices)
+        raise InvalidField(field, f"unknown {what} {value!r} (one of {allowed})") from None

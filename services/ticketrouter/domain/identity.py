@@ -13,7 +13,7 @@ from enum import StrEnum
 
 import phonenumbers
 
-from ticketrouter.domain.errors import InvalidField
+from ticketrouter.domain.errors import InvalidField, parse_choice
 
 
 class IdentityKind(StrEnum):
@@ -44,11 +44,7 @@ def normalise_identity(
     kind: str, value: str, default_region: str = "US", field: str = "identities"
 ) -> Identity:
     """Return the canonical identity, or raise InvalidField naming `field`."""
-    try:
-        parsed_kind = IdentityKind(kind.strip().lower())
-    except ValueError:
-        allowed = ", ".join(k.value for k in IdentityKind)
-        raise InvalidField(f"{field}.kind", f"unknown kind {kind!r} (one of {allowed})") from None
+    parsed_kind = parse_choice(IdentityKind, kind, f"{field}.kind", "kind")
     raw = value.strip()
     if not raw:
         raise InvalidField(f"{field}.value", "must not be empty")

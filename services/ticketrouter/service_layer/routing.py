@@ -116,43 +116,23 @@ def _continue_case(
     repo = uow.repo
     owner = repo.get_agent(case.owner_agent_id)
     explanation = _owner_explanation(case, cmd.channel, settings)
+
+    def rejoin(agent_id: str, summary: str) -> Decision:
+        return decide(case, cmd, Outcome.REJOINED_CASE, agent_id, explanation, now, summary)
+
     if cmd.channel is case.channel:
-        return decide(
-            case,
-            cmd,
-            Outcome.REJOINED_CASE,
-            case.owner_agent_id,
-            explanation,
-            now,
-            f"joined the case owned by {case.owner_agent_id}",
-        )
+        return rejoin(case.owner_agent_id, f"joined the case owned by {case.owner_agent_id}")
     if (
         owner is not None
         and exclusion(owner, case.requirements, cmd.channel) is None
-        and (repo.reserve_capacity(owner.agent_id, cmd.channel, now))
+        and repo.reserve_capacity(owner.agent_id, cmd.channel, now)
     ):
         repo.release_capacity(owner.agent_id, case.channel)
         case.assign(owner.agent_id, cmd.channel, now)
-        return decide(
-            case,
-            cmd,
-            Outcome.REJOINED_CASE,
-            owner.agent_id,
-            explanation,
-            now,
-            f"back to owner {owner.agent_id}, now on {cmd.channel}",
-        )
+        return rejoin(owner.agent_id, f"back to owner {owner.agent_id}, now on {cmd.channel}")
     if owner is not None and owner.presence in (Presence.AVAILABLE, Presence.BUSY):
         # Waiting for the owner beats handing the customer to a stranger.
-        return decide(
-            case,
-            cmd,
-            Outcome.REJOINED_CASE,
-            owner.agent_id,
-            explanation,
-            now,
-            f"owner {owner.agent_id} busy on {cmd.channel}; keeps the case",
-        )
+        return rejoin(owner.agent_id, f"owner {owner.agent_id} busy on {cmd.channel}; keeps it")
     former = case.hand_off()
     repo.release_capacity(former, case.channel)
     repo.add_handoff(case.case_id, former, None, HandoffReason.OTHER.value, now)
