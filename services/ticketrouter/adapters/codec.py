@@ -7,7 +7,7 @@ Decoding never raises anything but InvalidEvent, whose `reason` is a closed set
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Any
 
 from google.protobuf import json_format
@@ -187,7 +187,3 @@ def encode_decision(decision: Decision) -> bytes:
     return json_format.MessageToJson(
         decision_to_proto(decision), indent=None, preserving_proto_field_name=True
     ).encode()
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)

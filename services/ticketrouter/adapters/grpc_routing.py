@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from datetime import datetime
 
 import grpc
+from sqlalchemy.exc import OperationalError
 
 from ticketrouter.adapters.codec import CONTACT_RECEIVED, decision_to_proto, to_command
 from ticketrouter.adapters.grpc_errors import grpc_errors, invalid, unimplemented
@@ -156,6 +157,8 @@ class RoutingServicer(routing_pb2_grpc.RoutingServiceServicer):
                     case = self._case_proto(decision.case_id)
                 except NotFound:
                     continue
+                except OperationalError:
+                    context.abort(grpc.StatusCode.UNAVAILABLE, "database unavailable, reconnect")
                 yield routing_pb2.Assignment(decision=decision_to_proto(decision), case=case)
         finally:
             self.app.feed.unsubscribe(token)
