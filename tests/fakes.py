@@ -12,6 +12,7 @@ from ticketrouter.domain.channels import Channel, Presence
 from ticketrouter.domain.customers import Contact, Customer
 from ticketrouter.domain.identity import Identity
 from ticketrouter.domain.matching import queue_order_key
+from ticketrouter.domain.reports import ChannelStaffing, QueueStat, ResolutionReport
 from ticketrouter.service_layer.ports import ConcurrentUpdate, Repository, UnitOfWork
 
 
@@ -38,6 +39,7 @@ class FakeRepository(Repository):
         self.agents: dict[str, Agent] = {}
         self.handoffs: list[tuple[str, str, str | None, str, datetime]] = []
         self.processed: set[str] = set()
+        self.resolutions: list[list] = []  # type: ignore[type-arg]
 
     def owners_of(self, identities: Iterable[Identity]) -> dict[Identity, str]:
         return {i: self.identities[i] for i in identities if i in self.identities}
@@ -167,6 +169,39 @@ class FakeRepository(Repository):
     ) -> None:
         self.handoffs.append((case_id, from_agent, to_agent, reason, now))
 
+    def record_resolution(self, case: Case) -> None:
+        assert case.resolved_at is not None
+        self.resolutions.append(
+            [
+                case.case_id,
+                case.first_channel,
+                case.resolved_at,
+                case.first_contact_resolved,
+                case.handoff_count,
+            ]
+        )
+
+    def revoke_resolution(self, case_id: str) -> None:
+        for resolution in reversed(self.resolutions):
+            if resolution[0] == case_id:
+                resolution[3] = False
+                return
+
+    def resolution_report(
+        self, since: datetime, until: datetime, channel: Channel | None
+    ) -> ResolutionReport:
+        rows = [
+            r
+            for r in self.resolutions
+            if since <= r[2] < until and (channel is None or r[1] is channel)
+        ]
+        return ResolutionReport(
+            len(rows),
+            sum(1 for r in rows if r[3]),
+            sum(1 for r in rows if r[4] > 0),
+            sum(r[4] for r in rows),
+        )
+
     def handoffs_of(self, case_id: str) -> list[tuple[str, str | None, str, datetime]]:
         return [(f, t, r, at) for c, f, t, r, at in self.handoffs if c == case_id]
 
@@ -216,8 +251,31 @@ class FakeRepository(Repository):
         agent = self.agents[agent_id]
         agent.load[channel] = max(0, agent.load.get(channel, 0) - 1)
 
-    def available_agent_count(self) -> int:
-        return sum(1 for a in self.agents.values() if a.presence is Presence.AVAILABLE)
+    def queue_stats(self, now: datetime) -> dict[str, QueueStat]:
+        stats: dict[str, QueueStat] = {}
+        for case in self.cases.values():
+            if case.status is CaseStatus.QUEUED:
+                known = stats.get(case.rule, QueueStat(0, 0.0))
+                waited = (now - (case.queued_at or now)).total_seconds()
+                stats[case.rule] = QueueStat(
+                    known.depth + 1, max(known.longest_wait_seconds, waited)
+                )
+        return stats
+
+    def staffing(self) -> dict[Channel, ChannelStaffing]:
+        staffed: dict[Channel, ChannelStaffing] = {}
+        for agent in self.agents.values():
+            if agent.presence is not Presence.AVAILABLE:
+                continue
+            for channel, slots in agent.capacity.items():
+                if slots > 0:
+                    known = staffed.get(channel, ChannelStaffing(0, 0, 0))
+                    staffed[channel] = ChannelStaffing(
+                        known.available + 1,
+                        known.load + agent.load.get(channel, 0),
+                        known.capacity + slots,
+                    )
+        return staffed
 
     def processed_among(self, event_ids: Iterable[str]) -> set[str]:
         return {e for e in event_ids if e in self.processed}

@@ -58,8 +58,9 @@ class App:
                 self.feed.publish(event.decision)
 
     def refresh_gauges(self) -> None:
+        """Gauges come from the database, so every process (and a restart) agrees."""
         with self.read_uow() as uow:
-            self.metrics.set_gauges(uow.repo.queue_depth(), uow.repo.available_agent_count())
+            self.metrics.set_gauges(uow.repo.queue_stats(self.clock.now()), uow.repo.staffing())
 
     def close(self) -> None:
         self.database.dispose()
@@ -78,7 +79,9 @@ def bootstrap(
         settings=settings,
         database=database,
         routing=RoutingSettings(rules=rules, fcr_window=settings.fcr_window),
-        metrics=PrometheusMetrics(registry),
+        metrics=PrometheusMetrics(
+            registry, settings.teams, [r.name for r in (*rules.rules, rules.default)]
+        ),
         registry=registry,
         clock=clock or SystemClock(),
     )

@@ -29,6 +29,8 @@ class Settings:
     rules_file: Path = DEFAULT_RULES
     fcr_window: timedelta = timedelta(days=7)
     default_region: str = "US"
+    # The closed set of team names that label handoff metrics (others count as "other").
+    teams: tuple[str, ...] = ("billing", "orders", "technical", "security", "care", "support")
     log_level: str = "INFO"
     log_format: str = "text"
 
@@ -65,6 +67,8 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         rules_file=Path(get("TICKETROUTER_RULES_FILE") or d.rules_file),
         fcr_window=timedelta(days=_int(env, "TICKETROUTER_FCR_WINDOW_DAYS", 7)),
         default_region=(get("TICKETROUTER_DEFAULT_REGION") or d.default_region).upper(),
+        teams=tuple(t.strip() for t in get("TICKETROUTER_TEAMS", "").split(",") if t.strip())
+        or d.teams,
         log_level=(get("TICKETROUTER_LOG_LEVEL") or d.log_level).upper(),
         log_format=get("TICKETROUTER_LOG_FORMAT") or d.log_format,
     )

@@ -13,6 +13,7 @@ from ticketrouter.domain.events import (
     FirstContactRevoked,
     HandoffRecorded,
 )
+from ticketrouter.domain.reports import ChannelStaffing, QueueStat
 from ticketrouter.domain.requirements import Requirements
 
 T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
@@ -43,7 +44,7 @@ def _value(registry: CollectorRegistry, name: str, **labels: str) -> float:
 
 def test_events_become_counters_with_closed_labels() -> None:
     registry = CollectorRegistry()
-    metrics = PrometheusMetrics(registry)
+    metrics = PrometheusMetrics(registry, teams=["billing"], rules=["refunds"])
     committed = T0 + timedelta(milliseconds=40)
     for event in [
         ContactReceived(Channel.CHAT),
@@ -52,12 +53,15 @@ def test_events_become_counters_with_closed_labels() -> None:
         CaseRouted(_decision("", timedelta(seconds=90), Outcome.ASSIGNED)),
         HandoffRecorded("case-123", HandoffReason.ESCALATION, "billing"),
         CaseResolved("case-123", Channel.CHAT, True),
-        CaseResolved("case-124", Channel.CHAT, False),
+        CaseResolved("case-124", Channel.CHAT, False, handoffs=2),
         FirstContactRevoked("case-123", Channel.CHAT),
     ]:
         metrics.record(event, committed)
     metrics.dead_lettered("bad_json")
-    metrics.set_gauges(queue_depth=4, agents_available=7)
+    metrics.set_gauges(
+        {"refunds": QueueStat(3, 40.0), "retired-rule": QueueStat(1, 5.0)},
+        {Channel.CHAT: ChannelStaffing(available=7, load=3, capacity=12)},
+    )
     assert _value(registry, "ticketrouter_contacts_received_total", channel="chat") == 1
     assert _value(registry, "ticketrouter_routing_decisions_total", outcome="assigned") == 2
     assert _value(registry, "ticketrouter_handoffs_total", reason="escalation") == 1
@@ -70,9 +74,21 @@ def test_events_become_counters_with_closed_labels() -> None:
     assert _value(registry, "ticketrouter_queue_wait_seconds_bucket", le="60.0") == 0
     assert _value(registry, "ticketrouter_queue_wait_seconds_bucket", le="120.0") == 1
     assert _value(registry, "ticketrouter_dlq_messages_total", reason="bad_json") == 1
-    assert _value(registry, "ticketrouter_queue_depth") == 4
+    assert _value(registry, "ticketrouter_queue_depth", rule="refunds") == 3
+    assert _value(registry, "ticketrouter_queue_depth", rule="other") == 1
+    assert _value(registry, "ticketrouter_queue_longest_wait_seconds", rule="refunds") == 40
+    assert _value(registry, "ticketrouter_agents_available", channel="chat") == 7
+    assert _value(registry, "ticketrouter_agent_occupancy_ratio", channel="chat") == 0.25
+    assert (
+        _value(
+            registry, "ticketrouter_handoffs_by_team_total", from_team="billing", to_team="queue"
+        )
+        == 1
+    )
+    assert _value(registry, "ticketrouter_cases_resolved_with_handoff_total", channel="chat") == 1
+    assert _value(registry, "ticketrouter_resolved_case_handoffs_total", channel="chat") == 2
     exposition = generate_latest(registry).decode()
-    for identifier in ("case-123", "customer-456", "agent-789", "billing"):
+    for identifier in ("case-123", "customer-456", "agent-789"):
         assert identifier not in exposition
 
 

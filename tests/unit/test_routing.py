@@ -174,7 +174,7 @@ def test_transfer_counts_a_handoff_and_the_case_loses_fcr(uow, clock) -> None:  
         resolved = resolve_case(ResolveCase(case.case_id, "done"), uow, clock.now(), SETTINGS)
         events = uow.commit()
     assert not resolved.first_contact_resolved
-    assert events == [CaseResolved(case.case_id, Channel.EMAIL, False)]
+    assert events == [CaseResolved(case.case_id, Channel.EMAIL, False, handoffs=1)]
 
 
 def test_transfer_to_a_named_colleague_requires_them_to_be_empowered(uow, clock) -> None:  # type: ignore[no-untyped-def]

@@ -1,12 +1,15 @@
 """Prometheus metrics (prefix ticketrouter_), built against an injected registry.
 
-Labels come only from closed sets (channel, outcome, reason): never a customer,
-case or agent id. Known label values are pre-initialised so rates exist from zero.
+Labels come only from closed sets (channel, outcome, reason, configured teams,
+rule names, partition numbers): never a customer, case or agent id. Known label
+values are pre-initialised so that rates exist from zero.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from importlib import metadata
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -21,6 +24,7 @@ from ticketrouter.domain.events import (
     FirstContactRevoked,
     HandoffRecorded,
 )
+from ticketrouter.domain.reports import ChannelStaffing, QueueStat
 from ticketrouter.service_layer.ports import MetricsPort
 
 DLQ_REASONS = (
@@ -35,81 +39,154 @@ DLQ_REASONS = (
 # Routing is fast when an agent is free; the long tail is queueing and broker lag.
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 WAIT_BUCKETS = (1, 5, 10, 20, 30, 60, 120, 300, 600, 1200, 1800, 3600)
+QUEUE = "queue"  # the to_team of a handoff that left the case waiting
+OTHER = "other"  # a team or rule outside the configured closed set
+
+
+def _counter(registry: CollectorRegistry, name: str, doc: str, *labels: str) -> Counter:
+    return Counter(name, doc, list(labels), registry=registry)
+
+
+def _gauge(registry: CollectorRegistry, name: str, doc: str, *labels: str) -> Gauge:
+    return Gauge(name, doc, list(labels), registry=registry)
 
 
 class PrometheusMetrics(MetricsPort):
-    def __init__(self, registry: CollectorRegistry) -> None:
+    def __init__(
+        self,
+        registry: CollectorRegistry,
+        teams: Sequence[str] = (),
+        rules: Sequence[str] = (),
+    ) -> None:
         self.registry = registry
-        channels = [c.value for c in Channel]
-        self.contacts = Counter(
-            "ticketrouter_contacts_received_total",
-            "Contacts received, by channel",
-            ["channel"],
-            registry=registry,
+        self.teams = frozenset(teams)
+        self.rules = frozenset(rules)
+        r = registry
+        self.contacts = _counter(
+            r, "ticketrouter_contacts_received_total", "Contacts received, by channel", "channel"
         )
-        self.decisions = Counter(
-            "ticketrouter_routing_decisions_total",
-            "Routing decisions, by outcome",
-            ["outcome"],
-            registry=registry,
+        self.decisions = _counter(
+            r, "ticketrouter_routing_decisions_total", "Routing decisions, by outcome", "outcome"
         )
-        self.handoffs = Counter(
+        self.handoffs = _counter(
+            r,
             "ticketrouter_handoffs_total",
             "Cases handed from one agent to another, by reason",
-            ["reason"],
-            registry=registry,
+            "reason",
         )
-        self.resolved = Counter(
+        self.team_handoffs = _counter(
+            r,
+            "ticketrouter_handoffs_by_team_total",
+            "Handoffs by team pair (to_team=queue: left waiting)",
+            "from_team",
+            "to_team",
+        )
+        self.resolved = _counter(
+            r,
             "ticketrouter_cases_resolved_total",
-            "Cases resolved, by first channel",
-            ["channel"],
-            registry=registry,
+            "Resolutions, by the case's first channel",
+            "channel",
         )
-        self.fcr = Counter(
+        self.fcr = _counter(
+            r,
             "ticketrouter_first_contact_resolutions_total",
-            "Cases resolved on first contact with no handoff (provisional)",
-            ["channel"],
-            registry=registry,
+            "Resolutions within the first contact and without handoff "
+            "(provisional: see revocations)",
+            "channel",
         )
-        self.fcr_revoked = Counter(
+        self.fcr_revoked = _counter(
+            r,
             "ticketrouter_fcr_revocations_total",
             "First-contact credits revoked by a repeat contact",
-            ["channel"],
-            registry=registry,
+            "channel",
+        )
+        self.resolved_handed_off = _counter(
+            r,
+            "ticketrouter_cases_resolved_with_handoff_total",
+            "Resolutions of cases that had a handoff",
+            "channel",
+        )
+        self.resolved_handoffs = _counter(
+            r,
+            "ticketrouter_resolved_case_handoffs_total",
+            "Handoffs of the cases resolved",
+            "channel",
+        )
+        self.dlq = _counter(
+            r,
+            "ticketrouter_dlq_messages_total",
+            "Events rejected to the dead-letter topic, by reason",
+            "reason",
         )
         self.latency = Histogram(
             "ticketrouter_routing_latency_seconds",
-            "Contact event time to routing decision",
+            "Contact event time to its committed routing decision",
             buckets=LATENCY_BUCKETS,
-            registry=registry,
+            registry=r,
         )
         self.queue_wait = Histogram(
             "ticketrouter_queue_wait_seconds",
             "Time a case waited in queue before an agent took it",
             buckets=WAIT_BUCKETS,
-            registry=registry,
+            registry=r,
         )
-        self.queue_depth = Gauge(
-            "ticketrouter_queue_depth", "Cases waiting for an agent", registry=registry
+        self.queue_depth = _gauge(
+            r, "ticketrouter_queue_depth", "Cases waiting for an agent, by rule", "rule"
         )
-        self.agents_available = Gauge(
-            "ticketrouter_agents_available", "Agents whose presence is available", registry=registry
+        self.longest_wait = _gauge(
+            r,
+            "ticketrouter_queue_longest_wait_seconds",
+            "Longest current wait in queue, by rule",
+            "rule",
         )
-        self.dlq = Counter(
-            "ticketrouter_dlq_messages_total",
-            "Events rejected to the dead-letter topic, by reason",
-            ["reason"],
-            registry=registry,
+        self.agents_available = _gauge(
+            r, "ticketrouter_agents_available", "Available agents who work the channel", "channel"
         )
-        for channel in channels:
-            for family in (self.contacts, self.resolved, self.fcr, self.fcr_revoked):
+        self.occupancy = _gauge(
+            r,
+            "ticketrouter_agent_occupancy_ratio",
+            "Load over capacity of the available agents",
+            "channel",
+        )
+        self.consumer_lag = _gauge(
+            r, "ticketrouter_consumer_lag", "Events not yet processed, by partition", "partition"
+        )
+        self.build = _gauge(r, "ticketrouter_build_info", "Running version", "version")
+        self._preinitialise()
+
+    def _preinitialise(self) -> None:
+        for channel in (c.value for c in Channel):
+            for family in (
+                self.contacts,
+                self.resolved,
+                self.fcr,
+                self.fcr_revoked,
+                self.resolved_handed_off,
+                self.resolved_handoffs,
+            ):
                 family.labels(channel=channel)
+            self.agents_available.labels(channel=channel)
+            self.occupancy.labels(channel=channel)
         for outcome in Outcome:
             self.decisions.labels(outcome=outcome.value)
         for reason in HandoffReason:
             self.handoffs.labels(reason=reason.value)
         for dlq_reason in DLQ_REASONS:
             self.dlq.labels(reason=dlq_reason)
+        teams = [*sorted(self.teams), OTHER]
+        for from_team in teams:
+            for to_team in [*teams, QUEUE]:
+                self.team_handoffs.labels(from_team=from_team, to_team=to_team)
+        for rule in self._rule_labels():
+            self.queue_depth.labels(rule=rule)
+            self.longest_wait.labels(rule=rule)
+        self.build.labels(version=_version()).set(1)
+
+    def _rule_labels(self) -> list[str]:
+        return [*sorted(self.rules), OTHER]
+
+    def _team(self, team: str) -> str:
+        return team if team in self.teams else OTHER
 
     def record(self, event: Event, now: datetime) -> None:
         match event:
@@ -123,22 +200,55 @@ class PrometheusMetrics(MetricsPort):
                     self.latency.observe(_seconds(now - decision.event_time))
                 else:
                     self.queue_wait.observe(_seconds(decision.decided_at - decision.event_time))
-            case HandoffRecorded(reason=reason):
+            case HandoffRecorded(reason=reason, from_team=from_team, to_team=to_team):
                 self.handoffs.labels(reason=reason.value).inc()
-            case CaseResolved(channel=channel, first_contact_resolved=fcr):
+                self.team_handoffs.labels(
+                    from_team=self._team(from_team),
+                    to_team=self._team(to_team) if to_team else QUEUE,
+                ).inc()
+            case CaseResolved(channel=channel, first_contact_resolved=fcr, handoffs=handoffs):
                 self.resolved.labels(channel=channel.value).inc()
                 if fcr:
                     self.fcr.labels(channel=channel.value).inc()
+                if handoffs:
+                    self.resolved_handed_off.labels(channel=channel.value).inc()
+                    self.resolved_handoffs.labels(channel=channel.value).inc(handoffs)
             case FirstContactRevoked(channel=channel):
                 self.fcr_revoked.labels(channel=channel.value).inc()
 
     def dead_lettered(self, reason: str) -> None:
         self.dlq.labels(reason=reason if reason in DLQ_REASONS else "invalid_value").inc()
 
-    def set_gauges(self, queue_depth: int, agents_available: int) -> None:
-        self.queue_depth.set(queue_depth)
-        self.agents_available.set(agents_available)
+    def set_gauges(
+        self, queue: Mapping[str, QueueStat], staffing: Mapping[Channel, ChannelStaffing]
+    ) -> None:
+        by_rule: dict[str, QueueStat] = {}
+        for rule, stat in queue.items():
+            label = rule if rule in self.rules else OTHER
+            known = by_rule.get(label, QueueStat(0, 0.0))
+            by_rule[label] = QueueStat(
+                known.depth + stat.depth, max(known.longest_wait_seconds, stat.longest_wait_seconds)
+            )
+        for rule in self._rule_labels():
+            stat = by_rule.get(rule, QueueStat(0, 0.0))
+            self.queue_depth.labels(rule=rule).set(stat.depth)
+            self.longest_wait.labels(rule=rule).set(stat.longest_wait_seconds)
+        for channel in Channel:
+            staffed = staffing.get(channel, ChannelStaffing(0, 0, 0))
+            self.agents_available.labels(channel=channel.value).set(staffed.available)
+            self.occupancy.labels(channel=channel.value).set(staffed.occupancy)
+
+    def set_consumer_lag(self, lag_by_partition: Mapping[int, int]) -> None:
+        for partition, lag in lag_by_partition.items():
+            self.consumer_lag.labels(partition=str(partition)).set(lag)
 
 
 def _seconds(delta: timedelta) -> float:
     return max(0.0, delta.total_seconds())
+
+
+def _version() -> str:
+    try:
+        return metadata.version("ticketrouter")
+    except metadata.PackageNotFoundError:
+        return "unknown"

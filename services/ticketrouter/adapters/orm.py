@@ -115,6 +115,18 @@ class HandoffRow(SQLModel, table=True):
     at: datetime | None = _when()
 
 
+class ResolutionRow(SQLModel, table=True):
+    """Every resolution, for reports that must match the Prometheus counters exactly."""
+
+    __tablename__ = "resolutions"
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: str = Field(index=True, max_length=64)
+    channel: str = Field(max_length=16)
+    resolved_at: datetime | None = _when(index=True)
+    first_contact: bool = False
+    handoffs: int = 0
+
+
 class ProcessedEventRow(SQLModel, table=True):
     """Idempotency: an event id here has had its effects committed."""
 

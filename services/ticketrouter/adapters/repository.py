@@ -10,6 +10,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import case as sql_case
 from sqlalchemy import func, insert, select, update
 from sqlmodel import Session, col
 
@@ -24,6 +25,7 @@ from ticketrouter.adapters.orm import (
     IdentityRow,
     MergeRow,
     ProcessedEventRow,
+    ResolutionRow,
 )
 from ticketrouter.adapters.records import (
     explanation_from_dict,
@@ -38,6 +40,7 @@ from ticketrouter.domain.cases import Case, CaseStatus
 from ticketrouter.domain.channels import Channel, Presence
 from ticketrouter.domain.customers import Contact, Customer
 from ticketrouter.domain.identity import Identity, IdentityKind
+from ticketrouter.domain.reports import ChannelStaffing, QueueStat, ResolutionReport
 from ticketrouter.service_layer.ports import ConcurrentUpdate, Repository
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -321,6 +324,43 @@ class SqlRepository(Repository):
             )
         )
 
+    def record_resolution(self, case: Case) -> None:
+        self._run(
+            insert(ResolutionRow).values(
+                case_id=case.case_id,
+                channel=case.first_channel.value,
+                resolved_at=case.resolved_at,
+                first_contact=case.first_contact_resolved,
+                handoffs=case.handoff_count,
+            )
+        )
+
+    def revoke_resolution(self, case_id: str) -> None:
+        latest = (
+            select(func.max(col(ResolutionRow.id)))
+            .where(col(ResolutionRow.case_id) == case_id)
+            .scalar_subquery()
+        )
+        self._run(
+            update(ResolutionRow).where(col(ResolutionRow.id) == latest).values(first_contact=False)
+        )
+
+    def resolution_report(
+        self, since: datetime, until: datetime, channel: Channel | None
+    ) -> ResolutionReport:
+        handed_off = sql_case((col(ResolutionRow.handoffs) > 0, 1), else_=0)
+        first = sql_case((col(ResolutionRow.first_contact), 1), else_=0)
+        query = select(
+            func.count(),
+            func.coalesce(func.sum(first), 0),
+            func.coalesce(func.sum(handed_off), 0),
+            func.coalesce(func.sum(col(ResolutionRow.handoffs)), 0),
+        ).where(col(ResolutionRow.resolved_at) >= since, col(ResolutionRow.resolved_at) < until)
+        if channel is not None:
+            query = query.where(col(ResolutionRow.channel) == channel.value)
+        resolved, first_contact, with_handoff, handoffs = self._run(query).one()
+        return ResolutionReport(int(resolved), int(first_contact), int(with_handoff), int(handoffs))
+
     def handoffs_of(self, case_id: str) -> list[tuple[str, str | None, str, datetime]]:
         rows = self._run(
             select(
@@ -467,14 +507,36 @@ class SqlRepository(Repository):
             cached = self._available[agent_id]
             cached.load[channel] = max(0, cached.load.get(channel, 0) - 1)
 
-    def available_agent_count(self) -> int:
-        return int(
-            self._run(
-                select(func.count())
-                .select_from(AgentRow)
-                .where(col(AgentRow.presence) == Presence.AVAILABLE.value)
-            ).scalar_one()
+    def queue_stats(self, now: datetime) -> dict[str, QueueStat]:
+        rows = self._run(
+            select(col(CaseRow.rule), func.count(), func.min(col(CaseRow.queued_at)))
+            .where(col(CaseRow.status) == CaseStatus.QUEUED.value)
+            .group_by(col(CaseRow.rule))
         )
+        return {
+            rule: QueueStat(int(depth), max(0.0, (now - (utc(oldest) or now)).total_seconds()))
+            for rule, depth, oldest in rows
+        }
+
+    def staffing(self) -> dict[Channel, ChannelStaffing]:
+        rows = self._run(
+            select(
+                col(AgentChannelRow.channel),
+                func.count(),
+                func.sum(col(AgentChannelRow.load)),
+                func.sum(col(AgentChannelRow.capacity)),
+            )
+            .join(AgentRow, col(AgentRow.id) == col(AgentChannelRow.agent_id))
+            .where(
+                col(AgentRow.presence) == Presence.AVAILABLE.value,
+                col(AgentChannelRow.capacity) > 0,
+            )
+            .group_by(col(AgentChannelRow.channel))
+        )
+        return {
+            Channel(channel): ChannelStaffing(int(count), int(load or 0), int(capacity or 0))
+            for channel, count, load, capacity in rows
+        }
 
     # --- idempotency --------------------------------------------------------------------
     def processed_among(self, event_ids: Iterable[str]) -> set[str]:

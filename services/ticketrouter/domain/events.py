@@ -25,13 +25,15 @@ class HandoffRecorded:
     case_id: str
     reason: HandoffReason
     from_team: str
+    to_team: str = ""  # empty: the case went back to the queue
 
 
 @dataclass(frozen=True, slots=True)
 class CaseResolved:
     case_id: str
-    channel: Channel
+    channel: Channel  # the case's first channel: FCR is reported where the customer began
     first_contact_resolved: bool
+    handoffs: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from ticketrouter.domain.agents import Agent
 from ticketrouter.domain.cases import Case
 from ticketrouter.domain.commands import ResolveCase, TransferCase
 from ticketrouter.domain.decisions import Outcome
@@ -31,7 +32,8 @@ def resolve_case(
     if owner is not None:
         uow.repo.release_capacity(owner, case.channel)
     uow.repo.save_case(case)
-    uow.emit(CaseResolved(case.case_id, case.first_channel, first_contact))
+    uow.repo.record_resolution(case)
+    uow.emit(CaseResolved(case.case_id, case.first_channel, first_contact, case.handoff_count))
     if owner is not None:
         pull_waiting_cases(uow, owner, now, settings)
     return case
@@ -89,8 +91,18 @@ def transfer_case(
         )
     repo.add_handoff(case.case_id, former, case.owner_agent_id, cmd.reason.value, now)
     repo.save_case(case)
-    uow.emit(HandoffRecorded(case.case_id, cmd.reason, former_agent.team if former_agent else ""))
+    uow.emit(
+        HandoffRecorded(case.case_id, cmd.reason, _team(former_agent), _team(_owner(uow, case)))
+    )
     uow.emit(CaseRouted(decision))
     # The former owner frees a slot but must not take back the case they handed off.
     pull_waiting_cases(uow, former, now, settings, skip=frozenset({case.case_id}))
     return case
+
+
+def _owner(uow: UnitOfWork, case: Case) -> Agent | None:
+    return uow.repo.get_agent(case.owner_agent_id) if case.owner_agent_id else None
+
+
+def _team(agent: Agent | None) -> str:
+    return agent.team if agent else ""

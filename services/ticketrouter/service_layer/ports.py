@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
@@ -14,6 +14,7 @@ from ticketrouter.domain.channels import Channel, Presence
 from ticketrouter.domain.customers import Contact, Customer
 from ticketrouter.domain.events import Event
 from ticketrouter.domain.identity import Identity
+from ticketrouter.domain.reports import ChannelStaffing, QueueStat, ResolutionReport
 
 
 class Clock(Protocol):
@@ -99,6 +100,19 @@ class Repository(abc.ABC):
     ) -> None: ...
 
     @abc.abstractmethod
+    def record_resolution(self, case: Case) -> None:
+        """Keep the resolution (first channel, FCR, handoffs) for exact reporting."""
+
+    @abc.abstractmethod
+    def revoke_resolution(self, case_id: str) -> None:
+        """A repeat contact takes back the first-contact credit of the latest resolution."""
+
+    @abc.abstractmethod
+    def resolution_report(
+        self, since: datetime, until: datetime, channel: Channel | None
+    ) -> ResolutionReport: ...
+
+    @abc.abstractmethod
     def handoffs_of(self, case_id: str) -> list[tuple[str, str | None, str, datetime]]: ...
 
     # --- agents
@@ -130,7 +144,12 @@ class Repository(abc.ABC):
     def release_capacity(self, agent_id: str, channel: Channel) -> None: ...
 
     @abc.abstractmethod
-    def available_agent_count(self) -> int: ...
+    def queue_stats(self, now: datetime) -> dict[str, QueueStat]:
+        """Waiting cases by rule."""
+
+    @abc.abstractmethod
+    def staffing(self) -> dict[Channel, ChannelStaffing]:
+        """Available agents by channel they work, with their load and capacity there."""
 
     # --- idempotency
     @abc.abstractmethod
@@ -190,4 +209,10 @@ class MetricsPort(abc.ABC):
     def dead_lettered(self, reason: str) -> None: ...
 
     @abc.abstractmethod
-    def set_gauges(self, queue_depth: int, agents_available: int) -> None: ...
+    def set_gauges(
+        self, queue: Mapping[str, QueueStat], staffing: Mapping[Channel, ChannelStaffing]
+    ) -> None:
+        """Queue by rule and staffing by channel, as recomputed from the database."""
+
+    @abc.abstractmethod
+    def set_consumer_lag(self, lag_by_partition: Mapping[int, int]) -> None: ...

@@ -85,6 +85,7 @@ def _reopen(
         return None
     last_owner = previous.owner_agent_id
     if previous.reopen(cmd.channel, now):
+        uow.repo.revoke_resolution(previous.case_id)
         uow.emit(FirstContactRevoked(previous.case_id, previous.first_channel))
     previous.owner_agent_id = last_owner
     return previous
@@ -135,9 +136,7 @@ def _continue_case(
         return rejoin(owner.agent_id, f"owner {owner.agent_id} busy on {cmd.channel}; keeps it")
     former = case.hand_off()
     repo.release_capacity(former, case.channel)
-    repo.add_handoff(case.case_id, former, None, HandoffReason.OTHER.value, now)
-    uow.emit(HandoffRecorded(case.case_id, HandoffReason.OTHER, owner.team if owner else ""))
-    return route_case(
+    decision = route_case(
         uow,
         case,
         cmd.channel,
@@ -147,6 +146,17 @@ def _continue_case(
         excluded=frozenset({former}),
         assigned_outcome=Outcome.REASSIGNED,
     )
+    repo.add_handoff(case.case_id, former, decision.agent_id, HandoffReason.OTHER.value, now)
+    new_owner = repo.get_agent(decision.agent_id) if decision.agent_id else None
+    uow.emit(
+        HandoffRecorded(
+            case.case_id,
+            HandoffReason.OTHER,
+            owner.team if owner else "",
+            new_owner.team if new_owner else "",
+        )
+    )
+    return decision
 
 
 def _owner_explanation(case: Case, channel: Channel, settings: RoutingSettings) -> Explanation:

@@ -1,0 +1,55 @@
+"""Outcome figures computed from the record, to check what Prometheus shows.
+
+Definitions (the same as the metrics):
+- a resolution counts once each time a case is resolved (a reopened case can
+  resolve again);
+- first-contact resolved: resolved within its first contact with zero handoffs,
+  and not revoked since by a repeat contact inside the FCR window;
+- handoff rate: the share of resolutions whose case had at least one handoff;
+- handoffs per case: handoffs of the resolved cases divided by resolutions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class ResolutionReport:
+    resolved: int = 0
+    first_contact: int = 0
+    with_handoff: int = 0
+    handoffs: int = 0
+
+    @property
+    def fcr_rate(self) -> float:
+        return self.first_contact / self.resolved if self.resolved else 0.0
+
+    @property
+    def handoff_rate(self) -> float:
+        return self.with_handoff / self.resolved if self.resolved else 0.0
+
+    @property
+    def handoffs_per_case(self) -> float:
+        return self.handoffs / self.resolved if self.resolved else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class QueueStat:
+    """Waiting cases of one rule (topic family)."""
+
+    depth: int
+    longest_wait_seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelStaffing:
+    """Available agents who work a channel, and how full they are there."""
+
+    available: int
+    load: int
+    capacity: int
+
+    @property
+    def occupancy(self) -> float:
+        return self.load / self.capacity if self.capacity else 0.0
