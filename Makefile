@@ -8,7 +8,7 @@ PROTOS  = $(wildcard proto/ticketrouter/v1/*.proto)
 STUBS   = services/ticketrouter/v1/.generated
 PYTEST  = $(BIN)/python -m pytest -p no:cacheprovider
 
-.PHONY: setup run test unit integration e2e bench lint stubs clean
+.PHONY: setup run test unit integration e2e bench lint stubs clean prometheus-tools
 
 setup: $(STUBS)
 
@@ -29,8 +29,11 @@ stubs: $(STUBS)
 run: setup
 	$(BIN)/ticketrouter demo
 
-test: setup
+test: setup prometheus-tools
 	$(PYTEST) tests
+
+prometheus-tools:
+	@bash deploy/dev/install-prometheus-tools.sh
 
 unit: setup
 	$(PYTEST) tests/unit
@@ -38,7 +41,7 @@ unit: setup
 integration: setup
 	$(PYTEST) tests/integration
 
-e2e: setup
+e2e: setup prometheus-tools
 	$(PYTEST) tests/e2e
 
 bench: setup

@@ -40,6 +40,7 @@ class ScriptedConsumer:
     def __init__(self, *batches: list[Record]) -> None:
         self.batches = deque({TP: batch} for batch in batches)
         self.commits: list[dict[TopicPartition, int]] = []
+        self.end_offset: int | None = None
         self.pauses = 0
 
     def poll(self, timeout_ms: int = 0, max_records: int | None = None) -> dict[Any, Any]:
@@ -59,6 +60,9 @@ class ScriptedConsumer:
 
     def seek(self, partition: TopicPartition, offset: int) -> None:
         pass
+
+    def highwater(self, partition: TopicPartition) -> int | None:
+        return self.end_offset
 
 
 class RecordingProducer:
@@ -160,3 +164,10 @@ def test_a_bug_stops_the_worker_without_committing(
     with pytest.raises(KeyError):
         _worker(app, consumer, RecordingProducer()).poll_once()
     assert consumer.commits == []
+
+
+def test_consumer_lag_is_the_high_watermark_minus_the_next_offset(app: App) -> None:
+    consumer = ScriptedConsumer([_valid(0), _valid(1)])
+    consumer.end_offset = 10  # eight more events wait on the partition
+    _worker(app, consumer, RecordingProducer()).poll_once()
+    assert app.registry.get_sample_value("ticketrouter_consumer_lag", {"partition": "0"}) == 8

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import queue
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 
 import grpc
 from sqlalchemy.exc import OperationalError
@@ -25,6 +25,7 @@ from ticketrouter.service_layer.settings import RoutingSettings
 from ticketrouter.v1 import routing_pb2, routing_pb2_grpc
 
 MAX_QUEUE_PAGE = 1000
+_BEGINNING = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _receive_one(
@@ -97,6 +98,27 @@ class RoutingServicer(routing_pb2_grpc.RoutingServiceServicer):
                 request.owner_agent_id or None, status, request.limit or 100
             )
         return routing_pb2.ListCasesResponse(cases=[case_to_proto(c) for c in cases])
+
+    @grpc_errors
+    def GetResolutionReport(
+        self, request: routing_pb2.ResolutionReportRequest, context: grpc.ServicerContext
+    ) -> routing_pb2.ResolutionReport:
+        since = request.since.ToDatetime(UTC) if request.HasField("since") else _BEGINNING
+        until = request.until.ToDatetime(UTC) if request.HasField("until") else self.app.clock.now()
+        if until <= since:
+            invalid(context, "until", "must be after since")
+        channel = parse_channel(request.channel) if request.channel else None
+        with self.app.read_uow() as uow:
+            report = uow.repo.resolution_report(since, until, channel)
+        return routing_pb2.ResolutionReport(
+            resolved=report.resolved,
+            first_contact_resolved=report.first_contact,
+            fcr_rate=report.fcr_rate,
+            resolved_with_handoff=report.with_handoff,
+            handoff_rate=report.handoff_rate,
+            handoffs=report.handoffs,
+            handoffs_per_case=report.handoffs_per_case,
+        )
 
     @grpc_errors
     def Transfer(

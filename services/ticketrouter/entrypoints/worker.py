@@ -57,6 +57,7 @@ class ContactWorker:
         self.stop = stop or threading.Event()
         self.processed = 0
         self.dead_lettered = 0
+        self._next_offsets: dict[TopicPartition, int] = {}
 
     def run(self) -> None:
         log.info("worker started", extra={"topic": self.app.settings.contacts_topic})
@@ -73,6 +74,7 @@ class ContactWorker:
         polled = self.consumer.poll(timeout_ms=timeout_ms, max_records=self.app.settings.batch_size)
         if not polled:
             self.relay.drain()
+            self._report_lag()
             return 0
         records = [record for batch in polled.values() for record in batch]
         commands, rejected = self._decode(records)
@@ -80,7 +82,10 @@ class ContactWorker:
             return 0  # stopping: nothing committed, the batch will be redelivered
         self._dead_letter(rejected)
         self.relay.drain()
-        self._commit({tp: batch[-1].offset + 1 for tp, batch in polled.items()})
+        offsets = {tp: batch[-1].offset + 1 for tp, batch in polled.items()}
+        self._commit(offsets)
+        self._next_offsets.update(offsets)
+        self._report_lag()
         self.processed += len(records) - len(rejected)
         return len(records)
 
@@ -179,6 +184,16 @@ class ContactWorker:
         for item in rejected:
             self.app.metrics.dead_lettered(item.reason)
         self.dead_lettered += len(rejected)
+
+    def _report_lag(self) -> None:
+        """Lag = the partition's high watermark (as last fetched) minus our next offset."""
+        lag: dict[int, int] = {}
+        for tp, next_offset in self._next_offsets.items():
+            highwater = self.consumer.highwater(tp)
+            if highwater is not None:
+                lag[tp.partition] = max(0, highwater - next_offset)
+        if lag:
+            self.app.metrics.set_consumer_lag(lag)
 
     def _commit(self, offsets: dict[TopicPartition, int]) -> None:
         try:
