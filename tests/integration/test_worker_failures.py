@@ -41,6 +41,7 @@ class ScriptedConsumer:
         self.batches = deque({TP: batch} for batch in batches)
         self.commits: list[dict[TopicPartition, int]] = []
         self.end_offset: int | None = None
+        self.assigned = {TP}
         self.pauses = 0
 
     def poll(self, timeout_ms: int = 0, max_records: int | None = None) -> dict[Any, Any]:
@@ -50,7 +51,7 @@ class ScriptedConsumer:
         self.commits.append({tp: meta.offset for tp, meta in offsets.items()})
 
     def assignment(self) -> set[TopicPartition]:
-        return {TP}
+        return self.assigned
 
     def pause(self, *partitions: TopicPartition) -> None:
         self.pauses += 1
@@ -171,3 +172,14 @@ def test_consumer_lag_is_the_high_watermark_minus_the_next_offset(app: App) -> N
     consumer.end_offset = 10  # eight more events wait on the partition
     _worker(app, consumer, RecordingProducer()).poll_once()
     assert app.registry.get_sample_value("ticketrouter_consumer_lag", {"partition": "0"}) == 8
+
+
+def test_lag_of_a_partition_lost_in_a_rebalance_is_no_longer_reported(app: App) -> None:
+    consumer = ScriptedConsumer([_valid(0)])
+    consumer.end_offset = 5
+    worker = _worker(app, consumer, RecordingProducer())
+    worker.poll_once()
+    assert app.registry.get_sample_value("ticketrouter_consumer_lag", {"partition": "0"}) == 4
+    consumer.assigned = set()  # the partition moved to another worker
+    worker.poll_once()
+    assert app.registry.get_sample_value("ticketrouter_consumer_lag", {"partition": "0"}) is None

@@ -152,6 +152,7 @@ class PrometheusMetrics(MetricsPort):
             r, "ticketrouter_consumer_lag", "Events not yet processed, by partition", "partition"
         )
         self.build = _gauge(r, "ticketrouter_build_info", "Running version", "version")
+        self._lag_partitions: set[str] = set()
         self._preinitialise()
 
     def _preinitialise(self) -> None:
@@ -239,8 +240,13 @@ class PrometheusMetrics(MetricsPort):
             self.occupancy.labels(channel=channel.value).set(staffed.occupancy)
 
     def set_consumer_lag(self, lag_by_partition: Mapping[int, int]) -> None:
+        """The partitions this process owns now; any other one it reported is dropped."""
+        current = {str(p) for p in lag_by_partition}
+        for gone in self._lag_partitions - current:
+            self.consumer_lag.remove(gone)
         for partition, lag in lag_by_partition.items():
             self.consumer_lag.labels(partition=str(partition)).set(lag)
+        self._lag_partitions = current
 
 
 def _seconds(delta: timedelta) -> float:

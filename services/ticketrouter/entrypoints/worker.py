@@ -188,12 +188,14 @@ class ContactWorker:
     def _report_lag(self) -> None:
         """Lag = the partition's high watermark (as last fetched) minus our next offset."""
         lag: dict[int, int] = {}
+        assigned = self.consumer.assignment()
         for tp, next_offset in self._next_offsets.items():
+            if tp not in assigned:
+                continue  # moved to another worker in a rebalance: theirs to report
             highwater = self.consumer.highwater(tp)
             if highwater is not None:
                 lag[tp.partition] = max(0, highwater - next_offset)
-        if lag:
-            self.app.metrics.set_consumer_lag(lag)
+        self.app.metrics.set_consumer_lag(lag)
 
     def _commit(self, offsets: dict[TopicPartition, int]) -> None:
         try:
