@@ -74,7 +74,9 @@ def test_a_refund_waits_for_an_empowered_agent_and_then_goes_to_them(service: Se
         ("refund_limit", 150.0)
     ]
 
-    wait_until(lambda: service.metric("ticketrouter_queue_depth") == 1, 5, "queue depth 1")
+    wait_until(
+        lambda: service.metric("ticketrouter_queue_depth", rule="refunds") == 1, 5, "queue depth 1"
+    )
     service.add_agent("senior", {"billing": 3}, {"refund_limit": 150})
     assignment = watched.get(timeout=10)
     stream.cancel()
@@ -87,7 +89,9 @@ def test_a_refund_waits_for_an_empowered_agent_and_then_goes_to_them(service: Se
     ).cases
     assert [c.case_id for c in owned] == [waiting.case_id]
     assert service.routing.ListQueue(routing_pb2.ListQueueRequest()).depth == 0
-    wait_until(lambda: service.metric("ticketrouter_queue_depth") == 0, 5, "queue depth 0")
+    wait_until(
+        lambda: service.metric("ticketrouter_queue_depth", rule="refunds") == 0, 5, "queue depth 0"
+    )
 
 
 def test_delivering_the_same_event_twice_changes_nothing(service: Service) -> None:
