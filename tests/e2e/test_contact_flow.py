@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import queue
 import threading
+from typing import Any
 
 import grpc
 import pytest
@@ -58,7 +59,7 @@ def test_a_refund_waits_for_an_empowered_agent_and_then_goes_to_them(service: Se
     stream = service.routing.WatchAssignments(
         routing_pb2.WatchAssignmentsRequest(agent_id="senior")
     )
-    threading.Thread(target=lambda: [watched.put(a) for a in stream], daemon=True).start()
+    threading.Thread(target=_collect, args=(stream, watched), daemon=True).start()
 
     service.publish(
         event_json("r1", [ANA_EMAIL], topic="billing.refund", attributes={"order_value": 150.0})
@@ -92,6 +93,16 @@ def test_a_refund_waits_for_an_empowered_agent_and_then_goes_to_them(service: Se
     wait_until(
         lambda: service.metric("ticketrouter_queue_depth", rule="refunds") == 0, 5, "queue depth 0"
     )
+
+
+def _collect(stream: Any, into: queue.Queue[routing_pb2.Assignment]) -> None:
+    """Read a server stream until the test cancels it."""
+    try:
+        for item in stream:
+            into.put(item)
+    except grpc.RpcError as err:
+        if err.code() is not grpc.StatusCode.CANCELLED:
+            raise
 
 
 def test_delivering_the_same_event_twice_changes_nothing(service: Service) -> None:
