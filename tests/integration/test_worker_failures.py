@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from kafka import TopicPartition
+from kafka.errors import KafkaTimeoutError
 from sqlalchemy.exc import OperationalError
 
 from tests.builders import RULES_FILE, event_json
@@ -66,9 +67,15 @@ class ScriptedConsumer:
         return self.end_offset
 
 
+class Delivered:
+    def get(self, timeout: float | None = None) -> None:
+        return None
+
+
 class RecordingProducer:
-    def __init__(self) -> None:
+    def __init__(self, failing_flushes: int = 0) -> None:
         self.sent: list[tuple[str, bytes, list[tuple[str, bytes]]]] = []
+        self.failing_flushes = failing_flushes
 
     def send(
         self,
@@ -76,11 +83,14 @@ class RecordingProducer:
         key: bytes | None = None,
         value: bytes = b"",
         headers: list[tuple[str, bytes]] | None = None,
-    ) -> None:
+    ) -> Delivered:
         self.sent.append((topic, value, headers or []))
+        return Delivered()
 
     def flush(self, timeout: float | None = None) -> None:
-        pass
+        if self.failing_flushes:
+            self.failing_flushes -= 1
+            raise KafkaTimeoutError("broker away")
 
 
 @pytest.fixture
@@ -183,3 +193,27 @@ def test_lag_of_a_partition_lost_in_a_rebalance_is_no_longer_reported(app: App) 
     consumer.assigned = set()  # the partition moved to another worker
     worker.poll_once()
     assert app.registry.get_sample_value("ticketrouter_consumer_lag", {"partition": "0"}) is None
+
+
+def test_a_broker_failure_while_dead_lettering_is_retried_before_committing(app: App) -> None:
+    consumer = ScriptedConsumer([Record(0, b"{oops"), _valid(1)])
+    producer = RecordingProducer(failing_flushes=2)
+    assert _worker(app, consumer, producer).poll_once() == 2
+    assert consumer.pauses == 2 and consumer.commits == [{TP: 2}]
+    dead = [s for s in producer.sent if s[0] == "contact-events.dlq"]
+    assert len(dead) == 3  # sent again after each failed flush: at least once, never lost
+
+
+def test_decisions_wait_in_the_outbox_while_the_broker_is_away(app: App) -> None:
+    consumer = ScriptedConsumer([_valid(0), _valid(1)])
+    producer = RecordingProducer(failing_flushes=1)
+    worker = _worker(app, consumer, producer)
+    assert worker.poll_once() == 2
+    assert consumer.commits == [{TP: 2}]  # the decisions are durable in the outbox already
+    published = [s for s in producer.sent if s[0] == "routing-decisions"]
+    assert len(published) == 2  # sent, but the flush failed: not yet acknowledged
+    worker.poll_once()  # an idle poll drains the outbox again
+    published = [s for s in producer.sent if s[0] == "routing-decisions"]
+    assert len(published) == 4
+    worker.poll_once()
+    assert len([s for s in producer.sent if s[0] == "routing-decisions"]) == 4  # nothing left

@@ -73,15 +73,14 @@ class ContactWorker:
     def poll_once(self, timeout_ms: int = 200) -> int:
         polled = self.consumer.poll(timeout_ms=timeout_ms, max_records=self.app.settings.batch_size)
         if not polled:
-            self.relay.drain()
+            self._publish_decisions()
             self._report_lag()
             return 0
         records = [record for batch in polled.values() for record in batch]
         commands, rejected = self._decode(records)
-        if not self._apply(commands, rejected):
+        if not self._apply(commands, rejected) or not self._dead_letter(rejected):
             return 0  # stopping: nothing committed, the batch will be redelivered
-        self._dead_letter(rejected)
-        self.relay.drain()
+        self._publish_decisions()
         offsets = {tp: batch[-1].offset + 1 for tp, batch in polled.items()}
         self._commit(offsets)
         self._next_offsets.update(offsets)
@@ -158,32 +157,65 @@ class ContactWorker:
         finally:
             self.consumer.resume(*[tp for tp in assigned if tp in self.consumer.assignment()])
 
-    def _dead_letter(self, rejected: Sequence[Rejected]) -> None:
+    def _publish_decisions(self) -> None:
+        """Decisions are durable in the outbox once committed; if the broker is away
+        they are published later (here or by the housekeeping thread)."""
+        try:
+            self.relay.drain()
+        except KafkaError as err:
+            log.warning(
+                "decisions stay in the outbox until the broker answers",
+                extra={"error": str(err)[:200]},
+            )
+
+    def _dead_letter(self, rejected: Sequence[Rejected]) -> bool:
+        """Copy rejected events to the DLQ; the copy must be durable before the offsets
+        that drop the originals are committed, so a broker failure is retried.
+        Returns False only when asked to stop first."""
         if not rejected:
-            return
+            return True
+        delay = 0.05
+        while not self.stop.is_set():
+            try:
+                self._send_to_dlq(rejected)
+            except KafkaError as err:
+                log.warning(
+                    "dead-lettering failed, retrying before committing",
+                    extra={"error": str(err)[:200], "retry_in_s": round(delay, 3)},
+                )
+                self._backoff(delay)
+                delay = min(delay * 2, MAX_BACKOFF_SECONDS)
+                continue
+            for item in rejected:
+                self.app.metrics.dead_lettered(item.reason)
+            self.dead_lettered += len(rejected)
+            return True
+        return False
+
+    def _send_to_dlq(self, rejected: Sequence[Rejected]) -> None:
         topic = self.app.settings.dlq_topic
+        sent = []
         for item in rejected:
             record = item.record
+            source = f"{record.topic}/{record.partition}/{record.offset}"
             headers = [
                 *(record.headers or []),
                 ("dlq-reason", item.reason.encode()),
                 ("dlq-error", item.detail[:1000].encode()),
-                ("dlq-source", f"{record.topic}/{record.partition}/{record.offset}".encode()),
+                ("dlq-source", source.encode()),
             ]
-            self.producer.send(topic, key=record.key, value=record.value or b"", headers=headers)
+            sent.append(
+                self.producer.send(
+                    topic, key=record.key, value=record.value or b"", headers=headers
+                )
+            )
             log.warning(
                 "event dead-lettered",
-                extra={
-                    "reason": item.reason,
-                    "error": item.detail[:200],
-                    "source": f"{record.topic}/{record.partition}/{record.offset}",
-                },
+                extra={"reason": item.reason, "error": item.detail[:200], "source": source},
             )
-        # The DLQ copy must be durable before the offsets that drop the original.
         self.producer.flush(timeout=30)
-        for item in rejected:
-            self.app.metrics.dead_lettered(item.reason)
-        self.dead_lettered += len(rejected)
+        for future in sent:
+            future.get(timeout=0)  # raises the delivery error, if any
 
     def _report_lag(self) -> None:
         """Lag = the partition's high watermark (as last fetched) minus our next offset."""
