@@ -102,8 +102,11 @@ class Runtime:
         log.info(
             "ticketrouter serving",
             extra={
-                "grpc": f"127.0.0.1:{self.grpc_port}" if self.with_grpc else "off",
-                "metrics": f"http://127.0.0.1:{self.metrics_port}/metrics"
+                "grpc": f"{_host_port(settings.grpc_address)[0]}:{self.grpc_port}"
+                if self.with_grpc
+                else "off",
+                "metrics": f"http://{_host_port(settings.metrics_address)[0]}:"
+                f"{self.metrics_port}/metrics"
                 if self.with_metrics
                 else "off",
                 "kafka": self.bootstrap_servers,
