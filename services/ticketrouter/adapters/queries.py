@@ -121,3 +121,23 @@ TOUCH_AGENT = (
     .where(agents.c.id == bindparam("b_agent_id"))
     .values(last_assigned_at=bindparam("last_assigned_at"))
 )
+
+
+def _slot_columns() -> Select[Any]:
+    return select(slots.c.agent_id, slots.c.channel, slots.c.capacity, slots.c.load)
+
+
+def slots_of_agent(agent_id: str) -> Select[Any]:
+    return _slot_columns().where(slots.c.agent_id == agent_id)
+
+
+def slots_of_agents(agent_ids: Sequence[str]) -> Select[Any]:
+    return _slot_columns().where(slots.c.agent_id.in_(agent_ids))
+
+
+AVAILABLE_AGENTS = select(agents).where(agents.c.presence == Presence.AVAILABLE.value)
+SLOTS_OF_AVAILABLE_AGENTS = _slot_columns().where(
+    slots.c.agent_id.in_(select(agents.c.id).where(agents.c.presence == Presence.AVAILABLE.value))
+)
+
+CASE_BY_ID = select(cases).where(cases.c.id == bindparam("case_id"))

@@ -45,6 +45,8 @@ from ticketrouter.service_layer.ports import ConcurrentUpdate, Repository
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _CHUNK = 500  # keys per IN list
+_CHANNELS = {c.value: c for c in Channel}  # a dict lookup is cheaper than Channel(value)
+_PRESENCE = {p.value: p for p in Presence}
 _OPEN = (CaseStatus.QUEUED.value, CaseStatus.OFFERED.value, CaseStatus.ASSIGNED.value)
 
 
@@ -235,7 +237,7 @@ class SqlRepository(Repository):
     def get_case(self, case_id: str) -> Case | None:
         if case_id in self._known.cases:
             return self._known.cases[case_id]
-        row = self._run(select(CaseRow).where(col(CaseRow.id) == case_id)).mappings().first()
+        row = self._run(queries.CASE_BY_ID, {"case_id": case_id}).mappings().first()
         return self._case_of(row) if row else None
 
     def open_case_for(self, customer_id: str, topic: str) -> Case | None:
@@ -375,31 +377,27 @@ class SqlRepository(Repository):
         return [(f, t, r, utc(at) or _EPOCH) for f, t, r, at in rows]
 
     # --- agents -----------------------------------------------------------------------
-    def _agents(self, rows: Sequence[Any]) -> list[Agent]:
+    def _agents(self, rows: Sequence[Any], slots_of: Any) -> list[Agent]:
+        """Agents from their rows; `slots_of` selects the channel rows of the same agents
+        (a join rather than a long IN list)."""
         if not rows:
             return []
-        ids = [r.id for r in rows]
-        slots: dict[str, list[tuple[str, int, int]]] = {i: [] for i in ids}
-        for agent_id, channel, capacity, load in self._run(
-            select(
-                col(AgentChannelRow.agent_id),
-                col(AgentChannelRow.channel),
-                col(AgentChannelRow.capacity),
-                col(AgentChannelRow.load),
-            ).where(col(AgentChannelRow.agent_id).in_(ids))
-        ):
-            slots[agent_id].append((channel, capacity, load))
+        capacity: dict[str, dict[Channel, int]] = {}
+        load: dict[str, dict[Channel, int]] = {}
+        for agent_id, channel, slots, used in self._run(slots_of):
+            capacity.setdefault(agent_id, {})[_CHANNELS[channel]] = slots
+            load.setdefault(agent_id, {})[_CHANNELS[channel]] = used
         return [
             Agent(
                 agent_id=r.id,
                 name=r.name,
                 team=r.team,
-                skills=dict(r.skills),
+                skills=r.skills,
                 authority={k: float(v) for k, v in r.authority.items()},
                 languages=frozenset(r.languages),
-                capacity={Channel(c): cap for c, cap, _ in slots[r.id]},
-                load={Channel(c): load for c, _, load in slots[r.id]},
-                presence=Presence(r.presence),
+                capacity=capacity.get(r.id, {}),
+                load=load.get(r.id, {}),
+                presence=_PRESENCE[r.presence],
                 last_assigned_at=utc(r.last_assigned_at),
             )
             for r in rows
@@ -409,8 +407,8 @@ class SqlRepository(Repository):
         if self._available is not None and agent_id in self._available:
             # The transaction's snapshot; the reservation re-checks presence atomically.
             return self._available[agent_id]
-        rows = self._run(select(AgentRow).where(col(AgentRow.id) == agent_id)).mappings().all()
-        agents = self._agents([_Row(r) for r in rows])
+        rows = self._run(select(AgentRow).where(col(AgentRow.id) == agent_id)).all()
+        agents = self._agents(rows, queries.slots_of_agent(agent_id))
         return agents[0] if agents else None
 
     def list_agents(self, team: str | None = None, presence: Presence | None = None) -> list[Agent]:
@@ -419,7 +417,8 @@ class SqlRepository(Repository):
             query = query.where(col(AgentRow.team) == team)
         if presence:
             query = query.where(col(AgentRow.presence) == presence.value)
-        return self._agents([_Row(r) for r in self._run(query).mappings()])
+        rows = self._run(query).all()
+        return self._agents(rows, queries.slots_of_agents([r.id for r in rows]))
 
     def upsert_agent(self, agent: Agent) -> None:
         self._available = None
@@ -473,14 +472,9 @@ class SqlRepository(Repository):
 
     def available_agents(self, channel: Channel) -> list[Agent]:
         if self._available is None:
-            rows = (
-                self._run(
-                    select(AgentRow).where(col(AgentRow.presence) == Presence.AVAILABLE.value)
-                )
-                .mappings()
-                .all()
-            )
-            self._available = {a.agent_id: a for a in self._agents([_Row(r) for r in rows])}
+            rows = self._run(queries.AVAILABLE_AGENTS).all()
+            agents = self._agents(rows, queries.SLOTS_OF_AVAILABLE_AGENTS)
+            self._available = {a.agent_id: a for a in agents}
             self._staffed = {}
         # Agents who work this channel at all; matching checks their free capacity.
         staffed = self._staffed.get(channel)
@@ -550,16 +544,6 @@ class SqlRepository(Repository):
 
     def mark_processed(self, event_id: str, now: datetime) -> None:
         self._pending_processed.append({"event_id": event_id, "processed_at": now})
-
-
-class _Row:
-    """Attribute access over a row mapping."""
-
-    def __init__(self, mapping: Any) -> None:
-        self._mapping = mapping
-
-    def __getattr__(self, name: str) -> Any:
-        return self._mapping[name]
 
 
 def _case_values(case: Case) -> dict[str, Any]:

@@ -11,16 +11,21 @@ and fresh SQLite files in a temporary directory that is removed at the end:
        through the outbox -> offsets committed, checked against `processed_events`;
    (c) event -> decision latency at a paced 1,000 contacts/s, the load coming from
        a separate process so that it does not compete with the worker for the GIL;
-3. matching: `rank_agents` among M online agents.
+3. matching: `rank_agents` among M online agents;
+4. gRPC: the service's server in-process (real factory, fresh SQLite file, 1,000 cases
+   created through SubmitContact), driven from separate client processes: the unary
+   rate of the stock health Check (the ceiling of the gRPC stack), then of GetCase.
 
 Figures: publish_rate, kafka_consume_baseline, worker_throughput (with its ratio to the
 baseline), worker_processed_events (the check), routing_latency_p50/p99,
-decision_published_latency_p99, matching_mean/p99. Targets are printed beside the
+decision_published_latency_p99, matching_mean/p99, grpc_health_check_rate,
+grpc_getcase_rate (with its ratio to the health Check rate). Targets are printed beside the
 figures they apply to; missing one is reported, not treated as a failure.
 
 Modules, in the order a run uses them: `run` (the whole run), `publish` (1),
-`baseline` (2a), `throughput` (2b), `latency` with `paced_load` (2c), `matching` (3);
-shared by those: `traffic`, `synthetic_agents`, `kafka_tools`, `worker_rig`, `reporting`.
+`baseline` (2a), `throughput` (2b), `latency` with `paced_load` (2c), `matching` (3),
+`grpc_rate` with `grpc_rig` and `grpc_load` (4); shared by those: `traffic`,
+`synthetic_agents`, `kafka_tools`, `worker_rig`, `reporting`.
 """
 
 from ticketrouter.entrypoints.bench.run import run_bench

@@ -36,7 +36,7 @@ class LoadPlan:
 
 @dataclass
 class LoadResult:
-    """Calls completed inside the measured window, by every client thread together."""
+    """Calls completed inside the measured window by every client thread together."""
 
     calls: int = 0
     errors: int = 0
@@ -104,18 +104,16 @@ def _caller(channel: grpc.Channel, plan: LoadPlan, rng: random.Random) -> Callab
 
 
 def _call_until(call: Callable[[], bool], warm_end: float, end: float, out: LoadResult) -> None:
-    """Counts the calls (and errors) that complete between warm_end and end."""
+    """Counts the calls that complete between warm_end and end, and every error."""
     while (start := time.monotonic()) < end:
         try:
             ok, code = call(), "WRONG_ANSWER"
         except grpc.RpcError as err:
             ok, code = False, str(err.code().name)
         done = time.monotonic()
-        if not warm_end <= done <= end:
-            continue
-        if ok:
-            out.calls += 1
-            out.latencies_ms.append((done - start) * 1000)
-        else:
+        if not ok:  # an error counts whenever it happens, warm-up included
             out.errors += 1
             out.error_codes[code] = out.error_codes.get(code, 0) + 1
+        elif warm_end <= done <= end:
+            out.calls += 1
+            out.latencies_ms.append((done - start) * 1000)

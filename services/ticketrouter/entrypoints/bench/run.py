@@ -15,6 +15,7 @@ from ticketrouter.adapters.kafka import ensure_topics
 from ticketrouter.adapters.rules_file import load_rules
 from ticketrouter.config import Settings
 from ticketrouter.entrypoints.bench.baseline import bench_baseline
+from ticketrouter.entrypoints.bench.grpc_rate import bench_grpc
 from ticketrouter.entrypoints.bench.kafka_tools import Topics, delete_topics
 from ticketrouter.entrypoints.bench.latency import bench_latency
 from ticketrouter.entrypoints.bench.matching import bench_matching
@@ -47,7 +48,7 @@ def _run(settings: Settings, events: int, agents: int, tmp: Path, stack: ExitSta
     ok = bench_worker(settings, servers, throughput, tmp / "throughput.db", events, baseline)
     ok = bench_latency(settings, servers, paced, tmp / "latency.db") and ok
     bench_matching(load_rules(settings.rules_file), agents)
-    return ok
+    return bench_grpc(settings, tmp / "grpc.db") and ok
 
 
 def _broker(settings: Settings, tmp: Path, stack: ExitStack) -> str:
