@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 from prometheus_client import CollectorRegistry
 
+from ticketrouter.adapters.agent_profiles import AgentProfiles
 from ticketrouter.adapters.codec import encode_decision
 from ticketrouter.adapters.database import Database, connect
 from ticketrouter.adapters.feed import AssignmentFeed
@@ -38,6 +39,7 @@ class App:
     registry: CollectorRegistry
     clock: Clock
     feed: AssignmentFeed = field(default_factory=AssignmentFeed)
+    profiles: AgentProfiles = field(default_factory=AgentProfiles)
     bus: MessageBus = field(init=False)
 
     def __post_init__(self) -> None:
@@ -45,10 +47,10 @@ class App:
 
     def uow(self) -> SqlUnitOfWork:
         """A read-write transaction whose decisions go to the outbox."""
-        return SqlUnitOfWork(self.database.writer, encode_decision)
+        return SqlUnitOfWork(self.database.writer, encode_decision, self.profiles)
 
     def read_uow(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.database.reader)
+        return SqlUnitOfWork(self.database.reader, profiles=self.profiles)
 
     def after_commit(self, events: Sequence[Event]) -> None:
         now = self.clock.now()

@@ -6,7 +6,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, exists, insert, or_, select, update
+from sqlalchemy import (
+    Select,
+    String,
+    and_,
+    bindparam,
+    cast,
+    exists,
+    insert,
+    or_,
+    select,
+    update,
+)
 
 from ticketrouter.adapters.orm import (
     AgentChannelRow,
@@ -135,7 +146,18 @@ def slots_of_agents(agent_ids: Sequence[str]) -> Select[Any]:
     return _slot_columns().where(slots.c.agent_id.in_(agent_ids))
 
 
-AVAILABLE_AGENTS = select(agents).where(agents.c.presence == Presence.AVAILABLE.value)
+# Profiles come back as their stored JSON text: parsed once per change (AgentProfiles).
+AGENT_COLUMNS = select(
+    agents.c.id,
+    agents.c.name,
+    agents.c.team,
+    agents.c.presence,
+    agents.c.last_assigned_at,
+    cast(agents.c.skills, String).label("skills"),
+    cast(agents.c.authority, String).label("authority"),
+    cast(agents.c.languages, String).label("languages"),
+)
+AVAILABLE_AGENTS = AGENT_COLUMNS.where(agents.c.presence == Presence.AVAILABLE.value)
 SLOTS_OF_AVAILABLE_AGENTS = _slot_columns().where(
     slots.c.agent_id.in_(select(agents.c.id).where(agents.c.presence == Presence.AVAILABLE.value))
 )

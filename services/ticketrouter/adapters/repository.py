@@ -15,6 +15,7 @@ from sqlalchemy import func, insert, select, update
 from sqlmodel import Session, col
 
 from ticketrouter.adapters import queries
+from ticketrouter.adapters.agent_profiles import AgentProfiles, Profile
 from ticketrouter.adapters.orm import (
     AgentChannelRow,
     AgentRow,
@@ -51,8 +52,9 @@ _OPEN = (CaseStatus.QUEUED.value, CaseStatus.OFFERED.value, CaseStatus.ASSIGNED.
 
 
 class SqlRepository(Repository):
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, profiles: AgentProfiles | None = None) -> None:
         self.session = session
+        self._profiles = profiles or AgentProfiles()
         self._available: dict[str, Agent] | None = None  # snapshot for this transaction
         self._staffed: dict[Channel, list[Agent]] = {}  # snapshot agents by channel
         self._pending_contacts: list[dict[str, Any]] = []
@@ -387,36 +389,46 @@ class SqlRepository(Repository):
         for agent_id, channel, slots, used in self._run(slots_of):
             capacity.setdefault(agent_id, {})[_CHANNELS[channel]] = slots
             load.setdefault(agent_id, {})[_CHANNELS[channel]] = used
-        return [
-            Agent(
-                agent_id=r.id,
-                name=r.name,
-                team=r.team,
-                skills=r.skills,
-                authority={k: float(v) for k, v in r.authority.items()},
-                languages=frozenset(r.languages),
-                capacity=capacity.get(r.id, {}),
-                load=load.get(r.id, {}),
-                presence=_PRESENCE[r.presence],
-                last_assigned_at=utc(r.last_assigned_at),
-            )
-            for r in rows
-        ]
+        agents = []
+        for r in rows:
+            profile = self._profiles.profile(r.id, r.skills, r.authority, r.languages)
+            agents.append(self._agent(r, profile, capacity, load))
+        return agents
+
+    @staticmethod
+    def _agent(
+        r: Any,
+        profile: Profile,
+        capacity: dict[str, dict[Channel, int]],
+        load: dict[str, dict[Channel, int]],
+    ) -> Agent:
+        return Agent(
+            agent_id=r.id,
+            name=r.name,
+            team=r.team,
+            skills=profile.skills,
+            authority=profile.authority,
+            languages=profile.languages,
+            capacity=capacity.get(r.id, {}),
+            load=load.get(r.id, {}),
+            presence=_PRESENCE[r.presence],
+            last_assigned_at=utc(r.last_assigned_at),
+        )
 
     def get_agent(self, agent_id: str) -> Agent | None:
         if self._available is not None and agent_id in self._available:
             # The transaction's snapshot; the reservation re-checks presence atomically.
             return self._available[agent_id]
-        rows = self._run(select(AgentRow).where(col(AgentRow.id) == agent_id)).all()
+        rows = self._run(queries.AGENT_COLUMNS.where(queries.agents.c.id == agent_id)).all()
         agents = self._agents(rows, queries.slots_of_agent(agent_id))
         return agents[0] if agents else None
 
     def list_agents(self, team: str | None = None, presence: Presence | None = None) -> list[Agent]:
-        query = select(AgentRow).order_by(col(AgentRow.id))
+        query = queries.AGENT_COLUMNS.order_by(queries.agents.c.id)
         if team:
-            query = query.where(col(AgentRow.team) == team)
+            query = query.where(queries.agents.c.team == team)
         if presence:
-            query = query.where(col(AgentRow.presence) == presence.value)
+            query = query.where(queries.agents.c.presence == presence.value)
         rows = self._run(query).all()
         return self._agents(rows, queries.slots_of_agents([r.id for r in rows]))
 

@@ -9,6 +9,7 @@ from typing import Self
 from sqlalchemy import Engine, insert
 from sqlmodel import Session
 
+from ticketrouter.adapters.agent_profiles import AgentProfiles
 from ticketrouter.adapters.orm import OutboxRow
 from ticketrouter.adapters.repository import SqlRepository
 from ticketrouter.domain.decisions import Decision
@@ -21,16 +22,22 @@ DecisionEncoder = Callable[[Decision], bytes]
 class SqlUnitOfWork(UnitOfWork):
     repo: SqlRepository
 
-    def __init__(self, engine: Engine, encode_decision: DecisionEncoder | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        encode_decision: DecisionEncoder | None = None,
+        profiles: AgentProfiles | None = None,
+    ) -> None:
         super().__init__()
         self._engine = engine
         self._encode = encode_decision
+        self._profiles = profiles
         self._session: Session | None = None
 
     def __enter__(self) -> Self:
         super().__enter__()
         self._session = Session(self._engine, expire_on_commit=False)
-        self.repo = SqlRepository(self._session)
+        self.repo = SqlRepository(self._session, self._profiles)
         return self
 
     def __exit__(
