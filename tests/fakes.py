@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from ticketrouter.domain.agents import Agent
@@ -13,6 +14,7 @@ from ticketrouter.domain.customers import Contact, Customer
 from ticketrouter.domain.identity import Identity
 from ticketrouter.domain.matching import queue_order_key
 from ticketrouter.domain.reports import ChannelStaffing, QueueStat, ResolutionReport
+from ticketrouter.domain.timeline import EntryKind, TimelineEntry, TimelinePage
 from ticketrouter.service_layer.ports import ConcurrentUpdate, Repository, UnitOfWork
 
 
@@ -40,6 +42,7 @@ class FakeRepository(Repository):
         self.handoffs: list[tuple[str, str, str | None, str, datetime]] = []
         self.processed: set[str] = set()
         self.resolutions: list[list] = []  # type: ignore[type-arg]
+        self.entries: list[TimelineEntry] = []
 
     def owners_of(self, identities: Iterable[Identity]) -> dict[Identity, str]:
         return {i: self.identities[i] for i in identities if i in self.identities}
@@ -70,6 +73,10 @@ class FakeRepository(Repository):
                 c.outcome,
             )
             for c in self.contacts
+        ]
+        self.entries = [
+            replace(e, customer_id=survivor_id) if e.customer_id == merged_id else e
+            for e in self.entries
         ]
         self.merges.append((survivor_id, merged_id))
 
@@ -102,6 +109,33 @@ class FakeRepository(Repository):
 
     def case_of_contact(self, event_id: str) -> str | None:
         return next((c.case_id for c in self.contacts if c.event_id == event_id), None)
+
+    def record(self, entry: TimelineEntry) -> None:
+        self.entries.append(entry)
+
+    def timeline(
+        self,
+        customer_id: str,
+        limit: int,
+        after: tuple[datetime, int] | None = None,
+        channel: str | None = None,
+        kinds: frozenset[EntryKind] = frozenset(),
+    ) -> TimelinePage:
+        mine = sorted(
+            (
+                (e.at, n, e)
+                for n, e in enumerate(self.entries)
+                if e.customer_id == customer_id
+                and (not channel or e.channel == channel)
+                and (not kinds or e.kind in kinds)
+            ),
+            key=lambda item: (item[0], item[1]),
+        )
+        if after is not None:
+            mine = [item for item in mine if (item[0], item[1]) > after]
+        page = mine[:limit]
+        cursor = (page[-1][0], page[-1][1]) if len(mine) > limit else None
+        return TimelinePage([e for _, _, e in page], cursor)
 
     def get_case(self, case_id: str) -> Case | None:
         case = self.cases.get(case_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -16,9 +16,17 @@ from ticketrouter.adapters.codec import encode_decision
 from ticketrouter.adapters.database import Database
 from ticketrouter.adapters.orm import OutboxRow
 from ticketrouter.adapters.unit_of_work import SqlUnitOfWork
+from ticketrouter.domain.cases import HandoffReason
 from ticketrouter.domain.channels import Channel, Presence
-from ticketrouter.domain.commands import RecordMessage, RecordSurvey, ResolveCase
-from ticketrouter.service_layer.cases import resolve_case
+from ticketrouter.domain.commands import (
+    AddNote,
+    RecordMessage,
+    RecordSurvey,
+    ResolveCase,
+    TransferCase,
+)
+from ticketrouter.domain.timeline import EntryKind, TimelineEntry
+from ticketrouter.service_layer.cases import add_note, resolve_case, transfer_case
 from ticketrouter.service_layer.intake import handle_events
 from ticketrouter.service_layer.ports import ConcurrentUpdate, UnitOfWork
 from ticketrouter.service_layer.settings import RoutingSettings
@@ -280,3 +288,58 @@ def test_one_batch_can_touch_the_same_case_and_customer_many_times(
         assert case is not None
         assert (case.csat, case.contact_count, case.customer_id) == (4, 3, survivor)
         assert len(uow.repo.recent_contacts(survivor, 20)) == 5
+
+
+def test_timeline_pages_return_every_entry_exactly_once(uow_factory: UowFactory) -> None:
+    at = [T0, T0, T0 + timedelta(seconds=1), T0 - timedelta(days=1)]  # ties and late arrivals
+    with uow_factory() as uow:
+        for n in range(23):
+            uow.repo.record(
+                TimelineEntry(
+                    "cust",
+                    at[n % 4],
+                    EntryKind.CONTACT,
+                    f"case{n}",
+                    "email" if n % 2 else "chat",
+                    f"entry {n}",
+                )
+            )
+        uow.repo.record(TimelineEntry("someone-else", T0, EntryKind.NOTE, detail="not mine"))
+        uow.commit()
+    seen: list[str] = []
+    after = None
+    with uow_factory() as uow:
+        while True:
+            page = uow.repo.timeline("cust", 5, after)
+            seen += [e.detail for e in page.entries]
+            if page.next_cursor is None:
+                break
+            after = page.next_cursor
+        times = [e.at for e in uow.repo.timeline("cust", 100).entries]
+        chats = uow.repo.timeline("cust", 100, channel="chat").entries
+        notes = uow.repo.timeline("cust", 100, kinds=frozenset({EntryKind.NOTE})).entries
+    assert sorted(seen) == sorted(f"entry {n}" for n in range(23))
+    assert len(seen) == len(set(seen)) == 23
+    assert times == sorted(times)
+    assert {e.channel for e in chats} == {"chat"} and len(chats) == 12
+    assert notes == []
+
+
+def test_routing_writes_the_customers_timeline(uow_factory: UowFactory) -> None:
+    _seed(uow_factory, agent("a1"), agent("a2"))
+    with uow_factory() as uow:
+        [decision] = handle_events(
+            [contact(("email", "t@x.com"), event_id="t1")], uow, T0, SETTINGS
+        )
+        uow.commit()
+    assert decision is not None
+    with uow_factory() as uow:
+        transfer_case(TransferCase(decision.case_id, HandoffReason.ESCALATION), uow, T0, SETTINGS)
+        uow.commit()
+    with uow_factory() as uow:
+        add_note(AddNote(decision.case_id, "a2", "refund promised"), uow, T0, SETTINGS)
+        resolve_case(ResolveCase(decision.case_id, "refunded"), uow, T0, SETTINGS)
+        uow.commit()
+    with uow_factory() as uow:
+        kinds = [e.kind for e in uow.repo.timeline(decision.customer_id, 50).entries]
+    assert kinds == [EntryKind.CONTACT, EntryKind.HANDOFF, EntryKind.NOTE, EntryKind.RESOLVED]

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import grpc
 
+from ticketrouter.adapters.cursors import decode_cursor, encode_cursor
 from ticketrouter.adapters.grpc_errors import grpc_errors, invalid, unimplemented
-from ticketrouter.adapters.messages import customer_to_proto
+from ticketrouter.adapters.messages import customer_to_proto, set_time
 from ticketrouter.adapters.unit_of_work import SqlUnitOfWork
 from ticketrouter.bootstrap import App
-from ticketrouter.domain.errors import NotFound
+from ticketrouter.domain.channels import parse_channel
+from ticketrouter.domain.errors import NotFound, parse_choice
 from ticketrouter.domain.identity import normalise_identity
+from ticketrouter.domain.timeline import EntryKind
 from ticketrouter.v1 import customers_pb2, customers_pb2_grpc
 
 DEFAULT_RECENT = 10
+DEFAULT_PAGE = 50
+MAX_PAGE = 500
 MAX_RECENT = 100
 
 
@@ -63,10 +68,35 @@ class CustomerServicer(customers_pb2_grpc.CustomerServiceServicer):
                 raise NotFound("customer with identity", str(identity))
             return self._customer(uow, owner, DEFAULT_RECENT)
 
+    @grpc_errors
     def GetTimeline(
         self, request: customers_pb2.GetTimelineRequest, context: grpc.ServicerContext
     ) -> customers_pb2.GetTimelineResponse:
-        unimplemented(context, "GetTimeline")
+        if not request.customer_id:
+            invalid(context, "customer_id", "is required")
+        if not 0 <= request.page_size <= MAX_PAGE:
+            invalid(context, "page_size", f"must be 0..{MAX_PAGE}")
+        kinds = frozenset(parse_choice(EntryKind, k, "kinds", "kind") for k in request.kinds)
+        channel = parse_channel(request.channel).value if request.channel else None
+        after = decode_cursor(request.page_token) if request.page_token else None
+        with self.app.read_uow() as uow:
+            if uow.repo.get_customer(request.customer_id) is None:
+                raise NotFound("customer", request.customer_id)
+            page = uow.repo.timeline(
+                request.customer_id, request.page_size or DEFAULT_PAGE, after, channel, kinds
+            )
+        response = customers_pb2.GetTimelineResponse(
+            next_page_token=encode_cursor(page.next_cursor) if page.next_cursor else ""
+        )
+        for entry in page.entries:
+            item = response.items.add(
+                kind=entry.kind.value,
+                case_id=entry.case_id,
+                channel=entry.channel,
+                detail=entry.detail,
+            )
+            set_time(item.at, entry.at)
+        return response
 
     def LinkIdentity(
         self, request: customers_pb2.LinkIdentityRequest, context: grpc.ServicerContext

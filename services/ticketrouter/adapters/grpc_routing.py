@@ -15,10 +15,10 @@ from ticketrouter.adapters.messages import case_to_proto
 from ticketrouter.bootstrap import App
 from ticketrouter.domain.cases import Case, parse_case_status, parse_handoff_reason
 from ticketrouter.domain.channels import parse_channel
-from ticketrouter.domain.commands import ReceiveContact, ResolveCase, TransferCase
+from ticketrouter.domain.commands import AddNote, ReceiveContact, ResolveCase, TransferCase
 from ticketrouter.domain.decisions import Decision
 from ticketrouter.domain.errors import NotFound
-from ticketrouter.service_layer.cases import resolve_case, transfer_case
+from ticketrouter.service_layer.cases import add_note, resolve_case, transfer_case
 from ticketrouter.service_layer.intake import handle_events
 from ticketrouter.service_layer.ports import UnitOfWork
 from ticketrouter.service_layer.settings import RoutingSettings
@@ -160,10 +160,22 @@ class RoutingServicer(routing_pb2_grpc.RoutingServiceServicer):
     ) -> routing_pb2.Case:
         unimplemented(context, "DeclineOffer (assignments are direct until offers land)")
 
+    @grpc_errors
     def AddNote(
         self, request: routing_pb2.AddNoteRequest, context: grpc.ServicerContext
     ) -> routing_pb2.Case:
-        unimplemented(context, "AddNote")
+        for field, value, limit in (
+            ("case_id", request.case_id, 64),
+            ("author", request.author, 100),
+            ("text", request.text, 2000),
+        ):
+            if not value.strip():
+                invalid(context, field, "is required")
+            if len(value) > limit:
+                invalid(context, field, f"longer than {limit} characters")
+        command = AddNote(request.case_id, request.author.strip(), request.text.strip())
+        case: Case = self.app.bus.execute(add_note, command)
+        return self._case_proto(case.case_id)
 
     def WatchAssignments(
         self, request: routing_pb2.WatchAssignmentsRequest, context: grpc.ServicerContext

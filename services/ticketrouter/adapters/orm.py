@@ -127,6 +127,18 @@ class ResolutionRow(SQLModel, table=True):
     handoffs: int = 0
 
 
+class TimelineRow(SQLModel, table=True):
+    __tablename__ = "timeline"
+    __table_args__ = (Index("ix_timeline_customer_time", "customer_id", "at", "id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: str = Field(max_length=64)
+    at: datetime | None = _when()
+    kind: str = Field(max_length=16)
+    case_id: str = Field(default="", max_length=64)
+    channel: str = Field(default="", max_length=16)
+    detail: str = Field(default="", max_length=500)
+
+
 class ProcessedEventRow(SQLModel, table=True):
     """Idempotency: an event id here has had its effects committed."""
 

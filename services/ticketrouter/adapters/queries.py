@@ -25,6 +25,7 @@ from ticketrouter.adapters.orm import (
     CaseRow,
     CustomerRow,
     IdentityRow,
+    TimelineRow,
 )
 from ticketrouter.domain.cases import CaseStatus
 from ticketrouter.domain.channels import Presence
@@ -34,6 +35,7 @@ cases = CaseRow.__table__  # type: ignore[attr-defined]
 slots = AgentChannelRow.__table__  # type: ignore[attr-defined]
 agents = AgentRow.__table__  # type: ignore[attr-defined]
 customers = CustomerRow.__table__  # type: ignore[attr-defined]
+timeline = TimelineRow.__table__  # type: ignore[attr-defined]
 
 OPEN_STATUSES = (CaseStatus.QUEUED.value, CaseStatus.OFFERED.value, CaseStatus.ASSIGNED.value)
 

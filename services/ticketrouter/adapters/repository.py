@@ -10,8 +10,8 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy import case as sql_case
-from sqlalchemy import func, insert, select, update
 from sqlmodel import Session, col
 
 from ticketrouter.adapters import queries
@@ -27,6 +27,7 @@ from ticketrouter.adapters.orm import (
     MergeRow,
     ProcessedEventRow,
     ResolutionRow,
+    TimelineRow,
 )
 from ticketrouter.adapters.records import (
     explanation_from_dict,
@@ -42,6 +43,7 @@ from ticketrouter.domain.channels import Channel, Presence
 from ticketrouter.domain.customers import Contact, Customer
 from ticketrouter.domain.identity import Identity, IdentityKind
 from ticketrouter.domain.reports import ChannelStaffing, QueueStat, ResolutionReport
+from ticketrouter.domain.timeline import EntryKind, TimelineEntry, TimelinePage
 from ticketrouter.service_layer.ports import ConcurrentUpdate, Repository
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -59,6 +61,7 @@ class SqlRepository(Repository):
         self._staffed: dict[Channel, list[Agent]] = {}  # snapshot agents by channel
         self._pending_contacts: list[dict[str, Any]] = []
         self._pending_processed: list[dict[str, Any]] = []
+        self._pending_timeline: list[dict[str, Any]] = []
         self._pending_touches: dict[str, datetime] = {}  # agent -> last assignment
         self._known = TransactionCache()
 
@@ -74,6 +77,9 @@ class SqlRepository(Repository):
         if self._pending_processed:
             self._run(insert(ProcessedEventRow), self._pending_processed)
             self._pending_processed = []
+        if self._pending_timeline:
+            self._run(insert(TimelineRow), self._pending_timeline)
+            self._pending_timeline = []
         if self._pending_touches:
             self._run(
                 queries.TOUCH_AGENT,
@@ -143,7 +149,7 @@ class SqlRepository(Repository):
 
     def merge_customers(self, survivor_id: str, merged_id: str, now: datetime) -> None:
         self.flush()
-        for table in (IdentityRow, CaseRow, ContactRow):
+        for table in (IdentityRow, CaseRow, ContactRow, TimelineRow):
             self._run(
                 update(table)
                 .where(col(table.customer_id) == merged_id)  # type: ignore[attr-defined]
@@ -231,6 +237,52 @@ class SqlRepository(Repository):
             select(col(ContactRow.case_id)).where(col(ContactRow.event_id) == event_id)
         ).scalar_one_or_none()
         return found
+
+    def record(self, entry: TimelineEntry) -> None:
+        self._pending_timeline.append(
+            {
+                "customer_id": entry.customer_id,
+                "at": entry.at,
+                "kind": entry.kind.value,
+                "case_id": entry.case_id,
+                "channel": entry.channel,
+                "detail": entry.detail[:500],
+            }
+        )
+
+    def timeline(
+        self,
+        customer_id: str,
+        limit: int,
+        after: tuple[datetime, int] | None = None,
+        channel: str | None = None,
+        kinds: frozenset[EntryKind] = frozenset(),
+    ) -> TimelinePage:
+        self.flush()
+        t = queries.timeline
+        query = select(t).where(t.c.customer_id == customer_id)
+        if after is not None:
+            at, last_id = after
+            query = query.where(or_(t.c.at > at, and_(t.c.at == at, t.c.id > last_id)))
+        if channel:
+            query = query.where(t.c.channel == channel)
+        if kinds:
+            query = query.where(t.c.kind.in_(sorted(k.value for k in kinds)))
+        rows = self._run(query.order_by(t.c.at, t.c.id).limit(limit + 1)).all()
+        entries = [
+            TimelineEntry(
+                r.customer_id,
+                utc(r.at) or _EPOCH,
+                EntryKind(r.kind),
+                r.case_id,
+                r.channel,
+                r.detail,
+            )
+            for r in rows[:limit]
+        ]
+        more = len(rows) > limit
+        cursor = (utc(rows[limit - 1].at) or _EPOCH, rows[limit - 1].id) if more else None
+        return TimelinePage(entries, cursor)
 
     # --- cases ----------------------------------------------------------------------
     def _case_of(self, row: Any) -> Case:

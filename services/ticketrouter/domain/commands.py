@@ -41,6 +41,13 @@ class TransferCase:
 
 
 @dataclass(frozen=True, slots=True)
+class AddNote:
+    case_id: str
+    author: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class UpsertAgent:
     agent: Agent
 

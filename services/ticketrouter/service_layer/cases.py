@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from ticketrouter.domain.agents import Agent
 from ticketrouter.domain.cases import Case
-from ticketrouter.domain.commands import ResolveCase, TransferCase
+from ticketrouter.domain.commands import AddNote, ResolveCase, TransferCase
 from ticketrouter.domain.decisions import Outcome
 from ticketrouter.domain.errors import ConflictingState, InvalidField, NotFound
-from ticketrouter.domain.events import CaseResolved, CaseRouted, HandoffRecorded
+from ticketrouter.domain.events import CaseResolved, CaseRouted
 from ticketrouter.domain.matching import exclusion, rank_agents
+from ticketrouter.domain.timeline import EntryKind
+from ticketrouter.service_layer.history import note_on_timeline, record_handoff
 from ticketrouter.service_layer.ports import UnitOfWork
 from ticketrouter.service_layer.routing import decide, pull_waiting_cases, route_case
 from ticketrouter.service_layer.settings import RoutingSettings
@@ -33,6 +34,13 @@ def resolve_case(
         uow.repo.release_capacity(owner, case.channel)
     uow.repo.save_case(case)
     uow.repo.record_resolution(case)
+    note_on_timeline(
+        uow,
+        case,
+        EntryKind.RESOLVED,
+        now,
+        case.resolution_code + (", first contact" if first_contact else ""),
+    )
     uow.emit(CaseResolved(case.case_id, case.first_channel, first_contact, case.handoff_count))
     if owner is not None:
         pull_waiting_cases(uow, owner, now, settings)
@@ -89,20 +97,16 @@ def transfer_case(
             excluded=frozenset({former}),
             assigned_outcome=Outcome.REASSIGNED,
         )
-    repo.add_handoff(case.case_id, former, case.owner_agent_id, cmd.reason.value, now)
     repo.save_case(case)
-    uow.emit(
-        HandoffRecorded(case.case_id, cmd.reason, _team(former_agent), _team(_owner(uow, case)))
-    )
+    record_handoff(uow, case, former, former_agent, cmd.reason, now)
     uow.emit(CaseRouted(decision))
     # The former owner frees a slot but must not take back the case they handed off.
     pull_waiting_cases(uow, former, now, settings, skip=frozenset({case.case_id}))
     return case
 
 
-def _owner(uow: UnitOfWork, case: Case) -> Agent | None:
-    return uow.repo.get_agent(case.owner_agent_id) if case.owner_agent_id else None
-
-
-def _team(agent: Agent | None) -> str:
-    return agent.team if agent else ""
+def add_note(cmd: AddNote, uow: UnitOfWork, now: datetime, settings: RoutingSettings) -> Case:
+    """Over-communicate internally: the note travels with the customer's history."""
+    case = _case(uow, cmd.case_id)
+    note_on_timeline(uow, case, EntryKind.NOTE, now, f"{cmd.author}: {cmd.text}")
+    return case

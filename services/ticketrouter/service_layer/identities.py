@@ -8,6 +8,7 @@ from datetime import datetime
 
 from ticketrouter.domain.customers import Customer
 from ticketrouter.domain.identity import Identity
+from ticketrouter.domain.timeline import EntryKind, TimelineEntry
 from ticketrouter.service_layer.ports import Repository
 
 
@@ -35,6 +36,14 @@ def resolve_customer(
         customer_id = customer_ids[0]
         for merged in customer_ids[1:]:
             repo.merge_customers(customer_id, merged, now)
+            repo.record(
+                TimelineEntry(
+                    customer_id,
+                    now,
+                    EntryKind.MERGED,
+                    detail=f"customer {merged} merged in: same person",
+                )
+            )
     for identity in identities:
         if identity not in owners:
             repo.link_identity(identity, customer_id, now)

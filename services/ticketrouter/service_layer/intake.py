@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from ticketrouter.domain.cases import Case
 from ticketrouter.domain.commands import (
     EventCommand,
     ReceiveContact,
@@ -16,6 +17,8 @@ from ticketrouter.domain.commands import (
 from ticketrouter.domain.customers import Contact
 from ticketrouter.domain.decisions import Decision
 from ticketrouter.domain.errors import NotFound
+from ticketrouter.domain.timeline import EntryKind, TimelineEntry
+from ticketrouter.service_layer.history import note_on_timeline
 from ticketrouter.service_layer.identities import resolve_customer
 from ticketrouter.service_layer.ports import UnitOfWork
 from ticketrouter.service_layer.routing import receive_contact
@@ -61,9 +64,7 @@ def _apply(
 
 
 def record_message(command: RecordMessage, uow: UnitOfWork) -> None:
-    case = uow.repo.get_case(command.case_id)
-    if case is None:
-        raise NotFound("case", command.case_id)
+    case = _existing_case(uow, command.case_id)
     uow.repo.add_contact(
         Contact(
             command.event_id,
@@ -76,16 +77,42 @@ def record_message(command: RecordMessage, uow: UnitOfWork) -> None:
             "message",
         )
     )
+    uow.repo.record(
+        TimelineEntry(
+            case.customer_id,
+            command.occurred_at,
+            EntryKind.MESSAGE,
+            case.case_id,
+            command.channel.value,
+            command.text[:200],
+        )
+    )
 
 
 def record_survey(command: RecordSurvey, uow: UnitOfWork) -> None:
-    case = uow.repo.get_case(command.case_id)
-    if case is None:
-        raise NotFound("case", command.case_id)
+    case = _existing_case(uow, command.case_id)
     case.csat = command.csat
     uow.repo.save_case(case)
+    note_on_timeline(uow, case, EntryKind.CSAT, command.occurred_at, f"{command.csat}/5")
 
 
 def update_customer(command: UpdateCustomer, uow: UnitOfWork, now: datetime) -> None:
     customer_id, _ = resolve_customer(uow.repo, command.identities, now)
     uow.repo.update_customer(customer_id, command.display_name, command.tier, command.language)
+    fields = (
+        ("name", command.display_name),
+        ("tier", command.tier),
+        ("language", command.language),
+    )
+    changed = ", ".join(f"{name}={value}" for name, value in fields if value)
+    if changed:
+        uow.repo.record(
+            TimelineEntry(customer_id, command.occurred_at, EntryKind.PROFILE, detail=changed)
+        )
+
+
+def _existing_case(uow: UnitOfWork, case_id: str) -> Case:
+    case = uow.repo.get_case(case_id)
+    if case is None:
+        raise NotFound("case", case_id)
+    return case

@@ -15,6 +15,7 @@ from ticketrouter.domain.customers import Contact, Customer
 from ticketrouter.domain.events import Event
 from ticketrouter.domain.identity import Identity
 from ticketrouter.domain.reports import ChannelStaffing, QueueStat, ResolutionReport
+from ticketrouter.domain.timeline import EntryKind, TimelineEntry, TimelinePage
 
 
 class Clock(Protocol):
@@ -60,6 +61,21 @@ class Repository(abc.ABC):
 
     @abc.abstractmethod
     def case_of_contact(self, event_id: str) -> str | None: ...
+
+    @abc.abstractmethod
+    def record(self, entry: TimelineEntry) -> None:
+        """Add to the customer's timeline (may be buffered until commit)."""
+
+    @abc.abstractmethod
+    def timeline(
+        self,
+        customer_id: str,
+        limit: int,
+        after: tuple[datetime, int] | None = None,
+        channel: str | None = None,
+        kinds: frozenset[EntryKind] = frozenset(),
+    ) -> TimelinePage:
+        """Entries in (time, insertion) order, after the cursor of a previous page."""
 
     # --- cases
     @abc.abstractmethod

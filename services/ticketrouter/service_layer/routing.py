@@ -15,7 +15,6 @@ from ticketrouter.domain.events import (
     CaseRouted,
     ContactReceived,
     FirstContactRevoked,
-    HandoffRecorded,
 )
 from ticketrouter.domain.matching import (
     assignment_summary,
@@ -23,6 +22,8 @@ from ticketrouter.domain.matching import (
     exclusion,
     rank_agents,
 )
+from ticketrouter.domain.timeline import EntryKind, TimelineEntry
+from ticketrouter.service_layer.history import note_on_timeline, record_handoff
 from ticketrouter.service_layer.identities import resolve_customer
 from ticketrouter.service_layer.ports import UnitOfWork
 from ticketrouter.service_layer.settings import MAX_PULLS, PULL_WINDOW, RoutingSettings
@@ -52,6 +53,17 @@ def receive_contact(
             repo.save_case(case)
         else:
             repo.add_case(case)
+    outcome = decision.outcome.value + (f" to {decision.agent_id}" if decision.agent_id else "")
+    repo.record(
+        TimelineEntry(
+            customer_id,
+            cmd.occurred_at,
+            EntryKind.CONTACT,
+            case.case_id,
+            cmd.channel.value,
+            f"{cmd.topic}: {cmd.subject} ({outcome})",
+        )
+    )
     repo.add_contact(
         Contact(
             cmd.event_id,
@@ -87,6 +99,7 @@ def _reopen(
     if previous.reopen(cmd.channel, now):
         uow.repo.revoke_resolution(previous.case_id)
         uow.emit(FirstContactRevoked(previous.case_id, previous.first_channel))
+    note_on_timeline(uow, previous, EntryKind.REOPENED, now, "repeat contact inside the FCR window")
     previous.owner_agent_id = last_owner
     return previous
 
@@ -146,16 +159,7 @@ def _continue_case(
         excluded=frozenset({former}),
         assigned_outcome=Outcome.REASSIGNED,
     )
-    repo.add_handoff(case.case_id, former, decision.agent_id, HandoffReason.OTHER.value, now)
-    new_owner = repo.get_agent(decision.agent_id) if decision.agent_id else None
-    uow.emit(
-        HandoffRecorded(
-            case.case_id,
-            HandoffReason.OTHER,
-            owner.team if owner else "",
-            new_owner.team if new_owner else "",
-        )
-    )
+    record_handoff(uow, case, former, owner, HandoffReason.OTHER, now)
     return decision
 
 
@@ -279,6 +283,13 @@ def pull_waiting_cases(
             now - waited,
         )
         repo.save_case(case)
+        note_on_timeline(
+            uow,
+            case,
+            EntryKind.ASSIGNED,
+            now,
+            f"{agent.agent_id} took it after {waited.total_seconds():.0f}s in queue",
+        )
         uow.emit(CaseRouted(decision))
         decisions.append(decision)
     return decisions

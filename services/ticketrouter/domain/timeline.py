@@ -1,0 +1,37 @@
+"""The customer's unified timeline: every contact on every channel and what
+happened to their cases, in one time-ordered stream."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+
+class EntryKind(StrEnum):
+    CONTACT = "contact"
+    MESSAGE = "message"
+    ASSIGNED = "assigned"
+    HANDOFF = "handoff"
+    RESOLVED = "resolved"
+    REOPENED = "reopened"
+    NOTE = "note"
+    CSAT = "csat"
+    PROFILE = "profile"
+    MERGED = "merged"
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineEntry:
+    customer_id: str
+    at: datetime
+    kind: EntryKind
+    case_id: str = ""
+    channel: str = ""
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class TimelinePage:
+    entries: list[TimelineEntry]
+    next_cursor: tuple[datetime, int] | None  # (at, id) of the last entry, when more remain
