@@ -11,7 +11,7 @@ from prometheus_client import CollectorRegistry
 
 from ticketrouter.adapters.agent_profiles import AgentProfiles
 from ticketrouter.adapters.codec import encode_decision
-from ticketrouter.adapters.database import Database, connect
+from ticketrouter.adapters.database import TRANSIENT_ERRORS, Database, connect
 from ticketrouter.adapters.feed import AssignmentFeed
 from ticketrouter.adapters.metrics import PrometheusMetrics
 from ticketrouter.adapters.rules_file import load_rules
@@ -43,7 +43,9 @@ class App:
     bus: MessageBus = field(init=False)
 
     def __post_init__(self) -> None:
-        self.bus = MessageBus(self.uow, self.clock, lambda: self.routing, self.after_commit)
+        self.bus = MessageBus(
+            self.uow, self.clock, lambda: self.routing, self.after_commit, TRANSIENT_ERRORS
+        )
 
     def uow(self) -> SqlUnitOfWork:
         """A read-write transaction whose decisions go to the outbox."""

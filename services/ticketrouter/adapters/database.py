@@ -7,9 +7,20 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlmodel import SQLModel
 
 from ticketrouter.adapters import orm  # noqa: F401  (registers the tables)
+from ticketrouter.service_layer.ports import ConcurrentUpdate
+
+# Failures that pass: the database is down or locked, the connection dropped, or a
+# concurrent transaction got there first. The whole unit of work is retried.
+TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
+    OperationalError,
+    InterfaceError,
+    IntegrityError,
+    ConcurrentUpdate,
+)
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from ticketrouter.service_layer.settings import RoutingSettings
 from ticketrouter.v1 import routing_pb2, routing_pb2_grpc
 
 MAX_QUEUE_PAGE = 1000
+DEFAULT_PAGE = 100
 _BEGINNING = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -32,6 +33,13 @@ def _receive_one(
     cmd: ReceiveContact, uow: UnitOfWork, now: datetime, settings: RoutingSettings
 ) -> Decision | None:
     return handle_events([cmd], uow, now, settings)[0]
+
+
+def _page_limit(limit: int, context: grpc.ServicerContext) -> int:
+    """0 means the default page; anything else must fit the maximum."""
+    if not 0 <= limit <= MAX_QUEUE_PAGE:
+        invalid(context, "limit", f"must be 0..{MAX_QUEUE_PAGE}")
+    return limit or DEFAULT_PAGE
 
 
 class RoutingServicer(routing_pb2_grpc.RoutingServiceServicer):
@@ -78,11 +86,10 @@ class RoutingServicer(routing_pb2_grpc.RoutingServiceServicer):
     def ListQueue(
         self, request: routing_pb2.ListQueueRequest, context: grpc.ServicerContext
     ) -> routing_pb2.ListQueueResponse:
-        if request.limit < 0 or request.limit > MAX_QUEUE_PAGE:
-            invalid(context, "limit", f"must be 0..{MAX_QUEUE_PAGE}")
+        limit = _page_limit(request.limit, context)
         channel = parse_channel(request.channel) if request.channel else None
         with self.app.read_uow() as uow:
-            cases = uow.repo.queued_cases(request.limit or 100, channel)
+            cases = uow.repo.queued_cases(limit, channel)
             depth = uow.repo.queue_depth()
         return routing_pb2.ListQueueResponse(cases=[case_to_proto(c) for c in cases], depth=depth)
 
@@ -90,13 +97,10 @@ class RoutingServicer(routing_pb2_grpc.RoutingServiceServicer):
     def ListCases(
         self, request: routing_pb2.ListCasesRequest, context: grpc.ServicerContext
     ) -> routing_pb2.ListCasesResponse:
-        if request.limit < 0 or request.limit > MAX_QUEUE_PAGE:
-            invalid(context, "limit", f"must be 0..{MAX_QUEUE_PAGE}")
+        limit = _page_limit(request.limit, context)
         status = parse_case_status(request.status) if request.status else None
         with self.app.read_uow() as uow:
-            cases = uow.repo.list_cases(
-                request.owner_agent_id or None, status, request.limit or 100
-            )
+            cases = uow.repo.list_cases(request.owner_agent_id or None, status, limit)
         return routing_pb2.ListCasesResponse(cases=[case_to_proto(c) for c in cases])
 
     @grpc_errors

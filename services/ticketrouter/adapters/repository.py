@@ -50,7 +50,6 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _CHUNK = 500  # keys per IN list
 _CHANNELS = {c.value: c for c in Channel}  # a dict lookup is cheaper than Channel(value)
 _PRESENCE = {p.value: p for p in Presence}
-_OPEN = (CaseStatus.QUEUED.value, CaseStatus.OFFERED.value, CaseStatus.ASSIGNED.value)
 
 
 class SqlRepository(Repository):
@@ -320,7 +319,7 @@ class SqlRepository(Repository):
             select(col(CaseRow.id))
             .where(
                 col(CaseRow.customer_id) == customer_id,
-                col(CaseRow.status).in_(_OPEN),
+                col(CaseRow.status).in_(queries.OPEN_STATUSES),
             )
             .order_by(col(CaseRow.opened_at))
         )

@@ -18,19 +18,17 @@ from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer, OffsetAndMetadata, TopicPartition
 from kafka.errors import CommitFailedError, KafkaError
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from ticketrouter.adapters.codec import InvalidEvent, decode
+from ticketrouter.adapters.database import TRANSIENT_ERRORS
 from ticketrouter.adapters.kafka import OutboxRelay
 from ticketrouter.bootstrap import App
 from ticketrouter.domain.commands import EventCommand
 from ticketrouter.domain.errors import DomainError, NotFound
 from ticketrouter.service_layer.intake import handle_events
-from ticketrouter.service_layer.ports import ConcurrentUpdate
 
 log = logging.getLogger(__name__)
 
-TRANSIENT = (OperationalError, DBAPIError, IntegrityError, ConcurrentUpdate)
 MAX_BACKOFF_SECONDS = 5.0
 
 
@@ -116,7 +114,7 @@ class ContactWorker:
                 # A command the decoder accepted but the domain refused: isolate it.
                 self._route_one_by_one(commands, rejected)
                 return True
-            except TRANSIENT as err:
+            except TRANSIENT_ERRORS as err:
                 log.warning(
                     "transient failure, retrying the batch without committing",
                     extra={

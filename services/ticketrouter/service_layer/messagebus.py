@@ -9,10 +9,8 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TypeVar
 
-from sqlalchemy.exc import IntegrityError, OperationalError
-
 from ticketrouter.domain.events import Event
-from ticketrouter.service_layer.ports import Clock, ConcurrentUpdate, UnitOfWork
+from ticketrouter.service_layer.ports import Clock, UnitOfWork
 from ticketrouter.service_layer.settings import RoutingSettings
 
 log = logging.getLogger(__name__)
@@ -20,8 +18,6 @@ log = logging.getLogger(__name__)
 C = TypeVar("C")
 R = TypeVar("R")
 Handler = Callable[[C, UnitOfWork, datetime, RoutingSettings], R]
-# Conflicts with a concurrent transaction: the whole unit is retried from scratch.
-TRANSIENT = (ConcurrentUpdate, IntegrityError, OperationalError)
 
 
 class MessageBus:
@@ -31,8 +27,11 @@ class MessageBus:
         clock: Clock,
         settings: Callable[[], RoutingSettings],
         after_commit: Callable[[Sequence[Event]], None],
+        transient: tuple[type[Exception], ...],
         attempts: int = 5,
     ) -> None:
+        """`transient`: the failures worth retrying the whole unit for (adapter-defined)."""
+        self._transient = transient
         self._uow_factory = uow_factory
         self._clock = clock
         self._settings = settings
@@ -45,7 +44,7 @@ class MessageBus:
                 with self._uow_factory() as uow:
                     result = handler(command, uow, self._clock.now(), self._settings())
                     events = uow.commit()
-            except TRANSIENT as err:
+            except self._transient as err:
                 if attempt == self._attempts:
                     raise
                 log.info(
