@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -105,18 +105,31 @@ class ContactWorker:
         """Route the batch in one transaction; returns False only when asked to stop."""
         if not commands:
             return True
-        delay = 0.05
-        while not self.stop.is_set():
+
+        def route() -> None:
             try:
                 self._route([c for _, c in commands])
-                return True
             except DomainError:
                 # A command the decoder accepted but the domain refused: isolate it.
                 self._route_one_by_one(commands, rejected)
+
+        return self._until_done(
+            route, TRANSIENT_ERRORS, "transient failure, retrying the batch without committing"
+        )
+
+    def _until_done(
+        self, action: Callable[[], None], transient: tuple[type[Exception], ...], problem: str
+    ) -> bool:
+        """Run `action` until it succeeds, backing off on `transient` failures while
+        keeping group membership; returns False only when asked to stop first."""
+        delay = 0.05
+        while not self.stop.is_set():
+            try:
+                action()
                 return True
-            except TRANSIENT_ERRORS as err:
+            except transient as err:
                 log.warning(
-                    "transient failure, retrying the batch without committing",
+                    problem,
                     extra={
                         "error": f"{type(err).__name__}: {str(err)[:200]}",
                         "retry_in_s": round(delay, 3),
@@ -172,23 +185,16 @@ class ContactWorker:
         Returns False only when asked to stop first."""
         if not rejected:
             return True
-        delay = 0.05
-        while not self.stop.is_set():
-            try:
-                self._send_to_dlq(rejected)
-            except KafkaError as err:
-                log.warning(
-                    "dead-lettering failed, retrying before committing",
-                    extra={"error": str(err)[:200], "retry_in_s": round(delay, 3)},
-                )
-                self._backoff(delay)
-                delay = min(delay * 2, MAX_BACKOFF_SECONDS)
-                continue
-            for item in rejected:
-                self.app.metrics.dead_lettered(item.reason)
-            self.dead_lettered += len(rejected)
-            return True
-        return False
+        if not self._until_done(
+            lambda: self._send_to_dlq(rejected),
+            (KafkaError,),
+            "dead-lettering failed, retrying before committing",
+        ):
+            return False
+        for item in rejected:
+            self.app.metrics.dead_lettered(item.reason)
+        self.dead_lettered += len(rejected)
+        return True
 
     def _send_to_dlq(self, rejected: Sequence[Rejected]) -> None:
         topic = self.app.settings.dlq_topic
