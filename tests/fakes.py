@@ -195,9 +195,6 @@ class FakeRepository(Repository):
         found.sort(key=lambda c: c.opened_at, reverse=True)
         return [copy.deepcopy(c) for c in found[:limit]]
 
-    def queue_depth(self) -> int:
-        return sum(1 for c in self.cases.values() if c.status is CaseStatus.QUEUED)
-
     def add_handoff(
         self, case_id: str, from_agent: str, to_agent: str | None, reason: str, now: datetime
     ) -> None:

@@ -90,7 +90,7 @@ class RoutingServicer(routing_pb2_grpc.RoutingServiceServicer):
         channel = parse_channel(request.channel) if request.channel else None
         with self.app.read_uow() as uow:
             cases = uow.repo.queued_cases(limit, channel)
-            depth = uow.repo.queue_depth()
+            depth = sum(s.depth for s in uow.repo.queue_stats(self.app.clock.now()).values())
         return routing_pb2.ListQueueResponse(cases=[case_to_proto(c) for c in cases], depth=depth)
 
     @grpc_errors

@@ -357,15 +357,6 @@ class SqlRepository(Repository):
         rows = self._run(query.order_by(col(CaseRow.opened_at).desc()).limit(limit)).mappings()
         return [self._case_of(r) for r in rows]
 
-    def queue_depth(self) -> int:
-        return int(
-            self._run(
-                select(func.count())
-                .select_from(CaseRow)
-                .where(col(CaseRow.status) == CaseStatus.QUEUED.value)
-            ).scalar_one()
-        )
-
     def add_handoff(
         self, case_id: str, from_agent: str, to_agent: str | None, reason: str, now: datetime
     ) -> None:

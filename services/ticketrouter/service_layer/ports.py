@@ -108,9 +108,6 @@ class Repository(abc.ABC):
         """Most recently opened first."""
 
     @abc.abstractmethod
-    def queue_depth(self) -> int: ...
-
-    @abc.abstractmethod
     def add_handoff(
         self, case_id: str, from_agent: str, to_agent: str | None, reason: str, now: datetime
     ) -> None: ...
