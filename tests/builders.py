@@ -13,6 +13,7 @@ from ticketrouter.domain.channels import Channel, Presence
 from ticketrouter.domain.commands import ReceiveContact
 from ticketrouter.domain.identity import normalise_identity
 from ticketrouter.domain.requirements import RuleBook
+from ticketrouter.v1 import events_pb2
 
 RULES_FILE = Path(__file__).resolve().parents[1] / "deploy" / "config" / "routing-rules.yaml"
 _ids = itertools.count(1)
@@ -87,3 +88,19 @@ def event_json(
         "language": "en",
         "attributes": attributes or {},
     }
+
+
+def event_proto(
+    event_id: str, email: str, channel: str = "email", at: datetime | None = None
+) -> events_pb2.ContactEvent:
+    """A contact.received event as a gRPC client submits it (now, unless `at` is given)."""
+    event = events_pb2.ContactEvent(
+        event_id=event_id,
+        type="contact.received",
+        channel=channel,
+        topic="general.question",
+        identities=[events_pb2.Identity(kind="email", value=email)],
+        language="en",
+    )
+    event.occurred_at.FromDatetime((at or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None))
+    return event

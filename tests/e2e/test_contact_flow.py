@@ -10,7 +10,7 @@ from typing import Any
 import grpc
 import pytest
 
-from tests.builders import event_json
+from tests.builders import event_json, event_proto
 from tests.e2e.conftest import Service, read_topic, wait_until
 from ticketrouter.v1 import (
     agents_pb2,
@@ -167,8 +167,8 @@ def test_a_transfer_counts_a_handoff_and_removes_first_contact_credit(service: S
     service.add_agent("a1", {"general": 2})
     service.add_agent("a2", {"general": 2})
     submit = service.routing.SubmitContact
-    moved = submit(routing_pb2.SubmitContactRequest(event=_event("t1", "one@x.com"))).case
-    kept = submit(routing_pb2.SubmitContactRequest(event=_event("t2", "two@x.com"))).case
+    moved = submit(routing_pb2.SubmitContactRequest(event=event_proto("t1", "one@x.com"))).case
+    kept = submit(routing_pb2.SubmitContactRequest(event=event_proto("t2", "two@x.com"))).case
     transferred = service.routing.Transfer(
         routing_pb2.TransferRequest(case_id=moved.case_id, reason="escalation")
     )
@@ -185,18 +185,6 @@ def test_a_transfer_counts_a_handoff_and_removes_first_contact_credit(service: S
     assert service.metric("ticketrouter_handoffs_total", reason="escalation") == 1
     assert service.metric("ticketrouter_cases_resolved_total", channel="email") == 2
     assert service.metric("ticketrouter_first_contact_resolutions_total", channel="email") == 1
-
-
-def _event(event_id: str, email: str, channel: str = "email") -> events_pb2.ContactEvent:
-    event = events_pb2.ContactEvent(
-        event_id=event_id,
-        type="contact.received",
-        channel=channel,
-        topic="general.question",
-        identities=[events_pb2.Identity(kind="email", value=email)],
-    )
-    event.occurred_at.GetCurrentTime()
-    return event
 
 
 @pytest.mark.parametrize(
@@ -216,7 +204,7 @@ def test_invalid_submissions_are_refused_naming_the_field(
 
 
 def test_errors_map_to_status_codes_never_unknown(service: Service) -> None:
-    bad_channel = _event("c1", "a@x.com", channel="fax")
+    bad_channel = event_proto("c1", "a@x.com", channel="fax")
     cases = [
         (
             lambda: service.routing.SubmitContact(
@@ -254,14 +242,14 @@ def test_errors_map_to_status_codes_never_unknown(service: Service) -> None:
         assert err.value.code() is code, err.value.details()
         assert mentions in err.value.details()
     queued = service.routing.SubmitContact(
-        routing_pb2.SubmitContactRequest(event=_event("q1", "nobody@x.com"))
+        routing_pb2.SubmitContactRequest(event=event_proto("q1", "nobody@x.com"))
     ).case
     assert queued.status == "queued"
     with pytest.raises(grpc.RpcError) as err:
         service.routing.Resolve(routing_pb2.ResolveRequest(case_id=queued.case_id))
     assert err.value.code() is grpc.StatusCode.FAILED_PRECONDITION
     again = service.routing.SubmitContact(
-        routing_pb2.SubmitContactRequest(event=_event("q1", "nobody@x.com"))
+        routing_pb2.SubmitContactRequest(event=event_proto("q1", "nobody@x.com"))
     )
     assert again.duplicate and again.case.case_id == queued.case_id
 

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.builders import event_proto
 from tests.e2e.conftest import Service, wait_until
 from tests.e2e.prometheus_server import PrometheusServer, required_tool
-from ticketrouter.v1 import events_pb2, routing_pb2
+from ticketrouter.v1 import routing_pb2
 
 CHANNELS = ("email", "chat", "voice", "web")
 NOW = datetime.now(UTC)
@@ -39,26 +40,13 @@ STORIES = (
 )
 
 
-def _event(event_id: str, email: str, channel: str, at: datetime) -> events_pb2.ContactEvent:
-    event = events_pb2.ContactEvent(
-        event_id=event_id,
-        type="contact.received",
-        channel=channel,
-        topic="general.question",
-        identities=[events_pb2.Identity(kind="email", value=email)],
-        language="en",
-    )
-    event.occurred_at.FromDatetime(at.replace(tzinfo=None))
-    return event
-
-
 def _play(service: Service) -> None:
     submit, routing = service.routing.SubmitContact, service.routing
     for n, story in enumerate(STORIES):
         channel = CHANNELS[n % len(CHANNELS)]
         email = f"customer{n}@example.com"
         case = submit(
-            routing_pb2.SubmitContactRequest(event=_event(f"c{n}", email, channel, NOW))
+            routing_pb2.SubmitContactRequest(event=event_proto(f"c{n}", email, channel, NOW))
         ).case
         assert case.status == "assigned", case
         for reason in story.transfers:
@@ -68,7 +56,7 @@ def _play(service: Service) -> None:
             later = NOW + (timedelta(hours=2) if story.repeat == "inside" else timedelta(days=8))
             again = submit(
                 routing_pb2.SubmitContactRequest(
-                    event=_event(f"r{n}", email, "sms" if channel != "sms" else "chat", later)
+                    event=event_proto(f"r{n}", email, "sms" if channel != "sms" else "chat", later)
                 )
             ).case
             if story.repeat == "inside":
@@ -210,7 +198,9 @@ _ID = re.compile(r"[0-9a-f]{32}")
 def test_the_exposition_is_valid_and_no_label_carries_an_id(service: Service) -> None:
     service.add_agent("agent-x", {"general": 3})
     case = service.routing.SubmitContact(
-        routing_pb2.SubmitContactRequest(event=_event("x1", "someone@example.com", "email", NOW))
+        routing_pb2.SubmitContactRequest(
+            event=event_proto("x1", "someone@example.com", "email", NOW)
+        )
     ).case
     service.routing.Transfer(routing_pb2.TransferRequest(case_id=case.case_id, reason="other"))
     exposition = service.scrape()

@@ -6,7 +6,7 @@ import grpc
 
 from ticketrouter.adapters.cursors import decode_cursor, encode_cursor
 from ticketrouter.adapters.grpc_errors import grpc_errors, invalid, unimplemented
-from ticketrouter.adapters.messages import customer_to_proto, set_time
+from ticketrouter.adapters.messages import customer_to_proto, timeline_item_to_proto
 from ticketrouter.adapters.unit_of_work import SqlUnitOfWork
 from ticketrouter.bootstrap import App
 from ticketrouter.domain.channels import parse_channel
@@ -88,14 +88,7 @@ class CustomerServicer(customers_pb2_grpc.CustomerServiceServicer):
         response = customers_pb2.GetTimelineResponse(
             next_page_token=encode_cursor(page.next_cursor) if page.next_cursor else ""
         )
-        for entry in page.entries:
-            item = response.items.add(
-                kind=entry.kind.value,
-                case_id=entry.case_id,
-                channel=entry.channel,
-                detail=entry.detail,
-            )
-            set_time(item.at, entry.at)
+        response.items.extend(timeline_item_to_proto(entry) for entry in page.entries)
         return response
 
     def LinkIdentity(

@@ -11,6 +11,7 @@ from ticketrouter.domain.cases import Case
 from ticketrouter.domain.customers import Contact, Customer
 from ticketrouter.domain.decisions import Explanation
 from ticketrouter.domain.requirements import Requirements
+from ticketrouter.domain.timeline import TimelineEntry
 from ticketrouter.v1 import agents_pb2, customers_pb2, events_pb2, routing_pb2
 
 
@@ -119,3 +120,11 @@ def customer_to_proto(
         message.identities.add(kind=identity.kind.value, value=identity.value)
     message.recent_contacts.extend(contact_to_proto(c) for c in contacts)
     return message
+
+
+def timeline_item_to_proto(entry: TimelineEntry) -> customers_pb2.TimelineItem:
+    item = customers_pb2.TimelineItem(
+        kind=entry.kind.value, case_id=entry.case_id, channel=entry.channel, detail=entry.detail
+    )
+    set_time(item.at, entry.at)
+    return item
