@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
 from ticketrouter.domain.agents import Agent
 from ticketrouter.domain.cases import Case, CaseStatus
 from ticketrouter.domain.channels import Channel, Presence
-from ticketrouter.domain.customers import Contact, Customer
-from ticketrouter.domain.identity import Identity
+from ticketrouter.domain.context import (
+    ContextLimits,
+    ContextPacket,
+    ContextSources,
+    NoteSummary,
+    build_packet,
+)
+from ticketrouter.domain.customers import Contact, Customer, Offer
+from ticketrouter.domain.identity import Identity, IdentityKind
 from ticketrouter.domain.matching import queue_order_key
+from ticketrouter.domain.merging import IdentityConflict, Merge
 from ticketrouter.domain.reports import ChannelStaffing, QueueStat, ResolutionReport
 from ticketrouter.domain.timeline import EntryKind, TimelineEntry, TimelinePage
 from ticketrouter.service_layer.ports import ConcurrentUpdate, Repository, UnitOfWork
@@ -35,7 +43,9 @@ class FakeRepository(Repository):
     def __init__(self) -> None:
         self.customers: dict[str, Customer] = {}
         self.identities: dict[Identity, str] = {}
-        self.merges: list[tuple[str, str]] = []
+        self.merges: list[Merge] = []
+        self.conflicts: list[IdentityConflict] = []
+        self.offers: dict[str, dict[str, Offer]] = {}
         self.cases: dict[str, Case] = {}
         self.contacts: list[Contact] = []
         self.agents: dict[str, Agent] = {}
@@ -54,7 +64,26 @@ class FakeRepository(Repository):
         assert identity not in self.identities, "an identity belongs to one customer"
         self.identities[identity] = customer_id
 
-    def merge_customers(self, survivor_id: str, merged_id: str, now: datetime) -> None:
+    def unlink_identity(self, identity: Identity, customer_id: str) -> bool:
+        if self.identities.get(identity) != customer_id:
+            return False
+        del self.identities[identity]
+        return True
+
+    def strong_identities_of(
+        self, customer_ids: Sequence[str], kinds: frozenset[IdentityKind]
+    ) -> dict[str, frozenset[Identity]]:
+        held: dict[str, set[Identity]] = {}
+        for identity, owner in self.identities.items():
+            if owner in customer_ids and identity.kind in kinds:
+                held.setdefault(owner, set()).add(identity)
+        return {c: frozenset(ids) for c, ids in held.items()}
+
+    def merge_customers(self, merge: Merge) -> None:
+        survivor_id, merged_id = merge.survivor_id, merge.merged_id
+        survivor, merged = self.customers[survivor_id], self.customers[merged_id]
+        if survivor.merged_into or merged.merged_into:
+            raise ConcurrentUpdate(f"customers {survivor_id} and {merged_id} changed")
         for identity, owner in list(self.identities.items()):
             if owner == merged_id:
                 self.identities[identity] = survivor_id
@@ -62,23 +91,64 @@ class FakeRepository(Repository):
             if case.customer_id == merged_id:
                 case.customer_id = survivor_id
         self.contacts = [
-            Contact(
-                c.event_id,
-                survivor_id if c.customer_id == merged_id else c.customer_id,
-                c.case_id,
-                c.channel,
-                c.topic,
-                c.subject,
-                c.occurred_at,
-                c.outcome,
-            )
+            replace(c, customer_id=survivor_id) if c.customer_id == merged_id else c
             for c in self.contacts
         ]
         self.entries = [
             replace(e, customer_id=survivor_id) if e.customer_id == merged_id else e
             for e in self.entries
         ]
-        self.merges.append((survivor_id, merged_id))
+        mine = self.offers.setdefault(survivor_id, {})
+        for code, offer in self.offers.pop(merged_id, {}).items():
+            mine.setdefault(code, offer)
+        survivor.display_name = survivor.display_name or merged.display_name
+        survivor.language = survivor.language or merged.language
+        if survivor.tier == "standard":
+            survivor.tier = merged.tier
+        for customer in self.customers.values():
+            if customer.merged_into == merged_id:
+                customer.merged_into = survivor_id
+        merged.merged_into = survivor_id
+        self.merges.append(merge)
+
+    def merges_into(self, customer_id: str) -> list[Merge]:
+        return [m for m in self.merges if m.survivor_id == customer_id]
+
+    def record_conflict(self, conflict: IdentityConflict) -> None:
+        self.conflicts.append(conflict)
+
+    def conflicts_of(self, customer_id: str, limit: int) -> list[IdentityConflict]:
+        mine = [c for c in self.conflicts if customer_id in c.customer_ids]
+        return mine[::-1][:limit]
+
+    def save_offers(self, customer_id: str, offers: Sequence[Offer], now: datetime) -> None:
+        held = self.offers.setdefault(customer_id, {})
+        for offer in offers:
+            held[offer.code] = offer
+
+    def context_packets(
+        self, customer_ids: Iterable[str], limits: ContextLimits, now: datetime
+    ) -> dict[str, ContextPacket]:
+        packets = {}
+        for requested in customer_ids:
+            customer = self.customers.get(requested)
+            if customer is None:
+                continue
+            customer_id = customer.merged_into or requested
+            customer = self.customers[customer_id]
+            sources = ContextSources(
+                customer,
+                [c for c in self.cases.values() if c.customer_id == customer_id],
+                [c for c in self.contacts if c.customer_id == customer_id],
+                [
+                    NoteSummary(e.case_id, e.at, e.detail)
+                    for e in self.entries
+                    if e.customer_id == customer_id and e.kind is EntryKind.NOTE
+                ],
+                list(self.offers.get(customer_id, {}).values()),
+            )
+            packets[requested] = build_packet(sources, limits, now)
+        return packets
 
     def update_customer(
         self, customer_id: str, display_name: str, tier: str, language: str
@@ -97,7 +167,12 @@ class FakeRepository(Repository):
             key=lambda i: (i.kind.value, i.value),
         )
         return Customer(
-            customer.customer_id, customer.display_name, customer.tier, customer.language, mine
+            customer.customer_id,
+            customer.display_name,
+            customer.tier,
+            customer.language,
+            mine,
+            customer.merged_into,
         )
 
     def recent_contacts(self, customer_id: str, limit: int) -> list[Contact]:
@@ -318,8 +393,12 @@ class FakeRepository(Repository):
 class FakeUnitOfWork(UnitOfWork):
     """Commits are recorded; the repository keeps state across units, like a database."""
 
-    def __init__(self, repo: FakeRepository | None = None) -> None:
-        super().__init__()
+    def __init__(
+        self,
+        repo: FakeRepository | None = None,
+        context_limits: ContextLimits | None = ContextLimits(),  # noqa: B008
+    ) -> None:
+        super().__init__(context_limits)
         self.repo: FakeRepository = repo or FakeRepository()
         self.committed = 0
 

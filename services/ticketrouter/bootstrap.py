@@ -17,7 +17,11 @@ from ticketrouter.adapters.metrics import PrometheusMetrics
 from ticketrouter.adapters.rules_file import load_rules
 from ticketrouter.adapters.unit_of_work import SqlUnitOfWork
 from ticketrouter.config import Settings
+from ticketrouter.domain.context import ContextLimits
+from ticketrouter.domain.errors import InvalidField, parse_choice
 from ticketrouter.domain.events import CaseRouted, Event
+from ticketrouter.domain.identity import IdentityKind
+from ticketrouter.domain.merging import IdentityPolicy
 from ticketrouter.service_layer.messagebus import MessageBus
 from ticketrouter.service_layer.ports import Clock
 from ticketrouter.service_layer.settings import RoutingSettings
@@ -48,8 +52,11 @@ class App:
         )
 
     def uow(self) -> SqlUnitOfWork:
-        """A read-write transaction whose decisions go to the outbox."""
-        return SqlUnitOfWork(self.database.writer, encode_decision, self.profiles)
+        """A read-write transaction whose decisions, with their customer's context,
+        go to the outbox."""
+        return SqlUnitOfWork(
+            self.database.writer, encode_decision, self.profiles, self.routing.context
+        )
 
     def read_uow(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.database.reader, profiles=self.profiles)
@@ -82,7 +89,12 @@ def bootstrap(
     app = App(
         settings=settings,
         database=database,
-        routing=RoutingSettings(rules=rules, fcr_window=settings.fcr_window),
+        routing=RoutingSettings(
+            rules=rules,
+            fcr_window=settings.fcr_window,
+            identities=identity_policy(settings),
+            context=context_limits(settings.context_items),
+        ),
         metrics=PrometheusMetrics(
             registry, settings.teams, [r.name for r in (*rules.rules, rules.default)]
         ),
@@ -95,6 +107,29 @@ def bootstrap(
         extra={"database": _redact(settings.database_url), "rules_version": rules.version},
     )
     return app
+
+
+def identity_policy(settings: Settings) -> IdentityPolicy:
+    def kinds(names: tuple[str, ...], variable: str) -> frozenset[IdentityKind]:
+        try:
+            return frozenset(
+                parse_choice(IdentityKind, n, variable, "identity kind") for n in names
+            )
+        except InvalidField as err:
+            raise SystemExit(str(err)) from None
+
+    return IdentityPolicy(
+        never_merge=kinds(settings.never_merge_kinds, "TICKETROUTER_NEVER_MERGE_KINDS"),
+        one_per_customer=kinds(
+            settings.one_per_customer_kinds, "TICKETROUTER_ONE_PER_CUSTOMER_KINDS"
+        ),
+    )
+
+
+def context_limits(items: int) -> ContextLimits:
+    if not 1 <= items <= 100:
+        raise SystemExit(f"TICKETROUTER_CONTEXT_ITEMS must be 1..100, got {items}")
+    return ContextLimits(contacts=items, cases=items, notes=items, csat=items, offers=items)
 
 
 def _redact(url: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -24,6 +24,9 @@ class Settings:
     group_id: str = "ticketrouter"
     batch_size: int = 500
     max_poll_interval_ms: int = 30_000
+    # Above this share of invalid events among the last 1,000 the worker halts rather
+    # than dead-letter a whole broken deploy (1.0: never).
+    max_invalid_ratio: float = 0.5
     grpc_address: str = "127.0.0.1:50051"
     metrics_address: str = "127.0.0.1:9464"
     rules_file: Path = DEFAULT_RULES
@@ -33,6 +36,21 @@ class Settings:
     teams: tuple[str, ...] = ("billing", "orders", "technical", "security", "care", "support")
     log_level: str = "INFO"
     log_format: str = "text"
+    # Identity kinds several people may share (a family phone): never merge customers.
+    never_merge_kinds: tuple[str, ...] = ()
+    # Strong identifiers: a customer holds at most one of each; two never auto-merge.
+    one_per_customer_kinds: tuple[str, ...] = ("account",)
+    # How many contacts, cases, notes and offers a context packet carries.
+    context_items: int = 5
+    # gRPC bearer tokens per role; with none configured authentication is off (the
+    # embedded demo). Kept out of repr so that logging the settings never leaks them.
+    platform_tokens: tuple[str, ...] = field(default=(), repr=False)
+    admin_tokens: tuple[str, ...] = field(default=(), repr=False)
+    # PEM files. A certificate and key turn TLS on (no plaintext port at all);
+    # a client CA also requires every client to present a certificate it signed.
+    grpc_tls_cert: Path | None = None
+    grpc_tls_key: Path | None = None
+    grpc_tls_client_ca: Path | None = None
 
     def with_overrides(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -48,10 +66,51 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise SystemExit(f"{name} must be an integer, got {raw!r}") from None
 
 
+def _csv(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in env.get(name, "").split(",") if item.strip())
+
+
+def _path(env: Mapping[str, str], name: str) -> Path | None:
+    raw = env.get(name, "").strip()
+    return Path(raw) if raw else None
+
+
+def _tls_files(env: Mapping[str, str]) -> tuple[Path | None, Path | None, Path | None]:
+    cert = _path(env, "TICKETROUTER_GRPC_TLS_CERT")
+    key = _path(env, "TICKETROUTER_GRPC_TLS_KEY")
+    client_ca = _path(env, "TICKETROUTER_GRPC_TLS_CLIENT_CA")
+    if (cert is None) != (key is None):
+        raise SystemExit("TICKETROUTER_GRPC_TLS_CERT and TICKETROUTER_GRPC_TLS_KEY go together")
+    if client_ca is not None and cert is None:
+        raise SystemExit("TICKETROUTER_GRPC_TLS_CLIENT_CA needs TICKETROUTER_GRPC_TLS_CERT/_KEY")
+    return cert, key, client_ca
+
+
+def _ratio(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SystemExit(f"{name} must be a number, got {raw!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise SystemExit(f"{name} must be within 0..1, got {raw!r}")
+    return value
+
+
+def _list(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    raw = env.get(name)
+    if raw is None:
+        return default
+    return tuple(item.strip().lower() for item in raw.split(",") if item.strip())
+
+
 def from_env(env: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if env is None else env
     d = Settings()
     get = env.get
+    tls_cert, tls_key, tls_client_ca = _tls_files(env)
     return Settings(
         database_url=get("TICKETROUTER_DATABASE_URL") or d.database_url,
         kafka_bootstrap=get("TICKETROUTER_KAFKA_BOOTSTRAP", d.kafka_bootstrap),
@@ -62,6 +121,7 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         group_id=get("TICKETROUTER_GROUP_ID") or d.group_id,
         batch_size=_int(env, "TICKETROUTER_BATCH_SIZE", d.batch_size),
         max_poll_interval_ms=_int(env, "TICKETROUTER_MAX_POLL_INTERVAL_MS", d.max_poll_interval_ms),
+        max_invalid_ratio=_ratio(env, "TICKETROUTER_MAX_INVALID_RATIO", d.max_invalid_ratio),
         grpc_address=get("TICKETROUTER_GRPC_ADDRESS") or d.grpc_address,
         metrics_address=get("TICKETROUTER_METRICS_ADDRESS") or d.metrics_address,
         rules_file=Path(get("TICKETROUTER_RULES_FILE") or d.rules_file),
@@ -71,4 +131,14 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         or d.teams,
         log_level=(get("TICKETROUTER_LOG_LEVEL") or d.log_level).upper(),
         log_format=get("TICKETROUTER_LOG_FORMAT") or d.log_format,
+        never_merge_kinds=_list(env, "TICKETROUTER_NEVER_MERGE_KINDS", d.never_merge_kinds),
+        one_per_customer_kinds=_list(
+            env, "TICKETROUTER_ONE_PER_CUSTOMER_KINDS", d.one_per_customer_kinds
+        ),
+        context_items=_int(env, "TICKETROUTER_CONTEXT_ITEMS", d.context_items),
+        platform_tokens=_csv(env, "TICKETROUTER_PLATFORM_TOKENS"),
+        admin_tokens=_csv(env, "TICKETROUTER_ADMIN_TOKENS"),
+        grpc_tls_cert=tls_cert,
+        grpc_tls_key=tls_key,
+        grpc_tls_client_ca=tls_client_ca,
     )

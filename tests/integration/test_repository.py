@@ -4,14 +4,13 @@ contract checks against the in-memory fake so the fake stays honest."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
 
 from tests.builders import agent, contact, rules
-from tests.fakes import FakeRepository, FakeUnitOfWork
+from tests.integration.conftest import UowFactory
 from ticketrouter.adapters.codec import encode_decision
 from ticketrouter.adapters.database import Database
 from ticketrouter.adapters.orm import OutboxRow
@@ -28,39 +27,11 @@ from ticketrouter.domain.commands import (
 from ticketrouter.domain.timeline import EntryKind, TimelineEntry
 from ticketrouter.service_layer.cases import add_note, resolve_case, transfer_case
 from ticketrouter.service_layer.intake import handle_events
-from ticketrouter.service_layer.ports import ConcurrentUpdate, UnitOfWork
+from ticketrouter.service_layer.ports import ConcurrentUpdate
 from ticketrouter.service_layer.settings import RoutingSettings
 
 T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 SETTINGS = RoutingSettings(rules())
-UowFactory = Callable[[], UnitOfWork]
-
-
-@pytest.fixture(params=["fake", "sqlite", "postgres"])
-def uow_factory(request: pytest.FixtureRequest) -> UowFactory:
-    if request.param == "fake":
-        repo = FakeRepository()
-        return lambda: FakeUnitOfWork(repo)
-    db: Database = request.getfixturevalue("database_for_contract")(request.param)
-    return lambda: SqlUnitOfWork(db.writer, encode_decision)
-
-
-@pytest.fixture
-def database_for_contract(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
-    from ticketrouter.adapters.database import connect
-
-    opened: list[Database] = []
-
-    def make(kind: str) -> Database:
-        url = request.getfixturevalue("sqlite_url" if kind == "sqlite" else "postgres_url")
-        db = connect(url)
-        db.create_schema()
-        opened.append(db)
-        return db
-
-    yield make
-    for db in opened:
-        db.dispose()
 
 
 def _seed(uow_factory: UowFactory, *agents) -> None:  # type: ignore[no-untyped-def]

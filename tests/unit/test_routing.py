@@ -96,7 +96,8 @@ def test_an_event_carrying_two_customers_identities_merges_them(uow, clock) -> N
     assert c.customer_id == survivor
     assert set(uow.repo.identities.values()) == {survivor}
     assert {case.customer_id for case in uow.repo.cases.values()} == {survivor}
-    assert uow.repo.merges == [(survivor, max(a.customer_id, b.customer_id))]
+    merges = [(m.survivor_id, m.merged_id, m.event_id, m.actor) for m in uow.repo.merges]
+    assert merges == [(survivor, max(a.customer_id, b.customer_id), c.event_id, "router")]
 
 
 def test_no_eligible_agent_queues_until_one_comes_online(uow, clock) -> None:  # type: ignore[no-untyped-def]

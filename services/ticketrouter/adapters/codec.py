@@ -13,6 +13,7 @@ from typing import Any
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError
 
+from ticketrouter.adapters.context_messages import context_to_proto
 from ticketrouter.adapters.messages import explanation_to_proto
 from ticketrouter.domain.channels import parse_channel
 from ticketrouter.domain.commands import (
@@ -22,6 +23,7 @@ from ticketrouter.domain.commands import (
     RecordSurvey,
     UpdateCustomer,
 )
+from ticketrouter.domain.customers import Offer
 from ticketrouter.domain.decisions import Decision
 from ticketrouter.domain.errors import InvalidField
 from ticketrouter.domain.identity import Identity, normalise_identity
@@ -35,6 +37,8 @@ SURVEY_COMPLETED = "survey.completed"
 CUSTOMER_UPDATED = "customer.updated"
 KNOWN_TYPES = frozenset({CONTACT_RECEIVED, CONTACT_MESSAGE, SURVEY_COMPLETED, CUSTOMER_UPDATED})
 MAX_IDENTITIES = 20
+MAX_OFFERS = 20
+_OFFER_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9\-_.]{0,63}$")
 _TOPIC = re.compile(r"^[a-z0-9][a-z0-9_.\-]{0,127}$")
 _LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 
@@ -119,6 +123,7 @@ def _to_command(event: events_pb2.ContactEvent, region: str) -> EventCommand:
             event.display_name[:200],
             event.tier[:32],
             language,
+            _offers(event),
         )
     _require(event.channel, "channel")
     _require(event.topic, "topic")
@@ -159,6 +164,24 @@ def _identities(event: events_pb2.ContactEvent, region: str) -> tuple[Identity, 
     )
 
 
+def _offers(event: events_pb2.ContactEvent) -> tuple[Offer, ...]:
+    if len(event.offers) > MAX_OFFERS:
+        raise InvalidField("offers", f"more than {MAX_OFFERS}")
+    offers = []
+    for n, offer in enumerate(event.offers):
+        code = offer.code.strip()
+        if not _OFFER_CODE.match(code):
+            raise InvalidField(f"offers[{n}].code", f"{offer.code[:64]!r} is not an offer code")
+        expires_at = None
+        if offer.HasField("expires_at"):
+            try:
+                expires_at = offer.expires_at.ToDatetime(tzinfo=UTC)
+            except (ValueError, OverflowError):
+                raise InvalidField(f"offers[{n}].expires_at", "out of range") from None
+        offers.append(Offer(code, offer.description[:500], expires_at))
+    return tuple(offers)
+
+
 def decode(
     payload: bytes, content_type: str | None = None, default_region: str = "US"
 ) -> EventCommand:
@@ -179,6 +202,8 @@ def decision_to_proto(decision: Decision) -> events_pb2.RoutingDecision:
         explanation=explanation_to_proto(decision.explanation),
     )
     message.decided_at.FromDatetime(decision.decided_at.astimezone(UTC).replace(tzinfo=None))
+    if decision.context is not None:
+        message.context.CopyFrom(context_to_proto(decision.context))
     return message
 
 

@@ -4,21 +4,26 @@ from __future__ import annotations
 
 import grpc
 
+from ticketrouter.adapters.context_messages import conflict_to_proto, merge_to_proto
 from ticketrouter.adapters.cursors import decode_cursor, encode_cursor
-from ticketrouter.adapters.grpc_errors import grpc_errors, invalid, unimplemented
+from ticketrouter.adapters.grpc_errors import grpc_errors, invalid
 from ticketrouter.adapters.messages import customer_to_proto, timeline_item_to_proto
 from ticketrouter.adapters.unit_of_work import SqlUnitOfWork
 from ticketrouter.bootstrap import App
 from ticketrouter.domain.channels import parse_channel
-from ticketrouter.domain.errors import NotFound, parse_choice
-from ticketrouter.domain.identity import normalise_identity
+from ticketrouter.domain.commands import LinkIdentity, MergeCustomers, UnlinkIdentity
+from ticketrouter.domain.errors import InvalidField, NotFound, parse_choice
+from ticketrouter.domain.identity import Identity, normalise_identity
 from ticketrouter.domain.timeline import EntryKind
+from ticketrouter.service_layer.identities import link_identity, merge_customers, unlink_identity
 from ticketrouter.v1 import customers_pb2, customers_pb2_grpc
 
 DEFAULT_RECENT = 10
 DEFAULT_PAGE = 50
 MAX_PAGE = 500
 MAX_RECENT = 100
+MAX_CONFLICTS = 20
+MAX_REASON = 500
 
 
 class CustomerServicer(customers_pb2_grpc.CustomerServiceServicer):
@@ -26,16 +31,23 @@ class CustomerServicer(customers_pb2_grpc.CustomerServiceServicer):
         self.app = app
 
     def _customer(
-        self, uow: SqlUnitOfWork, customer_id: str, recent: int
+        self, uow: SqlUnitOfWork, customer_id: str, recent: int = DEFAULT_RECENT
     ) -> customers_pb2.Customer:
+        """The customer, following a merged-away id to its survivor."""
         customer = uow.repo.get_customer(customer_id)
+        if customer is not None and customer.merged_into is not None:
+            customer = uow.repo.get_customer(customer.merged_into)
         if customer is None:
             raise NotFound("customer", customer_id)
-        return customer_to_proto(
-            customer,
-            uow.repo.recent_contacts(customer_id, recent),
-            uow.repo.open_case_ids(customer_id),
+        live = customer.customer_id
+        message = customer_to_proto(
+            customer, uow.repo.recent_contacts(live, recent), uow.repo.open_case_ids(live)
         )
+        message.merges.extend(merge_to_proto(m) for m in uow.repo.merges_into(live))
+        message.conflicts.extend(
+            conflict_to_proto(c) for c in uow.repo.conflicts_of(live, MAX_CONFLICTS)
+        )
+        return message
 
     @grpc_errors
     def GetCustomer(
@@ -66,7 +78,7 @@ class CustomerServicer(customers_pb2_grpc.CustomerServiceServicer):
             owner = uow.repo.owners_of([identity]).get(identity)
             if owner is None:
                 raise NotFound("customer with identity", str(identity))
-            return self._customer(uow, owner, DEFAULT_RECENT)
+            return self._customer(uow, owner)
 
     @grpc_errors
     def GetTimeline(
@@ -80,10 +92,16 @@ class CustomerServicer(customers_pb2_grpc.CustomerServiceServicer):
         channel = parse_channel(request.channel).value if request.channel else None
         after = decode_cursor(request.page_token) if request.page_token else None
         with self.app.read_uow() as uow:
-            if uow.repo.get_customer(request.customer_id) is None:
+            customer = uow.repo.get_customer(request.customer_id)
+            if customer is None:
                 raise NotFound("customer", request.customer_id)
+            # A merged-away id reads its survivor's timeline, which holds its history.
             page = uow.repo.timeline(
-                request.customer_id, request.page_size or DEFAULT_PAGE, after, channel, kinds
+                customer.merged_into or customer.customer_id,
+                request.page_size or DEFAULT_PAGE,
+                after,
+                channel,
+                kinds,
             )
         response = customers_pb2.GetTimelineResponse(
             next_page_token=encode_cursor(page.next_cursor) if page.next_cursor else ""
@@ -91,12 +109,71 @@ class CustomerServicer(customers_pb2_grpc.CustomerServiceServicer):
         response.items.extend(timeline_item_to_proto(entry) for entry in page.entries)
         return response
 
+    @grpc_errors
     def LinkIdentity(
         self, request: customers_pb2.LinkIdentityRequest, context: grpc.ServicerContext
     ) -> customers_pb2.Customer:
-        unimplemented(context, "LinkIdentity")
+        command = LinkIdentity(
+            _required(request.customer_id, "customer_id"),
+            self._identity(request),
+            _actor(request.actor),
+            request.reason[:MAX_REASON],
+        )
+        return self._after(self.app.bus.execute(link_identity, command).customer_id)
 
+    @grpc_errors
+    def UnlinkIdentity(
+        self, request: customers_pb2.UnlinkIdentityRequest, context: grpc.ServicerContext
+    ) -> customers_pb2.Customer:
+        command = UnlinkIdentity(
+            _required(request.customer_id, "customer_id"),
+            self._identity(request),
+            _actor(request.actor),
+            request.reason[:MAX_REASON],
+        )
+        return self._after(self.app.bus.execute(unlink_identity, command).customer_id)
+
+    @grpc_errors
     def MergeCustomers(
         self, request: customers_pb2.MergeCustomersRequest, context: grpc.ServicerContext
     ) -> customers_pb2.Customer:
-        unimplemented(context, "MergeCustomers")
+        command = MergeCustomers(
+            _required(request.surviving_customer_id, "surviving_customer_id"),
+            _required(request.merged_customer_id, "merged_customer_id"),
+            _actor(request.actor),
+            request.reason[:MAX_REASON],
+        )
+        return self._after(self.app.bus.execute(merge_customers, command).customer_id)
+
+    def _identity(
+        self, request: customers_pb2.LinkIdentityRequest | customers_pb2.UnlinkIdentityRequest
+    ) -> Identity:
+        if not request.HasField("identity"):
+            raise InvalidField("identity", "is required")
+        return normalise_identity(
+            request.identity.kind,
+            request.identity.value,
+            self.app.settings.default_region,
+            "identity",
+        )
+
+    def _after(self, customer_id: str) -> customers_pb2.Customer:
+        with self.app.read_uow() as uow:
+            return self._customer(uow, customer_id)
+
+
+def _required(value: str, field: str) -> str:
+    if not value:
+        raise InvalidField(field, "is required")
+    if len(value) > 64:
+        raise InvalidField(field, "longer than 64 characters")
+    return value
+
+
+def _actor(actor: str) -> str:
+    """Manual changes are audited, so someone must own them."""
+    if not actor.strip():
+        raise InvalidField("actor", "is required: who is making this change")
+    if len(actor) > 128:
+        raise InvalidField("actor", "longer than 128 characters")
+    return actor.strip()

@@ -10,6 +10,7 @@ import grpc
 from sqlalchemy.exc import OperationalError
 
 from ticketrouter.adapters.codec import CONTACT_RECEIVED, decision_to_proto, to_command
+from ticketrouter.adapters.context_messages import context_to_proto
 from ticketrouter.adapters.grpc_errors import grpc_errors, invalid, unimplemented
 from ticketrouter.adapters.messages import case_to_proto
 from ticketrouter.bootstrap import App
@@ -46,12 +47,19 @@ class RoutingServicer(routing_pb2_grpc.RoutingServiceServicer):
     def __init__(self, app: App) -> None:
         self.app = app
 
-    def _case_proto(self, case_id: str) -> routing_pb2.Case:
+    def _case_proto(self, case_id: str, with_context: bool = False) -> routing_pb2.Case:
         with self.app.read_uow() as uow:
             case = uow.repo.get_case(case_id)
             if case is None:
                 raise NotFound("case", case_id)
-            return case_to_proto(case, uow.repo.handoffs_of(case_id))
+            message = case_to_proto(case, uow.repo.handoffs_of(case_id))
+            if with_context:
+                packets = uow.repo.context_packets(
+                    [case.customer_id], self.app.routing.context, self.app.clock.now()
+                )
+                if case.customer_id in packets:
+                    message.context.CopyFrom(context_to_proto(packets[case.customer_id]))
+            return message
 
     @grpc_errors
     def SubmitContact(
@@ -80,7 +88,7 @@ class RoutingServicer(routing_pb2_grpc.RoutingServiceServicer):
     ) -> routing_pb2.Case:
         if not request.case_id:
             invalid(context, "case_id", "is required")
-        return self._case_proto(request.case_id)
+        return self._case_proto(request.case_id, with_context=True)
 
     @grpc_errors
     def ListQueue(

@@ -93,8 +93,8 @@ def agent_to_proto(agent: Agent) -> agents_pb2.Agent:
     return message
 
 
-def contact_to_proto(contact: Contact) -> customers_pb2.Contact:
-    message = customers_pb2.Contact(
+def contact_to_proto(contact: Contact) -> events_pb2.ContactSummary:
+    message = events_pb2.ContactSummary(
         event_id=contact.event_id,
         case_id=contact.case_id,
         channel=contact.channel.value,

@@ -20,10 +20,13 @@ from ticketrouter.domain.events import (
     CaseResolved,
     CaseRouted,
     ContactReceived,
+    CustomersMerged,
     Event,
     FirstContactRevoked,
     HandoffRecorded,
+    IdentityConflictReported,
 )
+from ticketrouter.domain.merging import ConflictReason
 from ticketrouter.domain.reports import ChannelStaffing, QueueStat
 from ticketrouter.service_layer.ports import MetricsPort
 
@@ -118,6 +121,18 @@ class PrometheusMetrics(MetricsPort):
             "Events rejected to the dead-letter topic, by reason",
             "reason",
         )
+        self.merges = _counter(
+            r,
+            "ticketrouter_customer_merges_total",
+            "Customers merged into another, by how (auto: one event carried both; manual)",
+            "how",
+        )
+        self.identity_conflicts = _counter(
+            r,
+            "ticketrouter_identity_conflicts_total",
+            "Events whose identities were not merged automatically, by reason",
+            "reason",
+        )
         self.latency = Histogram(
             "ticketrouter_routing_latency_seconds",
             "Contact event time to its committed routing decision",
@@ -174,6 +189,10 @@ class PrometheusMetrics(MetricsPort):
             self.handoffs.labels(reason=reason.value)
         for dlq_reason in DLQ_REASONS:
             self.dlq.labels(reason=dlq_reason)
+        for how in ("auto", "manual"):
+            self.merges.labels(how=how)
+        for conflict in ConflictReason:
+            self.identity_conflicts.labels(reason=conflict.value)
         teams = [*sorted(self.teams), OTHER]
         for from_team in teams:
             for to_team in [*teams, QUEUE]:
@@ -216,6 +235,10 @@ class PrometheusMetrics(MetricsPort):
                     self.resolved_handoffs.labels(channel=channel.value).inc(handoffs)
             case FirstContactRevoked(channel=channel):
                 self.fcr_revoked.labels(channel=channel.value).inc()
+            case CustomersMerged(manual=manual):
+                self.merges.labels(how="manual" if manual else "auto").inc()
+            case IdentityConflictReported(reason=conflict):
+                self.identity_conflicts.labels(reason=conflict.value).inc()
 
     def dead_lettered(self, reason: str) -> None:
         self.dlq.labels(reason=reason if reason in DLQ_REASONS else "invalid_value").inc()

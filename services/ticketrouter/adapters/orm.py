@@ -34,11 +34,38 @@ class IdentityRow(SQLModel, table=True):
 
 
 class MergeRow(SQLModel, table=True):
+    """The audit of merges: who was merged into whom, when, by whom, on what grounds."""
+
     __tablename__ = "customer_merges"
     id: int | None = Field(default=None, primary_key=True)
     survivor_id: str = Field(index=True, max_length=64)
     merged_id: str = Field(max_length=64)
     merged_at: datetime | None = _when()
+    event_id: str = Field(default="", max_length=128)
+    actor: str = Field(default="", max_length=128)
+    reason: str = Field(default="", max_length=500)
+
+
+class ConflictRow(SQLModel, table=True):
+    """An event whose identities were not merged; one row per customer involved."""
+
+    __tablename__ = "identity_conflicts"
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: str = Field(index=True, max_length=64)
+    event_id: str = Field(default="", max_length=128)
+    customer_ids: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+    identities: list[list[str]] = Field(default_factory=list, sa_column=Column(JSON))
+    reason: str = Field(max_length=64)
+    at: datetime | None = _when()
+
+
+class OfferRow(SQLModel, table=True):
+    __tablename__ = "customer_offers"
+    customer_id: str = Field(primary_key=True, max_length=64)
+    code: str = Field(primary_key=True, max_length=64)
+    description: str = Field(default="", max_length=500)
+    expires_at: datetime | None = _when()
+    added_at: datetime | None = _when()
 
 
 class CaseRow(SQLModel, table=True):

@@ -6,8 +6,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ticketrouter.domain.channels import Channel
+from ticketrouter.domain.customers import Contact
 from ticketrouter.domain.decisions import Explanation
 from ticketrouter.domain.requirements import AuthorityNeed, Requirements
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # stands in for a missing time
 
 
 def utc(value: datetime | None) -> datetime | None:
@@ -15,6 +18,19 @@ def utc(value: datetime | None) -> datetime | None:
     if value is None:
         return None
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def contact_from_row(r: Any) -> Contact:
+    return Contact(
+        r["event_id"],
+        r["customer_id"],
+        r["case_id"],
+        Channel(r["channel"]),
+        r["topic"],
+        r["subject"],
+        utc(r["occurred_at"]) or EPOCH,
+        r["outcome"],
+    )
 
 
 def requirements_to_dict(req: Requirements) -> dict[str, Any]:

@@ -7,14 +7,14 @@ conditional UPDATE so that no number of router processes can over-assign.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy import case as sql_case
 from sqlmodel import Session, col
 
-from ticketrouter.adapters import queries
+from ticketrouter.adapters import context_reader, identity_graph, queries
 from ticketrouter.adapters.agent_profiles import AgentProfiles, Profile
 from ticketrouter.adapters.orm import (
     AgentChannelRow,
@@ -24,12 +24,13 @@ from ticketrouter.adapters.orm import (
     CustomerRow,
     HandoffRow,
     IdentityRow,
-    MergeRow,
     ProcessedEventRow,
     ResolutionRow,
     TimelineRow,
 )
 from ticketrouter.adapters.records import (
+    EPOCH,
+    contact_from_row,
     explanation_from_dict,
     explanation_to_dict,
     requirements_from_dict,
@@ -40,13 +41,14 @@ from ticketrouter.adapters.transaction_cache import TransactionCache
 from ticketrouter.domain.agents import Agent
 from ticketrouter.domain.cases import Case, CaseStatus
 from ticketrouter.domain.channels import Channel, Presence
-from ticketrouter.domain.customers import Contact, Customer
+from ticketrouter.domain.context import ContextLimits, ContextPacket, build_packet
+from ticketrouter.domain.customers import Contact, Customer, Offer
 from ticketrouter.domain.identity import Identity, IdentityKind
+from ticketrouter.domain.merging import IdentityConflict, Merge
 from ticketrouter.domain.reports import ChannelStaffing, QueueStat, ResolutionReport
 from ticketrouter.domain.timeline import EntryKind, TimelineEntry, TimelinePage
 from ticketrouter.service_layer.ports import ConcurrentUpdate, Repository
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _CHUNK = 500  # keys per IN list
 _CHANNELS = {c.value: c for c in Channel}  # a dict lookup is cheaper than Channel(value)
 _PRESENCE = {p.value: p for p in Presence}
@@ -115,11 +117,31 @@ class SqlRepository(Repository):
         )
         for start in range(0, len(customers), _CHUNK):
             chunk = customers[start : start + _CHUNK]
+            self._hold_customers(chunk)
             rows = self._run(queries.open_cases_of(chunk)).mappings()
             for row in rows:  # oldest first: the first per topic is the one contacts join
                 case = self._known.remember(_case(row))
                 self._known.open_cases.setdefault((case.customer_id, case.topic), case)
             self._known.fully_loaded.update(chunk)
+
+    def _hold_customers(self, customer_ids: Sequence[str]) -> None:
+        """On PostgreSQL, share-lock the customers this transaction is about to use: a
+        concurrent merge of one of them waits for us, or we see it and retry (rather
+        than attach new rows to a customer that was just merged away). SQLite runs one
+        writer at a time, so it needs no lock."""
+        if self.session.get_bind().dialect.name != "postgresql":
+            return
+        merged = [
+            customer_id
+            for customer_id, merged_into in self._run(
+                select(col(CustomerRow.id), col(CustomerRow.merged_into))
+                .where(col(CustomerRow.id).in_(customer_ids))
+                .with_for_update(read=True)
+            )
+            if merged_into is not None
+        ]
+        if merged:
+            raise ConcurrentUpdate(f"customers {merged} were merged concurrently")
 
     def add_customer(self, customer: Customer, now: datetime) -> None:
         self._run(
@@ -146,23 +168,40 @@ class SqlRepository(Repository):
             },
         )
 
-    def merge_customers(self, survivor_id: str, merged_id: str, now: datetime) -> None:
+    def unlink_identity(self, identity: Identity, customer_id: str) -> bool:
+        unlinked = identity_graph.unlink(self._run, identity, customer_id)
+        if unlinked:
+            self._known.owners[identity] = None
+        return unlinked
+
+    def strong_identities_of(
+        self, customer_ids: Sequence[str], kinds: frozenset[IdentityKind]
+    ) -> dict[str, frozenset[Identity]]:
+        return identity_graph.strong_identities_of(self._run, customer_ids, kinds)
+
+    def merge_customers(self, merge: Merge) -> None:
         self.flush()
-        for table in (IdentityRow, CaseRow, ContactRow, TimelineRow):
-            self._run(
-                update(table)
-                .where(col(table.customer_id) == merged_id)  # type: ignore[attr-defined]
-                .values(customer_id=survivor_id)
-            )
-        self._run(
-            update(CustomerRow)
-            .where(col(CustomerRow.id) == merged_id)
-            .values(merged_into=survivor_id)
-        )
-        self._run(
-            insert(MergeRow).values(survivor_id=survivor_id, merged_id=merged_id, merged_at=now)
-        )
-        self._known.merged(survivor_id, merged_id)
+        identity_graph.merge(self._run, merge)
+        self._known.merged(merge.survivor_id, merge.merged_id)
+
+    def merges_into(self, customer_id: str) -> list[Merge]:
+        return identity_graph.merges_into(self._run, customer_id)
+
+    def record_conflict(self, conflict: IdentityConflict) -> None:
+        identity_graph.record_conflict(self._run, conflict)
+
+    def conflicts_of(self, customer_id: str, limit: int) -> list[IdentityConflict]:
+        return identity_graph.conflicts_of(self._run, customer_id, limit)
+
+    def save_offers(self, customer_id: str, offers: Sequence[Offer], now: datetime) -> None:
+        identity_graph.save_offers(self._run, customer_id, offers, now)
+
+    def context_packets(
+        self, customer_ids: Iterable[str], limits: ContextLimits, now: datetime
+    ) -> dict[str, ContextPacket]:
+        self.flush()
+        sources = context_reader.read_sources(self._run, list(customer_ids), limits, now, _case)
+        return {c: build_packet(s, limits, now) for c, s in sources.items()}
 
     def update_customer(
         self, customer_id: str, display_name: str, tier: str, language: str
@@ -178,7 +217,9 @@ class SqlRepository(Repository):
             )
 
     def get_customer(self, customer_id: str) -> Customer | None:
-        row = self.session.get(CustomerRow, customer_id)
+        # Core, not session.get: the session's identity map would not see a merge
+        # made by an UPDATE earlier in this transaction.
+        row = self._run(select(CustomerRow).where(col(CustomerRow.id) == customer_id)).first()
         if row is None:
             return None
         identities = self._run(
@@ -192,6 +233,7 @@ class SqlRepository(Repository):
             row.tier,
             row.language,
             [Identity(IdentityKind(k), v) for k, v in identities],
+            row.merged_into,
         )
 
     def recent_contacts(self, customer_id: str, limit: int) -> list[Contact]:
@@ -202,19 +244,7 @@ class SqlRepository(Repository):
             .order_by(col(ContactRow.occurred_at).desc())
             .limit(limit)
         ).mappings()
-        return [
-            Contact(
-                r["event_id"],
-                r["customer_id"],
-                r["case_id"],
-                Channel(r["channel"]),
-                r["topic"],
-                r["subject"],
-                utc(r["occurred_at"]) or _EPOCH,
-                r["outcome"],
-            )
-            for r in rows
-        ]
+        return [contact_from_row(r) for r in rows]
 
     def add_contact(self, contact: Contact) -> None:
         self._pending_contacts.append(
@@ -271,7 +301,7 @@ class SqlRepository(Repository):
         entries = [
             TimelineEntry(
                 r.customer_id,
-                utc(r.at) or _EPOCH,
+                utc(r.at) or EPOCH,
                 EntryKind(r.kind),
                 r.case_id,
                 r.channel,
@@ -280,7 +310,7 @@ class SqlRepository(Repository):
             for r in rows[:limit]
         ]
         more = len(rows) > limit
-        cursor = (utc(rows[limit - 1].at) or _EPOCH, rows[limit - 1].id) if more else None
+        cursor = (utc(rows[limit - 1].at) or EPOCH, rows[limit - 1].id) if more else None
         return TimelinePage(entries, cursor)
 
     # --- cases ----------------------------------------------------------------------
@@ -418,7 +448,7 @@ class SqlRepository(Repository):
             .where(col(HandoffRow.case_id) == case_id)
             .order_by(col(HandoffRow.id))
         )
-        return [(f, t, r, utc(at) or _EPOCH) for f, t, r, at in rows]
+        return [(f, t, r, utc(at) or EPOCH) for f, t, r, at in rows]
 
     # --- agents -----------------------------------------------------------------------
     def _agents(self, rows: Sequence[Any], slots_of: Any) -> list[Agent]:
@@ -636,7 +666,7 @@ def _case(row: Any) -> Case:
         status=CaseStatus(row["status"]),
         channel=Channel(row["channel"]),
         first_channel=Channel(row["first_channel"]),
-        opened_at=utc(row["opened_at"]) or _EPOCH,
+        opened_at=utc(row["opened_at"]) or EPOCH,
         owner_agent_id=row["owner_agent_id"],
         contact_count=row["contact_count"],
         handoff_count=row["handoff_count"],

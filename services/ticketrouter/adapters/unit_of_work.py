@@ -12,6 +12,7 @@ from sqlmodel import Session
 from ticketrouter.adapters.agent_profiles import AgentProfiles
 from ticketrouter.adapters.orm import OutboxRow
 from ticketrouter.adapters.repository import SqlRepository
+from ticketrouter.domain.context import ContextLimits
 from ticketrouter.domain.decisions import Decision
 from ticketrouter.domain.events import CaseRouted
 from ticketrouter.service_layer.ports import UnitOfWork
@@ -27,8 +28,9 @@ class SqlUnitOfWork(UnitOfWork):
         engine: Engine,
         encode_decision: DecisionEncoder | None = None,
         profiles: AgentProfiles | None = None,
+        context_limits: ContextLimits | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__(context_limits)
         self._engine = engine
         self._encode = encode_decision
         self._profiles = profiles

@@ -9,6 +9,7 @@ from datetime import datetime
 from ticketrouter.domain.agents import Agent
 from ticketrouter.domain.cases import HandoffReason
 from ticketrouter.domain.channels import Channel, Presence
+from ticketrouter.domain.customers import Offer
 from ticketrouter.domain.identity import Identity
 
 
@@ -86,6 +87,31 @@ class UpdateCustomer:
     display_name: str = ""
     tier: str = ""
     language: str = ""
+    offers: tuple[Offer, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class LinkIdentity:
+    customer_id: str
+    identity: Identity
+    actor: str
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class UnlinkIdentity:
+    customer_id: str
+    identity: Identity
+    actor: str
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class MergeCustomers:
+    surviving_customer_id: str
+    merged_customer_id: str
+    actor: str
+    reason: str = ""
 
 
 # Everything a contact event on Kafka can ask for.

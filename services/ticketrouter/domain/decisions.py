@@ -7,6 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from ticketrouter.domain.channels import Channel
+from ticketrouter.domain.context import ContextPacket
 from ticketrouter.domain.requirements import Requirements
 
 
@@ -54,3 +55,4 @@ class Decision:
     explanation: Explanation
     decided_at: datetime
     event_time: datetime
+    context: ContextPacket | None = None  # attached at commit, for the agent and Kafka

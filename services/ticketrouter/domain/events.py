@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from ticketrouter.domain.cases import HandoffReason
 from ticketrouter.domain.channels import Channel
 from ticketrouter.domain.decisions import Decision
+from ticketrouter.domain.merging import ConflictReason
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,4 +43,22 @@ class FirstContactRevoked:
     channel: Channel
 
 
-Event = ContactReceived | CaseRouted | HandoffRecorded | CaseResolved | FirstContactRevoked
+@dataclass(frozen=True, slots=True)
+class CustomersMerged:
+    manual: bool  # an operator's merge rather than the router's
+
+
+@dataclass(frozen=True, slots=True)
+class IdentityConflictReported:
+    reason: ConflictReason
+
+
+Event = (
+    ContactReceived
+    | CaseRouted
+    | HandoffRecorded
+    | CaseResolved
+    | FirstContactRevoked
+    | CustomersMerged
+    | IdentityConflictReported
+)

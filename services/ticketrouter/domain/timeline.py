@@ -19,6 +19,10 @@ class EntryKind(StrEnum):
     CSAT = "csat"
     PROFILE = "profile"
     MERGED = "merged"
+    LINKED = "linked"
+    UNLINKED = "unlinked"
+    CONFLICT = "conflict"
+    OFFER = "offer"
 
 
 @dataclass(frozen=True, slots=True)

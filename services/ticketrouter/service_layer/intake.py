@@ -59,7 +59,7 @@ def _apply(
         case RecordSurvey():
             record_survey(command, uow)
         case UpdateCustomer():
-            update_customer(command, uow, now)
+            update_customer(command, uow, now, settings)
     return None
 
 
@@ -96,8 +96,12 @@ def record_survey(command: RecordSurvey, uow: UnitOfWork) -> None:
     note_on_timeline(uow, case, EntryKind.CSAT, command.occurred_at, f"{command.csat}/5")
 
 
-def update_customer(command: UpdateCustomer, uow: UnitOfWork, now: datetime) -> None:
-    customer_id, _ = resolve_customer(uow.repo, command.identities, now)
+def update_customer(
+    command: UpdateCustomer, uow: UnitOfWork, now: datetime, settings: RoutingSettings
+) -> None:
+    customer_id, _ = resolve_customer(
+        uow, command.identities, now, settings.identities, command.event_id
+    )
     uow.repo.update_customer(customer_id, command.display_name, command.tier, command.language)
     fields = (
         ("name", command.display_name),
@@ -109,6 +113,19 @@ def update_customer(command: UpdateCustomer, uow: UnitOfWork, now: datetime) -> 
         uow.repo.record(
             TimelineEntry(customer_id, command.occurred_at, EntryKind.PROFILE, detail=changed)
         )
+    if command.offers:
+        # Offers travel with every future case of this customer (the context packet).
+        uow.repo.save_offers(customer_id, command.offers, now)
+        for offer in command.offers:
+            until = f" until {offer.expires_at:%Y-%m-%d}" if offer.expires_at else ""
+            uow.repo.record(
+                TimelineEntry(
+                    customer_id,
+                    command.occurred_at,
+                    EntryKind.OFFER,
+                    detail=f"{offer.code}: {offer.description}{until}",
+                )
+            )
 
 
 def _existing_case(uow: UnitOfWork, case_id: str) -> Case:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
@@ -11,9 +12,12 @@ from typing import Protocol, Self
 from ticketrouter.domain.agents import Agent
 from ticketrouter.domain.cases import Case, CaseStatus
 from ticketrouter.domain.channels import Channel, Presence
-from ticketrouter.domain.customers import Contact, Customer
-from ticketrouter.domain.events import Event
-from ticketrouter.domain.identity import Identity
+from ticketrouter.domain.context import ContextLimits, ContextPacket
+from ticketrouter.domain.customers import Contact, Customer, Offer
+from ticketrouter.domain.decisions import Decision
+from ticketrouter.domain.events import CaseRouted, Event
+from ticketrouter.domain.identity import Identity, IdentityKind
+from ticketrouter.domain.merging import IdentityConflict, Merge
 from ticketrouter.domain.reports import ChannelStaffing, QueueStat, ResolutionReport
 from ticketrouter.domain.timeline import EntryKind, TimelineEntry, TimelinePage
 
@@ -41,8 +45,41 @@ class Repository(abc.ABC):
     def link_identity(self, identity: Identity, customer_id: str, now: datetime) -> None: ...
 
     @abc.abstractmethod
-    def merge_customers(self, survivor_id: str, merged_id: str, now: datetime) -> None:
-        """Move every identity, case and contact of `merged_id` to `survivor_id`."""
+    def unlink_identity(self, identity: Identity, customer_id: str) -> bool:
+        """False when the customer does not own the identity."""
+
+    @abc.abstractmethod
+    def strong_identities_of(
+        self, customer_ids: Sequence[str], kinds: frozenset[IdentityKind]
+    ) -> dict[str, frozenset[Identity]]:
+        """The identities of these kinds each customer holds."""
+
+    @abc.abstractmethod
+    def merge_customers(self, merge: Merge) -> None:
+        """Move every identity, case, contact, timeline entry and offer of the merged
+        customer to the survivor, keep the merged id as an alias, record the merge.
+        Raises ConcurrentUpdate if either was merged by a concurrent transaction."""
+
+    @abc.abstractmethod
+    def merges_into(self, customer_id: str) -> list[Merge]: ...
+
+    @abc.abstractmethod
+    def record_conflict(self, conflict: IdentityConflict) -> None: ...
+
+    @abc.abstractmethod
+    def conflicts_of(self, customer_id: str, limit: int) -> list[IdentityConflict]:
+        """Most recent first."""
+
+    @abc.abstractmethod
+    def save_offers(self, customer_id: str, offers: Sequence[Offer], now: datetime) -> None:
+        """Add offers; one with the code of an existing offer replaces it."""
+
+    @abc.abstractmethod
+    def context_packets(
+        self, customer_ids: Iterable[str], limits: ContextLimits, now: datetime
+    ) -> dict[str, ContextPacket]:
+        """One bounded packet per customer, in a few queries for the whole set; an id
+        merged away gets its survivor's packet."""
 
     @abc.abstractmethod
     def update_customer(
@@ -181,8 +218,10 @@ class UnitOfWork(abc.ABC):
 
     repo: Repository
 
-    def __init__(self) -> None:
+    def __init__(self, context_limits: ContextLimits | None = None) -> None:
+        """`context_limits`: attach a context packet of this size to every decision."""
         self._events: list[Event] = []
+        self._context_limits = context_limits
 
     def __enter__(self) -> Self:
         self._events = []
@@ -201,15 +240,39 @@ class UnitOfWork(abc.ABC):
 
     def commit(self) -> list[Event]:
         """Commit and hand back what happened, for the caller to publish."""
+        self._attach_context()
         self._commit()
         events, self._events = self._events, []
         return events
+
+    def _attach_context(self) -> None:
+        """Read the context of every routed customer at once, as the transaction leaves
+        it (so a later event of the batch is reflected), and attach it."""
+        routed = [e.decision for e in self._events if isinstance(e, CaseRouted)]
+        if self._context_limits is None or not routed:
+            return
+        now = max(d.decided_at for d in routed)
+        packets = self.repo.context_packets(
+            {d.customer_id for d in routed}, self._context_limits, now
+        )
+        self._events = [
+            CaseRouted(_with_context(e.decision, packets)) if isinstance(e, CaseRouted) else e
+            for e in self._events
+        ]
 
     @abc.abstractmethod
     def _commit(self) -> None: ...
 
     @abc.abstractmethod
     def rollback(self) -> None: ...
+
+
+def _with_context(decision: Decision, packets: Mapping[str, ContextPacket]) -> Decision:
+    packet = packets.get(decision.customer_id)
+    if packet is None:
+        return decision
+    # After a merge later in the batch, the survivor is the customer to show.
+    return replace(decision, customer_id=packet.customer_id, context=packet)
 
 
 class MetricsPort(abc.ABC):

@@ -35,7 +35,7 @@ def receive_contact(
     repo = uow.repo
     uow.emit(ContactReceived(cmd.channel))
     customer_id, new_customer = resolve_customer(
-        repo, cmd.identities, now, cmd.display_name, cmd.language
+        uow, cmd.identities, now, settings.identities, cmd.event_id, cmd.display_name, cmd.language
     )
     # A customer seen for the first time has no cases: skip the lookups.
     case = None if new_customer else repo.open_case_for(customer_id, cmd.topic)
