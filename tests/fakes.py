@@ -112,7 +112,10 @@ class FakeRepository(Repository):
         self.merges.append(merge)
 
     def merges_into(self, customer_id: str) -> list[Merge]:
-        return [m for m in self.merges if m.survivor_id == customer_id]
+        ended_here = {customer_id} | {
+            c for c, customer in self.customers.items() if customer.merged_into == customer_id
+        }
+        return [m for m in self.merges if m.survivor_id in ended_here]
 
     def record_conflict(self, conflict: IdentityConflict) -> None:
         self.conflicts.append(conflict)

@@ -4,6 +4,7 @@ every decision carries a bounded context packet."""
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -11,6 +12,8 @@ import pytest
 
 from tests.builders import agent, contact, rules
 from tests.integration.conftest import UowFactory
+from ticketrouter.adapters.database import TRANSIENT_ERRORS, Database
+from ticketrouter.adapters.unit_of_work import SqlUnitOfWork
 from ticketrouter.domain.commands import (
     AddNote,
     EventCommand,
@@ -285,3 +288,55 @@ def test_every_decision_carries_a_bounded_context_packet(uow_factory: UowFactory
     assert len(packet.notes) == limits.notes
     assert all(len(n.text) <= limits.text_chars for n in packet.notes)
     assert [o.code for o in packet.offers] == ["VIP10"]
+
+
+def test_concurrent_overlapping_merges_leave_one_customer_and_no_orphans(
+    database: Database,
+) -> None:
+    """Two routers link A+B and B+C at the same moment: whatever the interleaving (and
+    the retries it forces), the three end as one customer that owns everything."""
+    rounds = 8
+    with SqlUnitOfWork(database.writer) as uow:
+        seeded = handle_events(
+            [contact(("email", f"{who}{n}@x.com")) for n in range(rounds) for who in "abc"],
+            uow,
+            T0,
+            SETTINGS,
+        )
+        uow.commit()
+    assert all(d is not None for d in seeded)
+
+    def link(first: str, second: str, barrier: threading.Barrier) -> None:
+        barrier.wait()
+        command = contact(("email", first), ("email", second))
+        for _ in range(20):  # as the message bus does: retry the whole unit
+            try:
+                with SqlUnitOfWork(database.writer) as uow:
+                    handle_events([command], uow, T0, SETTINGS)
+                    uow.commit()
+                return
+            except TRANSIENT_ERRORS:
+                continue
+        raise AssertionError("never committed")
+
+    for n in range(rounds):
+        barrier = threading.Barrier(2)
+        threads = [
+            threading.Thread(target=link, args=(f"a{n}@x.com", f"b{n}@x.com", barrier)),
+            threading.Thread(target=link, args=(f"b{n}@x.com", f"c{n}@x.com", barrier)),
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    with SqlUnitOfWork(database.reader) as uow:
+        for n in range(rounds):
+            emails = [normalise_identity("email", f"{who}{n}@x.com") for who in "abc"]
+            owners = set(uow.repo.owners_of(emails).values())
+            assert len(owners) == 1, f"round {n}: identities split over {owners}"
+            [owner] = owners
+            customer = uow.repo.get_customer(owner)
+            assert customer is not None and customer.merged_into is None
+            assert len(uow.repo.recent_contacts(owner, 10)) == 5
+            assert len(uow.repo.merges_into(owner)) == 2

@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, or_, select, update
 from sqlmodel import col
 
 from ticketrouter.adapters.orm import (
@@ -125,8 +125,15 @@ def _fill_profile(run: Run, merge: Merge) -> None:
 
 
 def merges_into(run: Run, customer_id: str) -> list[Merge]:
+    """Every merge that ended in this customer, including merges into a customer that
+    was itself merged in later (its aliases point here: they are kept one hop deep)."""
+    aliases = select(col(CustomerRow.id)).where(col(CustomerRow.merged_into) == customer_id)
     rows = run(
-        select(MergeRow).where(col(MergeRow.survivor_id) == customer_id).order_by(col(MergeRow.id))
+        select(MergeRow)
+        .where(
+            or_(col(MergeRow.survivor_id) == customer_id, col(MergeRow.survivor_id).in_(aliases))
+        )
+        .order_by(col(MergeRow.id))
     ).mappings()
     return [
         Merge(
