@@ -58,7 +58,8 @@ class RoutingServicer(routing_pb2_grpc.RoutingServiceServicer):
                     [case.customer_id], self.app.routing.context, self.app.clock.now()
                 )
                 if case.customer_id in packets:
-                    message.context.CopyFrom(context_to_proto(packets[case.customer_id]))
+                    packet = packets[case.customer_id].for_case(case.case_id)
+                    message.context.CopyFrom(context_to_proto(packet))
             return message
 
     @grpc_errors

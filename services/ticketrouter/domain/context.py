@@ -8,7 +8,7 @@ texts cut short. The adapters read at most N rows per list and customer.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -70,6 +70,13 @@ class ContextPacket:
     recent_csat: tuple[tuple[str, int], ...] = ()  # (case_id, score), most recent first
     notes: tuple[NoteSummary, ...] = ()
     offers: tuple[Offer, ...] = ()
+    # The agents of the most recent cases, so that the packet of one case can name the
+    # agent the customer dealt with before it (not the one just given the case).
+    recent_agents: tuple[LastAgent, ...] = ()
+
+    def for_case(self, case_id: str) -> ContextPacket:
+        before = next((a for a in self.recent_agents if a.case_id != case_id), None)
+        return replace(self, last_agent=before)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +95,7 @@ def build_packet(sources: ContextSources, limits: ContextLimits, now: datetime) 
     recent_first = sorted(sources.cases, key=_last_activity, reverse=True)
     open_cases = [c for c in recent_first if c.is_open][: limits.cases]
     closed = [c for c in recent_first if not c.is_open][: limits.cases]
-    worked = next((c for c in recent_first if c.owner_agent_id), None)
+    agents = tuple(a for c in recent_first if (a := _last_agent(c)) is not None)[:2]
     cut = limits.text_chars
     return ContextPacket(
         customer_id=customer.customer_id,
@@ -103,7 +110,7 @@ def build_packet(sources: ContextSources, limits: ContextLimits, now: datetime) 
                 : limits.contacts
             ]
         ),
-        last_agent=_last_agent(worked),
+        last_agent=agents[0] if agents else None,
         recent_csat=tuple((c.case_id, c.csat) for c in recent_first if c.csat is not None)[
             : limits.csat
         ],
@@ -112,6 +119,7 @@ def build_packet(sources: ContextSources, limits: ContextLimits, now: datetime) 
             for n in sorted(sources.notes, key=lambda n: n.at, reverse=True)[: limits.notes]
         ),
         offers=tuple(_active(sources.offers, now))[: limits.offers],
+        recent_agents=agents,
     )
 
 

@@ -272,7 +272,9 @@ def _with_context(decision: Decision, packets: Mapping[str, ContextPacket]) -> D
     if packet is None:
         return decision
     # After a merge later in the batch, the survivor is the customer to show.
-    return replace(decision, customer_id=packet.customer_id, context=packet)
+    return replace(
+        decision, customer_id=packet.customer_id, context=packet.for_case(decision.case_id)
+    )
 
 
 class MetricsPort(abc.ABC):
