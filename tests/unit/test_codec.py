@@ -136,10 +136,22 @@ def test_the_other_event_types_decode_into_their_commands() -> None:
                 "type": "customer.updated",
                 "tier": "gold",
                 "identities": [{"kind": "email", "value": "A@B.com"}],
+                "offers": [
+                    {
+                        "code": "VIP10",
+                        "description": "10% off",
+                        "expires_at": "2026-12-31T00:00:00Z",
+                    },
+                    {"code": "FREESHIP"},
+                ],
             }
         )
     )
     assert isinstance(update, UpdateCustomer) and update.identities[0].value == "a@b.com"
+    assert [(o.code, o.expires_at is not None) for o in update.offers] == [
+        ("VIP10", True),
+        ("FREESHIP", False),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -149,6 +161,14 @@ def test_the_other_event_types_decode_into_their_commands() -> None:
         ({"type": "survey.completed", "csat": 3}, "case_id"),
         ({"type": "contact.message", "channel": "chat"}, "case_id"),
         ({"type": "customer.updated"}, "identities"),
+        (
+            {
+                "type": "customer.updated",
+                "identities": [{"kind": "email", "value": "a@b.com"}],
+                "offers": [{"code": "10% off!"}],
+            },
+            "offers[0].code",
+        ),
     ],
 )
 def test_the_other_event_types_are_validated(event: dict, mentions: str) -> None:  # type: ignore[type-arg]
