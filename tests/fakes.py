@@ -11,6 +11,7 @@ from ticketrouter.domain.agents import Agent
 from ticketrouter.domain.cases import Case, CaseStatus
 from ticketrouter.domain.channels import Channel, Presence
 from ticketrouter.domain.context import (
+    CaseRecord,
     ContextLimits,
     ContextPacket,
     ContextSources,
@@ -141,7 +142,7 @@ class FakeRepository(Repository):
             customer = self.customers[customer_id]
             sources = ContextSources(
                 customer,
-                [c for c in self.cases.values() if c.customer_id == customer_id],
+                [CaseRecord.of(c) for c in self.cases.values() if c.customer_id == customer_id],
                 [c for c in self.contacts if c.customer_id == customer_id],
                 [
                     NoteSummary(e.case_id, e.at, e.detail)

@@ -6,6 +6,7 @@ Decoding never raises anything but InvalidEvent, whose `reason` is a closed set
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC
 from typing import Any
@@ -13,7 +14,7 @@ from typing import Any
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError
 
-from ticketrouter.adapters.context_messages import context_to_proto
+from ticketrouter.adapters.context_messages import context_to_json, context_to_proto
 from ticketrouter.adapters.messages import explanation_to_proto
 from ticketrouter.domain.channels import parse_channel
 from ticketrouter.domain.commands import (
@@ -188,7 +189,7 @@ def decode(
     return to_command(parse_event(payload, content_type), default_region)
 
 
-def decision_to_proto(decision: Decision) -> events_pb2.RoutingDecision:
+def decision_to_proto(decision: Decision, with_context: bool = True) -> events_pb2.RoutingDecision:
     message = events_pb2.RoutingDecision(
         decision_id=decision.decision_id,
         event_id=decision.event_id,
@@ -202,13 +203,16 @@ def decision_to_proto(decision: Decision) -> events_pb2.RoutingDecision:
         explanation=explanation_to_proto(decision.explanation),
     )
     message.decided_at.FromDatetime(decision.decided_at.astimezone(UTC).replace(tzinfo=None))
-    if decision.context is not None:
+    if with_context and decision.context is not None:
         message.context.CopyFrom(context_to_proto(decision.context))
     return message
 
 
 def encode_decision(decision: Decision) -> bytes:
     """The JSON mapping of RoutingDecision, as published on `routing-decisions`."""
-    return json_format.MessageToJson(
-        decision_to_proto(decision), indent=None, preserving_proto_field_name=True
-    ).encode()
+    fields = json_format.MessageToDict(
+        decision_to_proto(decision, with_context=False), preserving_proto_field_name=True
+    )
+    if decision.context is not None:
+        fields["context"] = context_to_json(decision.context)
+    return json.dumps(fields, separators=(",", ":")).encode()

@@ -14,18 +14,18 @@ from sqlmodel import col
 from ticketrouter.adapters import queries
 from ticketrouter.adapters.orm import ContactRow, CustomerRow, OfferRow, TimelineRow
 from ticketrouter.adapters.records import EPOCH, contact_from_row, utc
-from ticketrouter.domain.cases import Case
-from ticketrouter.domain.context import ContextLimits, ContextSources, NoteSummary
+from ticketrouter.domain.cases import CaseStatus
+from ticketrouter.domain.context import CaseRecord, ContextLimits, ContextSources, NoteSummary
 from ticketrouter.domain.customers import Customer, Offer
 from ticketrouter.domain.timeline import EntryKind
 
 Run = Callable[..., Any]
-CaseOf = Callable[[Any], Case]
+_STATUSES = {s.value: s for s in CaseStatus}
 _CHUNK = 500
 
 
 def read_sources(
-    run: Run, customer_ids: Sequence[str], limits: ContextLimits, now: datetime, case_of: CaseOf
+    run: Run, customer_ids: Sequence[str], limits: ContextLimits, now: datetime
 ) -> dict[str, ContextSources]:
     """Sources by requested id; an id merged away maps to its survivor's sources."""
     survivors = _survivors(run, customer_ids)
@@ -34,7 +34,7 @@ def read_sources(
     for start in range(0, len(live), _CHUNK):
         chunk = live[start : start + _CHUNK]
         customers = _customers(run, chunk)
-        cases = _group(case_of(r) for r in run(_latest_cases(chunk, limits.cases)).mappings())
+        cases = _grouped_cases(run, chunk, limits.cases)
         contacts = _group(
             contact_from_row(r) for r in run(_latest_contacts(chunk, limits.contacts)).mappings()
         )
@@ -80,15 +80,40 @@ def _ranked(statement: Select[Any], partition: Any, order: Any) -> Any:
     return statement.add_columns(rank).subquery()
 
 
-def _latest_cases(ids: Sequence[str], limit: int) -> Select[Any]:
+def _grouped_cases(run: Run, ids: Sequence[str], limit: int) -> dict[str, list[CaseRecord]]:
+    """The latest open and the latest closed cases, separately: an old open case must
+    not be crowded out by many recent resolved ones."""
     c = queries.cases
     is_open = case((c.c.status.in_(queries.OPEN_STATUSES), 1), else_=0)
-    ranked = _ranked(
-        select(c).where(c.c.customer_id.in_(ids)),
-        (c.c.customer_id, is_open),
-        c.c.opened_at.desc(),
-    )
-    return select(ranked).where(ranked.c.rank <= limit)
+    facts = select(
+        c.c.customer_id,
+        c.c.id,
+        c.c.topic,
+        c.c.status,
+        c.c.owner_agent_id,
+        c.c.opened_at,
+        c.c.assigned_at,
+        c.c.resolved_at,
+        c.c.resolution_code,
+        c.c.csat,
+    ).where(c.c.customer_id.in_(ids))
+    ranked = _ranked(facts, (c.c.customer_id, is_open), c.c.opened_at.desc())
+    grouped: dict[str, list[CaseRecord]] = {}
+    for r in run(select(ranked).where(ranked.c.rank <= limit)):
+        grouped.setdefault(r.customer_id, []).append(
+            CaseRecord(
+                r.id,
+                r.topic,
+                _STATUSES[r.status],
+                r.owner_agent_id,
+                utc(r.opened_at) or EPOCH,
+                utc(r.assigned_at),
+                utc(r.resolved_at),
+                r.resolution_code,
+                r.csat,
+            )
+        )
+    return grouped
 
 
 def _latest_contacts(ids: Sequence[str], limit: int) -> Select[Any]:

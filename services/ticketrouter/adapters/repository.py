@@ -200,7 +200,7 @@ class SqlRepository(Repository):
         self, customer_ids: Iterable[str], limits: ContextLimits, now: datetime
     ) -> dict[str, ContextPacket]:
         self.flush()
-        sources = context_reader.read_sources(self._run, list(customer_ids), limits, now, _case)
+        sources = context_reader.read_sources(self._run, list(customer_ids), limits, now)
         return {c: build_packet(s, limits, now) for c, s in sources.items()}
 
     def update_customer(

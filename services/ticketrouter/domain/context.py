@@ -10,12 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import TYPE_CHECKING
 
+from ticketrouter.domain.cases import Case, CaseStatus
 from ticketrouter.domain.customers import Contact, Customer, Offer
-
-if TYPE_CHECKING:  # cases -> decisions -> context: the packet only reads cases
-    from ticketrouter.domain.cases import Case
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,11 +77,44 @@ class ContextPacket:
 
 
 @dataclass(frozen=True, slots=True)
+class CaseRecord:
+    """The facts of a case the packet needs (cheaper to read than a whole Case)."""
+
+    case_id: str
+    topic: str
+    status: CaseStatus
+    owner_agent_id: str | None
+    opened_at: datetime
+    assigned_at: datetime | None = None
+    resolved_at: datetime | None = None
+    resolution_code: str = ""
+    csat: int | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.status is not CaseStatus.RESOLVED
+
+    @classmethod
+    def of(cls, case: Case) -> CaseRecord:
+        return cls(
+            case.case_id,
+            case.topic,
+            case.status,
+            case.owner_agent_id,
+            case.opened_at,
+            case.assigned_at,
+            case.resolved_at,
+            case.resolution_code,
+            case.csat,
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class ContextSources:
     """Rows read for one customer; each list already limited by the reader."""
 
     customer: Customer
-    cases: Sequence[Case]
+    cases: Sequence[CaseRecord]
     contacts: Sequence[Contact]
     notes: Sequence[NoteSummary]
     offers: Sequence[Offer]
@@ -123,11 +153,11 @@ def build_packet(sources: ContextSources, limits: ContextLimits, now: datetime) 
     )
 
 
-def _last_activity(case: Case) -> datetime:
+def _last_activity(case: CaseRecord) -> datetime:
     return max(t for t in (case.opened_at, case.assigned_at, case.resolved_at) if t is not None)
 
 
-def _summary(case: Case) -> CaseSummary:
+def _summary(case: CaseRecord) -> CaseSummary:
     return CaseSummary(
         case.case_id,
         case.topic,
@@ -138,7 +168,7 @@ def _summary(case: Case) -> CaseSummary:
     )
 
 
-def _last_agent(case: Case | None) -> LastAgent | None:
+def _last_agent(case: CaseRecord | None) -> LastAgent | None:
     if case is None or case.owner_agent_id is None:
         return None
     outcome = case.resolution_code if not case.is_open and case.resolution_code else None

@@ -5,10 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from ticketrouter.domain.channels import Channel
-from ticketrouter.domain.context import ContextPacket
 from ticketrouter.domain.requirements import Requirements
+
+if TYPE_CHECKING:  # cases -> decisions; the packet (which reads cases) is only carried
+    from ticketrouter.domain.context import ContextPacket
 
 
 class Outcome(StrEnum):
