@@ -15,6 +15,12 @@ def parse_rules_text(text: str) -> RuleBook:
         document = yaml.safe_load(text)
     except yaml.YAMLError as err:
         raise InvalidRuleBook([RuleProblem("-", "-", f"not valid YAML: {err}")]) from None
+    except RecursionError:
+        # The YAML composer recurses once per nesting level; a few hundred `[`
+        # would otherwise escape as an unexpected error.
+        raise InvalidRuleBook(
+            [RuleProblem("-", "-", "not valid YAML: nested too deeply")]
+        ) from None
     return parse_rulebook(document)
 
 

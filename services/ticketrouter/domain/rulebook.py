@@ -88,7 +88,8 @@ def _parse_rule(index: int, raw: Any, problems: list[RuleProblem]) -> TopicRule 
         problems.append(RuleProblem(name, "priority", "must be an integer from 0 to 9"))
         priority = 0
     unknown = set(raw) - {"name", "topic", "skills", "authority", "priority"}
-    for key in sorted(unknown):
+    # YAML keys may be numbers, dates or null beside strings: sort by their text.
+    for key in sorted(unknown, key=str):
         problems.append(RuleProblem(name, str(key), "unknown field"))
     if len(problems) > before:
         return None

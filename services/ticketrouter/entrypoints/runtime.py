@@ -19,7 +19,12 @@ from ticketrouter.adapters.broker import EmbeddedBroker
 from ticketrouter.adapters.kafka import OutboxRelay, create_consumer, create_producer, ensure_topics
 from ticketrouter.bootstrap import App, bootstrap
 from ticketrouter.config import Settings
-from ticketrouter.entrypoints.grpc_server import create_server, stop_gracefully
+from ticketrouter.entrypoints.grpc_server import (
+    ServerSecurity,
+    announce_shutdown,
+    create_server,
+    stop_gracefully,
+)
 from ticketrouter.entrypoints.worker import ContactWorker
 
 log = logging.getLogger(__name__)
@@ -49,6 +54,7 @@ class Runtime:
     _threads: list[threading.Thread] = field(init=False, default_factory=list)
     _server: grpc.Server | None = field(init=False, default=None)
     _health: health.HealthServicer | None = field(init=False, default=None)
+    _relay: OutboxRelay | None = field(init=False, default=None)
 
     def start(self) -> Self:
         try:
@@ -76,6 +82,7 @@ class Runtime:
         producer = create_producer(self.bootstrap_servers)
         self._stack.callback(producer.close, 5)
         relay = OutboxRelay(self.app.database.writer, producer, settings.decisions_topic)
+        self._relay = relay
         if self.with_metrics:
             host, port = _host_port(settings.metrics_address)
             http_server, _thread = start_http_server(port, host, registry=self.app.registry)
@@ -83,7 +90,7 @@ class Runtime:
             self.metrics_port = int(http_server.server_address[1])
         if self.with_grpc:
             self._server, self.grpc_port, self._health = create_server(
-                self.app, settings.grpc_address
+                self.app, settings.grpc_address, security=ServerSecurity.from_settings(settings)
             )
             self._server.start()
         self._start_thread("housekeeping", lambda: self._housekeeping(relay))
@@ -143,14 +150,33 @@ class Runtime:
         return self._stop
 
     def stop(self) -> None:
-        if self._server is not None and self._health is not None:
-            stop_gracefully(self._server, self._health)
-            self._server = None
-        self._stop.set()
+        """Drain, then close: health says NOT_SERVING so balancers move traffic away;
+        the worker finishes and commits the batch in hand while in-flight gRPC calls
+        finish within the grace period; decisions those calls made are published;
+        only then do the producer, consumer, database and broker close."""
+        server, self._server = self._server, None
+        if self._health is not None:
+            announce_shutdown(self._health)
+        self._stop.set()  # the worker checks it between batches, never mid-batch
+        if server is not None and self._health is not None:
+            stop_gracefully(server, self._health)
         for thread in self._threads:
             thread.join(timeout=30)
         self._threads.clear()
+        self._publish_last_decisions()
         self._stack.close()
+
+    def _publish_last_decisions(self) -> None:
+        """Housekeeping has stopped, but calls served during the grace period may
+        have left decisions in the outbox: publish them before the producer closes."""
+        relay, self._relay = self._relay, None
+        if relay is None:
+            return
+        try:
+            relay.drain()
+        except Exception:
+            # They stay in the outbox and go out with the next start of any replica.
+            log.exception("could not publish the last decisions; they stay in the outbox")
 
     def __enter__(self) -> Self:
         return self.start()
