@@ -189,6 +189,7 @@ ALLOWED_LABELS = {
     "to_team",
     "rule",
     "partition",
+    "how",
     "version",
     "le",
 }
