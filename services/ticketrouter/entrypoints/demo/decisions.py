@@ -109,5 +109,18 @@ def _decision_line(decision: events_pb2.RoutingDecision, who: str) -> str:
     target = f"-> {decision.agent_id}" if decision.agent_id else "-> queue"
     return (
         f"{now_hms()}  {decision.channel:<6} {who:<26} {decision.topic:<17} "
-        f"{outcome:<10} {target:<16} {decision.explanation.summary}"
+        f"{outcome:<10} {target:<16} {decision.explanation.summary}{_known(decision.context)}"
     )
+
+
+def _known(context: events_pb2.ContextPacket) -> str:
+    """What the agent knows before saying hello, from the decision's context packet."""
+    facts = []
+    if context.previous_cases:
+        facts.append(f"{len(context.previous_cases)} earlier case(s)")
+    channels = {c.channel for c in context.recent_contacts}
+    if len(channels) > 1:
+        facts.append("seen on " + "+".join(sorted(channels)))
+    if context.last_agent_id:
+        facts.append(f"last with {context.last_agent_id} ({context.last_agent_outcome})")
+    return f"  [knows: {'; '.join(facts)}]" if facts else ""
