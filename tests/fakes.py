@@ -41,12 +41,14 @@ class FakeClock:
 
 
 class FakeRepository(Repository):
-    def __init__(self) -> None:
+    def __init__(self, aging_per_minute: float = 0.0) -> None:
         self.customers: dict[str, Customer] = {}
         self.identities: dict[Identity, str] = {}
         self.merges: list[Merge] = []
         self.conflicts: list[IdentityConflict] = []
         self.offers: dict[str, dict[str, Offer]] = {}
+        self.missed_offers: dict[str, int] = {}
+        self.aging_per_minute = aging_per_minute
         self.cases: dict[str, Case] = {}
         self.contacts: list[Contact] = []
         self.agents: dict[str, Agent] = {}
@@ -260,7 +262,44 @@ class FakeRepository(Repository):
             for c in self.cases.values()
             if c.status is CaseStatus.QUEUED and (channel is None or c.channel is channel)
         ]
-        return [copy.deepcopy(c) for c in sorted(waiting, key=queue_order_key)[:limit]]
+        waiting.sort(key=lambda c: queue_order_key(c, self.aging_per_minute))
+        return [copy.deepcopy(c) for c in waiting[:limit]]
+
+    def cases_due_a_step(self, now: datetime, limit: int) -> list[Case]:
+        due = [
+            c
+            for c in self.cases.values()
+            if c.status is CaseStatus.QUEUED and c.next_step_at and c.next_step_at <= now
+        ]
+        due.sort(key=lambda c: c.next_step_at or now)
+        return [copy.deepcopy(c) for c in due[:limit]]
+
+    def lapsed_offers(self, now: datetime, limit: int) -> list[Case]:
+        lapsed = [
+            c
+            for c in self.cases.values()
+            if c.status is CaseStatus.OFFERED
+            and c.offer_expires_at is not None
+            and c.offer_expires_at <= now
+        ]
+        lapsed.sort(key=lambda c: c.offer_expires_at or now)
+        return [copy.deepcopy(c) for c in lapsed[:limit]]
+
+    def last_resolver(self, customer_id: str) -> str | None:
+        resolved = [
+            c
+            for c in self.cases.values()
+            if c.customer_id == customer_id and c.status is CaseStatus.RESOLVED
+        ]
+        latest = max(resolved, key=lambda c: c.resolved_at or c.opened_at, default=None)
+        return latest.owner_agent_id if latest else None
+
+    def note_missed_offer(self, agent_id: str) -> int:
+        self.missed_offers[agent_id] = self.missed_offers.get(agent_id, 0) + 1
+        return self.missed_offers[agent_id]
+
+    def reset_missed_offers(self, agent_id: str) -> None:
+        self.missed_offers.pop(agent_id, None)
 
     def list_cases(
         self, owner_agent_id: str | None, status: CaseStatus | None, limit: int

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from prometheus_client import CollectorRegistry
 
@@ -17,6 +17,7 @@ from ticketrouter.adapters.metrics import PrometheusMetrics
 from ticketrouter.adapters.rules_file import load_rules
 from ticketrouter.adapters.unit_of_work import SqlUnitOfWork
 from ticketrouter.config import Settings
+from ticketrouter.domain.commands import AdvanceQueue
 from ticketrouter.domain.context import ContextLimits
 from ticketrouter.domain.errors import InvalidField, parse_choice
 from ticketrouter.domain.events import CaseRouted, Event
@@ -24,6 +25,7 @@ from ticketrouter.domain.identity import IdentityKind
 from ticketrouter.domain.merging import IdentityPolicy
 from ticketrouter.service_layer.messagebus import MessageBus
 from ticketrouter.service_layer.ports import Clock
+from ticketrouter.service_layer.queue import advance_queue
 from ticketrouter.service_layer.settings import RoutingSettings
 
 log = logging.getLogger(__name__)
@@ -55,7 +57,11 @@ class App:
         """A read-write transaction whose decisions, with their customer's context,
         go to the outbox."""
         return SqlUnitOfWork(
-            self.database.writer, encode_decision, self.profiles, self.routing.context
+            self.database.writer,
+            encode_decision,
+            self.profiles,
+            self.routing.context,
+            self.routing.aging_per_minute,
         )
 
     def read_uow(self) -> SqlUnitOfWork:
@@ -67,6 +73,10 @@ class App:
             self.metrics.record(event, now)
             if isinstance(event, CaseRouted):
                 self.feed.publish(event.decision)
+
+    def advance_queue(self) -> None:
+        """Fire the routing steps that are due and re-route lapsed offers."""
+        self.bus.execute(advance_queue, AdvanceQueue())
 
     def refresh_gauges(self) -> None:
         """Gauges come from the database, so every process (and a restart) agrees."""
@@ -90,14 +100,15 @@ def bootstrap(
         settings=settings,
         database=database,
         routing=RoutingSettings(
-            rules=rules,
+            policy=rules,
             fcr_window=settings.fcr_window,
+            aging_per_minute=settings.aging_per_minute,
+            offer_timeout=timedelta(seconds=settings.offer_timeout_seconds),
+            max_missed_offers=max(1, settings.max_missed_offers),
             identities=identity_policy(settings),
             context=context_limits(settings.context_items),
         ),
-        metrics=PrometheusMetrics(
-            registry, settings.teams, [r.name for r in (*rules.rules, rules.default)]
-        ),
+        metrics=PrometheusMetrics(registry, settings.teams, rules.rule_names),
         registry=registry,
         clock=clock or SystemClock(),
     )

@@ -42,6 +42,11 @@ class Settings:
     one_per_customer_kinds: tuple[str, ...] = ("account",)
     # How many contacts, cases, notes and offers a context packet carries.
     context_items: int = 5
+    # Queue discipline: waiting raises a case this many priority levels a minute.
+    aging_per_minute: float = 0.1
+    # Offers: seconds an agent has to accept (0: assignments are direct).
+    offer_timeout_seconds: float = 0.0
+    max_missed_offers: int = 3
     # gRPC bearer tokens per role; with none configured authentication is off (the
     # embedded demo). Kept out of repr so that logging the settings never leaks them.
     platform_tokens: tuple[str, ...] = field(default=(), repr=False)
@@ -99,6 +104,19 @@ def _ratio(env: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SystemExit(f"{name} must be a number, got {raw!r}") from None
+    if value < 0:
+        raise SystemExit(f"{name} must not be negative, got {raw!r}")
+    return value
+
+
 def _list(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
     raw = env.get(name)
     if raw is None:
@@ -136,6 +154,11 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
             env, "TICKETROUTER_ONE_PER_CUSTOMER_KINDS", d.one_per_customer_kinds
         ),
         context_items=_int(env, "TICKETROUTER_CONTEXT_ITEMS", d.context_items),
+        aging_per_minute=_float(env, "TICKETROUTER_AGING_PER_MINUTE", d.aging_per_minute),
+        offer_timeout_seconds=_float(
+            env, "TICKETROUTER_OFFER_TIMEOUT_SECONDS", d.offer_timeout_seconds
+        ),
+        max_missed_offers=_int(env, "TICKETROUTER_MAX_MISSED_OFFERS", d.max_missed_offers),
         platform_tokens=_csv(env, "TICKETROUTER_PLATFORM_TOKENS"),
         admin_tokens=_csv(env, "TICKETROUTER_ADMIN_TOKENS"),
         grpc_tls_cert=tls_cert,

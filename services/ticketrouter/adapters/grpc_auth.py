@@ -58,6 +58,7 @@ PLATFORM_METHODS = frozenset(
                 "AddNote",
                 "GetResolutionReport",
                 "WatchAssignments",
+                "ExplainDecision",
             )
         ),
         *(

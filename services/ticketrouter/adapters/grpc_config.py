@@ -8,7 +8,7 @@ from ticketrouter.adapters.grpc_errors import grpc_errors, unimplemented
 from ticketrouter.adapters.messages import requirements_to_proto
 from ticketrouter.adapters.rules_file import parse_rules_text
 from ticketrouter.bootstrap import App
-from ticketrouter.domain.requirements import Requirements
+from ticketrouter.domain.requirements import Requirements, RuleBook
 from ticketrouter.domain.rulebook import InvalidRuleBook
 from ticketrouter.v1 import config_pb2, config_pb2_grpc
 
@@ -23,7 +23,9 @@ class RoutingConfigServicer(config_pb2_grpc.RoutingConfigServiceServicer):
     def GetActivePolicy(
         self, request: config_pb2.GetActivePolicyRequest, context: grpc.ServicerContext
     ) -> config_pb2.Policy:
-        rules = self.app.routing.rules
+        rules = self.app.routing.policy
+        if not isinstance(rules, RuleBook):
+            unimplemented(context, "GetActivePolicy for this policy engine")
         policy = config_pb2.Policy(
             version=rules.version,
             source=self.app.settings.rules_file.read_text(encoding="utf-8"),

@@ -11,22 +11,31 @@ from sqlalchemy.exc import OperationalError
 
 from ticketrouter.adapters.codec import CONTACT_RECEIVED, decision_to_proto, to_command
 from ticketrouter.adapters.context_messages import context_to_proto
-from ticketrouter.adapters.grpc_errors import grpc_errors, invalid, unimplemented
-from ticketrouter.adapters.messages import case_to_proto
+from ticketrouter.adapters.grpc_errors import grpc_errors, invalid
+from ticketrouter.adapters.messages import case_to_proto, explanation_to_proto
 from ticketrouter.bootstrap import App
 from ticketrouter.domain.cases import Case, parse_case_status, parse_handoff_reason
 from ticketrouter.domain.channels import parse_channel
-from ticketrouter.domain.commands import AddNote, ReceiveContact, ResolveCase, TransferCase
+from ticketrouter.domain.commands import (
+    AcceptOffer,
+    AddNote,
+    DeclineOffer,
+    ReceiveContact,
+    ResolveCase,
+    TransferCase,
+)
 from ticketrouter.domain.decisions import Decision
-from ticketrouter.domain.errors import NotFound
+from ticketrouter.domain.errors import InvalidField, NotFound
 from ticketrouter.service_layer.cases import add_note, resolve_case, transfer_case
 from ticketrouter.service_layer.intake import handle_events
 from ticketrouter.service_layer.ports import UnitOfWork
+from ticketrouter.service_layer.queue import accept_offer, decline_offer
 from ticketrouter.service_layer.settings import RoutingSettings
 from ticketrouter.v1 import routing_pb2, routing_pb2_grpc
 
 MAX_QUEUE_PAGE = 1000
 DEFAULT_PAGE = 100
+EXPLAIN_HISTORY = 500  # timeline entries of the customer searched for the case
 _BEGINNING = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -34,6 +43,18 @@ def _receive_one(
     cmd: ReceiveContact, uow: UnitOfWork, now: datetime, settings: RoutingSettings
 ) -> Decision | None:
     return handle_events([cmd], uow, now, settings)[0]
+
+
+def _required(value: str, field: str) -> str:
+    if not value:
+        raise InvalidField(field, "is required")
+    if len(value) > 64:
+        raise InvalidField(field, "longer than 64 characters")
+    return value
+
+
+def _agent(agent_id: str) -> str:
+    return _required(agent_id, "agent_id")
 
 
 def _page_limit(limit: int, context: grpc.ServicerContext) -> int:
@@ -163,15 +184,49 @@ class RoutingServicer(routing_pb2_grpc.RoutingServiceServicer):
         )
         return self._case_proto(case.case_id)
 
+    @grpc_errors
     def AcceptOffer(
         self, request: routing_pb2.AcceptOfferRequest, context: grpc.ServicerContext
     ) -> routing_pb2.Case:
-        unimplemented(context, "AcceptOffer (assignments are direct until offers land)")
+        command = AcceptOffer(_required(request.case_id, "case_id"), _agent(request.agent_id))
+        case: Case = self.app.bus.execute(accept_offer, command)
+        return self._case_proto(case.case_id)
 
+    @grpc_errors
     def DeclineOffer(
         self, request: routing_pb2.DeclineOfferRequest, context: grpc.ServicerContext
     ) -> routing_pb2.Case:
-        unimplemented(context, "DeclineOffer (assignments are direct until offers land)")
+        if len(request.reason) > 200:
+            invalid(context, "reason", "longer than 200 characters")
+        command = DeclineOffer(
+            _required(request.case_id, "case_id"), _agent(request.agent_id), request.reason
+        )
+        case: Case = self.app.bus.execute(decline_offer, command)
+        return self._case_proto(case.case_id)
+
+    @grpc_errors
+    def ExplainDecision(
+        self, request: routing_pb2.ExplainDecisionRequest, context: grpc.ServicerContext
+    ) -> routing_pb2.ExplainDecisionResponse:
+        case_id = _required(request.case_id, "case_id")
+        with self.app.read_uow() as uow:
+            case = uow.repo.get_case(case_id)
+            if case is None:
+                raise NotFound("case", case_id)
+            route = [
+                f"{entry.at:%Y-%m-%dT%H:%M:%SZ} {entry.kind}: {entry.detail}"
+                for entry in uow.repo.timeline(case.customer_id, EXPLAIN_HISTORY).entries
+                if entry.case_id == case_id
+            ]
+        response = routing_pb2.ExplainDecisionResponse(
+            case_id=case.case_id,
+            status=case.status.value,
+            owner_agent_id=case.owner_agent_id or "",
+            history=route,
+        )
+        if case.last_decision is not None:
+            response.explanation.CopyFrom(explanation_to_proto(case.last_decision))
+        return response
 
     @grpc_errors
     def AddNote(

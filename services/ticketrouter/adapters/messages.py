@@ -21,7 +21,9 @@ def set_time(target: Timestamp, value: datetime | None) -> None:
 
 
 def requirements_to_proto(req: Requirements, channel: str = "") -> events_pb2.Requirements:
-    message = events_pb2.Requirements(language=req.language or "", channel=channel)
+    message = events_pb2.Requirements(
+        language=req.language or "", channel=channel, teams=sorted(req.teams)
+    )
     for skill, level in req.skills:
         message.skills.add(skill=skill, min_proficiency=level)
     for need in req.authority:
@@ -42,6 +44,11 @@ def explanation_to_proto(exp: Explanation) -> events_pb2.Explanation:
         winner_reason=exp.winner_reason,
         summary=exp.summary,
         policy_version=exp.policy_version,
+        step=exp.step,
+        strategy=exp.strategy,
+        excluded_agents=[
+            events_pb2.ExcludedAgent(agent_id=a, reason=r) for a, r in exp.excluded_agents
+        ],
     )
 
 

@@ -72,7 +72,9 @@ class CaseRow(SQLModel, table=True):
     __tablename__ = "cases"
     __table_args__ = (
         Index("ix_cases_customer_topic", "customer_id", "topic", "status"),
-        Index("ix_cases_queue", "status", "priority", "queued_at"),
+        Index("ix_cases_queue", "status", "queue_rank"),
+        Index("ix_cases_next_step", "status", "next_step_at"),
+        Index("ix_cases_offer_expiry", "status", "offer_expires_at"),
     )
     id: str = Field(primary_key=True, max_length=64)
     customer_id: str = Field(max_length=64)
@@ -95,6 +97,14 @@ class CaseRow(SQLModel, table=True):
     csat: int | None = None
     last_decision: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     version: int = 0
+    plan: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    step: int = 0
+    # Queue order with aging, as one indexable number (see Case.queue_rank); set while
+    # the case waits.
+    queue_rank: float | None = None
+    next_step_at: datetime | None = _when()
+    offer_expires_at: datetime | None = _when()
+    declined_by: list[str] = Field(default_factory=list, sa_column=Column(JSON))
 
 
 class ContactRow(SQLModel, table=True):
@@ -120,6 +130,7 @@ class AgentRow(SQLModel, table=True):
     languages: list[str] = Field(default_factory=list, sa_column=Column(JSON))
     presence: str = Field(default="offline", index=True, max_length=16)
     last_assigned_at: datetime | None = _when()
+    missed_offers: int = 0  # offers let lapse in a row; too many and they go away
 
 
 class AgentChannelRow(SQLModel, table=True):

@@ -8,6 +8,7 @@ from typing import Any
 from ticketrouter.domain.channels import Channel
 from ticketrouter.domain.customers import Contact
 from ticketrouter.domain.decisions import Explanation
+from ticketrouter.domain.plan import Plan, Step, Strategy
 from ticketrouter.domain.requirements import AuthorityNeed, Requirements
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # stands in for a missing time
@@ -38,6 +39,7 @@ def requirements_to_dict(req: Requirements) -> dict[str, Any]:
         "skills": [list(pair) for pair in req.skills],
         "authority": [[n.name, n.at_least, n.must_be_true] for n in req.authority],
         "language": req.language,
+        "teams": sorted(req.teams),
     }
 
 
@@ -49,6 +51,7 @@ def requirements_from_dict(data: dict[str, Any]) -> Requirements:
             for name, at_least, flag in data.get("authority", [])
         ),
         language=data.get("language") or None,
+        teams=frozenset(data.get("teams", ())),
     )
 
 
@@ -63,6 +66,9 @@ def explanation_to_dict(exp: Explanation) -> dict[str, Any]:
         "winner_reason": exp.winner_reason,
         "summary": exp.summary,
         "policy_version": exp.policy_version,
+        "step": exp.step,
+        "strategy": exp.strategy,
+        "excluded_agents": [list(pair) for pair in exp.excluded_agents],
     }
 
 
@@ -78,5 +84,42 @@ def explanation_from_dict(data: dict[str, Any] | None) -> Explanation | None:
         excluded_by_reason=dict(data["excluded_by_reason"]),
         winner_reason=data["winner_reason"],
         summary=data["summary"],
+        policy_version=data["policy_version"],
+        step=data.get("step", 0),
+        strategy=data.get("strategy", ""),
+        excluded_agents=tuple((a, r) for a, r in data.get("excluded_agents", ())),
+    )
+
+
+def plan_to_dict(plan: Plan | None) -> dict[str, Any] | None:
+    if plan is None:
+        return None
+    return {
+        "rule": plan.rule,
+        "requirements": requirements_to_dict(plan.requirements),
+        "priority": plan.priority,
+        "strategy": plan.strategy.value,
+        "prefer_relationship": plan.prefer_relationship,
+        "steps": [
+            [s.after_seconds, s.proficiency_delta, sorted(s.extra_teams), s.drop_language]
+            for s in plan.steps
+        ],
+        "policy_version": plan.policy_version,
+    }
+
+
+def plan_from_dict(data: dict[str, Any] | None) -> Plan | None:
+    if not data:
+        return None
+    return Plan(
+        rule=data["rule"],
+        requirements=requirements_from_dict(data["requirements"]),
+        priority=data["priority"],
+        strategy=Strategy(data["strategy"]),
+        prefer_relationship=data["prefer_relationship"],
+        steps=tuple(
+            Step(float(after), int(delta), frozenset(teams), bool(drop))
+            for after, delta, teams, drop in data["steps"]
+        ),
         policy_version=data["policy_version"],
     )

@@ -33,6 +33,8 @@ from ticketrouter.adapters.records import (
     contact_from_row,
     explanation_from_dict,
     explanation_to_dict,
+    plan_from_dict,
+    plan_to_dict,
     requirements_from_dict,
     requirements_to_dict,
     utc,
@@ -55,8 +57,14 @@ _PRESENCE = {p.value: p for p in Presence}
 
 
 class SqlRepository(Repository):
-    def __init__(self, session: Session, profiles: AgentProfiles | None = None) -> None:
+    def __init__(
+        self,
+        session: Session,
+        profiles: AgentProfiles | None = None,
+        aging_per_minute: float = 0.0,
+    ) -> None:
         self.session = session
+        self._aging = aging_per_minute
         self._profiles = profiles or AgentProfiles()
         self._available: dict[str, Agent] | None = None  # snapshot for this transaction
         self._staffed: dict[Channel, list[Agent]] = {}  # snapshot agents by channel
@@ -356,11 +364,11 @@ class SqlRepository(Repository):
         return [r for (r,) in rows]
 
     def add_case(self, case: Case) -> None:
-        self._run(queries.INSERT_CASE, {**_case_values(case), "version": case.version})
+        self._run(queries.INSERT_CASE, {**_case_values(case, self._aging), "version": case.version})
         self._known.remember(case)
 
     def save_case(self, case: Case) -> None:
-        values = _case_values(case)
+        values = _case_values(case, self._aging)
         params = {**values, "b_id": values.pop("id"), "b_version": case.version}
         if self._run(queries.SAVE_CASE, params).rowcount != 1:
             raise ConcurrentUpdate(f"case {case.case_id} changed concurrently")
@@ -371,10 +379,44 @@ class SqlRepository(Repository):
         query = select(CaseRow).where(col(CaseRow.status) == CaseStatus.QUEUED.value)
         if channel is not None:
             query = query.where(col(CaseRow.channel) == channel.value)
+        rows = self._run(query.order_by(col(CaseRow.queue_rank)).limit(limit)).mappings()
+        return [self._case_of(r) for r in rows]
+
+    def cases_due_a_step(self, now: datetime, limit: int) -> list[Case]:
         rows = self._run(
-            query.order_by(col(CaseRow.priority).desc(), col(CaseRow.queued_at)).limit(limit)
+            select(CaseRow)
+            .where(
+                col(CaseRow.status) == CaseStatus.QUEUED.value,
+                col(CaseRow.next_step_at) <= now,
+            )
+            .order_by(col(CaseRow.next_step_at))
+            .limit(limit)
         ).mappings()
         return [self._case_of(r) for r in rows]
+
+    def lapsed_offers(self, now: datetime, limit: int) -> list[Case]:
+        rows = self._run(
+            select(CaseRow)
+            .where(
+                col(CaseRow.status) == CaseStatus.OFFERED.value,
+                col(CaseRow.offer_expires_at) <= now,
+            )
+            .order_by(col(CaseRow.offer_expires_at))
+            .limit(limit)
+        ).mappings()
+        return [self._case_of(r) for r in rows]
+
+    def last_resolver(self, customer_id: str) -> str | None:
+        found: str | None = self._run(
+            select(col(CaseRow.owner_agent_id))
+            .where(
+                col(CaseRow.customer_id) == customer_id,
+                col(CaseRow.status) == CaseStatus.RESOLVED.value,
+            )
+            .order_by(col(CaseRow.resolved_at).desc())
+            .limit(1)
+        ).scalar_one_or_none()
+        return found
 
     def list_cases(
         self, owner_agent_id: str | None, status: CaseStatus | None, limit: int
@@ -567,6 +609,24 @@ class SqlRepository(Repository):
             self._staffed[channel] = staffed
         return staffed
 
+    def note_missed_offer(self, agent_id: str) -> int:
+        self._run(
+            update(AgentRow)
+            .where(col(AgentRow.id) == agent_id)
+            .values(missed_offers=col(AgentRow.missed_offers) + 1)
+        )
+        missed: int | None = self._run(
+            select(col(AgentRow.missed_offers)).where(col(AgentRow.id) == agent_id)
+        ).scalar_one_or_none()
+        return missed or 0
+
+    def reset_missed_offers(self, agent_id: str) -> None:
+        self._run(
+            update(AgentRow)
+            .where(col(AgentRow.id) == agent_id, col(AgentRow.missed_offers) > 0)
+            .values(missed_offers=0)
+        )
+
     def reserve_capacity(self, agent_id: str, channel: Channel, now: datetime) -> bool:
         slot = {"b_agent_id": agent_id, "b_channel": channel.value}
         if self._run(queries.RESERVE_SLOT, slot).rowcount != 1:
@@ -630,7 +690,8 @@ class SqlRepository(Repository):
         self._pending_processed.append({"event_id": event_id, "processed_at": now})
 
 
-def _case_values(case: Case) -> dict[str, Any]:
+def _case_values(case: Case, aging_per_minute: float) -> dict[str, Any]:
+    waiting = case.status is CaseStatus.QUEUED
     return {
         "id": case.case_id,
         "customer_id": case.customer_id,
@@ -652,6 +713,12 @@ def _case_values(case: Case) -> dict[str, Any]:
         "first_contact_resolved": case.first_contact_resolved,
         "csat": case.csat,
         "last_decision": explanation_to_dict(case.last_decision) if case.last_decision else None,
+        "plan": plan_to_dict(case.plan),
+        "step": case.step,
+        "queue_rank": case.queue_rank(aging_per_minute) if waiting else None,
+        "next_step_at": case.next_step_at if waiting else None,
+        "offer_expires_at": case.offer_expires_at,
+        "declined_by": list(case.declined_by),
     }
 
 
@@ -678,4 +745,8 @@ def _case(row: Any) -> Case:
         csat=row["csat"],
         last_decision=explanation_from_dict(row["last_decision"]),
         version=row["version"],
+        plan=plan_from_dict(row["plan"]),
+        step=row["step"],
+        offer_expires_at=utc(row["offer_expires_at"]),
+        declined_by=tuple(row["declined_by"] or ()),
     )

@@ -29,8 +29,10 @@ class SqlUnitOfWork(UnitOfWork):
         encode_decision: DecisionEncoder | None = None,
         profiles: AgentProfiles | None = None,
         context_limits: ContextLimits | None = None,
+        aging_per_minute: float = 0.0,
     ) -> None:
         super().__init__(context_limits)
+        self._aging = aging_per_minute
         self._engine = engine
         self._encode = encode_decision
         self._profiles = profiles
@@ -39,7 +41,7 @@ class SqlUnitOfWork(UnitOfWork):
     def __enter__(self) -> Self:
         super().__enter__()
         self._session = Session(self._engine, expire_on_commit=False)
-        self.repo = SqlRepository(self._session, self._profiles)
+        self.repo = SqlRepository(self._session, self._profiles, self._aging)
         return self
 
     def __exit__(

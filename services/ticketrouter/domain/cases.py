@@ -9,7 +9,11 @@ from enum import StrEnum
 from ticketrouter.domain.channels import Channel
 from ticketrouter.domain.decisions import Explanation
 from ticketrouter.domain.errors import ConflictingState, parse_choice
+from ticketrouter.domain.plan import Plan
 from ticketrouter.domain.requirements import Requirements
+
+# Without aging, priority always wins: one level outweighs any wait (about 300 years).
+_NO_AGING_WEIGHT = 1e10
 
 
 class CaseStatus(StrEnum):
@@ -59,6 +63,62 @@ class Case:
     csat: int | None = None
     last_decision: Explanation | None = None
     version: int = 0
+    plan: Plan | None = None  # the policy's plan: base requirements, strategy, steps
+    step: int = 0  # routing steps fired while waiting
+    offer_expires_at: datetime | None = None
+    declined_by: tuple[str, ...] = ()  # agents who declined or let an offer lapse
+
+    def queue_rank(self, aging_per_minute: float) -> float:
+        """Smaller ranks first. Waiting raises a case by `aging_per_minute` priority levels
+        a minute: ordering by priority + rate x waited is ordering by this fixed number,
+        so a database can index it (the waiting time cancels out)."""
+        since = (self.queued_at or self.opened_at).timestamp()
+        if aging_per_minute <= 0:
+            return since - self.priority * _NO_AGING_WEIGHT
+        return since - self.priority * 60.0 / aging_per_minute
+
+    @property
+    def next_step_at(self) -> datetime | None:
+        """When the next routing step fires, while the case waits."""
+        if self.plan is None or self.queued_at is None or self.status is CaseStatus.RESOLVED:
+            return None
+        if self.step >= len(self.plan.steps):
+            return None
+        return self.queued_at + timedelta(seconds=self.plan.steps[self.step].after_seconds)
+
+    def relax(self, now: datetime) -> bool:
+        """Fire the routing steps that are due; True if the requirements changed."""
+        if self.plan is None or self.queued_at is None or self.status is not CaseStatus.QUEUED:
+            return False
+        fired, requirements = self.plan.requirements_after((now - self.queued_at).total_seconds())
+        if fired <= self.step:
+            return False
+        self.step = fired
+        self.requirements = requirements
+        return True
+
+    def offer(self, agent_id: str, channel: Channel, now: datetime, expires_at: datetime) -> None:
+        """Reserve the case for an agent until they accept (it keeps its place in time)."""
+        self.owner_agent_id = agent_id
+        self.channel = channel
+        self.status = CaseStatus.OFFERED
+        self.offer_expires_at = expires_at
+        self.queued_at = self.queued_at or now
+
+    def accept(self, agent_id: str, now: datetime) -> None:
+        if self.status is not CaseStatus.OFFERED or self.owner_agent_id != agent_id:
+            raise ConflictingState(f"case {self.case_id} is not offered to {agent_id}")
+        self.assign(agent_id, self.channel, now)
+
+    def withdraw_offer(self, agent_id: str) -> None:
+        """Declined or lapsed: back to the queue, never again to that agent; not a
+        handoff (the agent never had the case)."""
+        if self.status is not CaseStatus.OFFERED or self.owner_agent_id != agent_id:
+            raise ConflictingState(f"case {self.case_id} is not offered to {agent_id}")
+        self.declined_by = (*self.declined_by, agent_id)
+        self.owner_agent_id = None
+        self.status = CaseStatus.QUEUED
+        self.offer_expires_at = None
 
     @property
     def is_open(self) -> bool:
@@ -76,6 +136,7 @@ class Case:
         self.status = CaseStatus.ASSIGNED
         self.assigned_at = now
         self.queued_at = None
+        self.offer_expires_at = None
 
     def queue(self, now: datetime) -> None:
         self.owner_agent_id = None
@@ -114,5 +175,9 @@ class Case:
         self.resolved_at = None
         self.resolution_code = ""
         self.channel = channel
+        self.declined_by = ()
+        if self.plan is not None:  # a new wait: the steps start over
+            self.step = 0
+            self.requirements = self.plan.requirements
         self.queue(now)
         return revoked

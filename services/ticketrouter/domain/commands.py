@@ -42,6 +42,26 @@ class TransferCase:
 
 
 @dataclass(frozen=True, slots=True)
+class AcceptOffer:
+    case_id: str
+    agent_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeclineOffer:
+    case_id: str
+    agent_id: str
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AdvanceQueue:
+    """A tick of the clock: fire the routing steps due and expire lapsed offers."""
+
+    limit: int = 100
+
+
+@dataclass(frozen=True, slots=True)
 class AddNote:
     case_id: str
     author: str

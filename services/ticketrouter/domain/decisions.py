@@ -16,6 +16,7 @@ if TYPE_CHECKING:  # cases -> decisions; the packet (which reads cases) is only 
 
 class Outcome(StrEnum):
     ASSIGNED = "assigned"
+    OFFERED = "offered"  # reserved for an agent until they accept, decline or time out
     QUEUED = "queued"
     REJOINED_CASE = "rejoined_case"
     REASSIGNED = "reassigned"
@@ -27,6 +28,8 @@ class Exclusion(StrEnum):
     PRESENCE = "presence"
     CAPACITY = "capacity"
     LANGUAGE = "language"
+    TEAM = "team"
+    DECLINED = "declined"  # declined this case's offer, or let it lapse
     MISSING_SKILL = "missing_skill"
     MISSING_AUTHORITY = "missing_authority"
 
@@ -42,6 +45,10 @@ class Explanation:
     winner_reason: str = ""
     summary: str = ""
     policy_version: int = 0
+    step: int = 0  # routing steps fired before this decision
+    strategy: str = ""
+    # Who could not take it and why, by agent (the first few; the counts above are whole).
+    excluded_agents: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

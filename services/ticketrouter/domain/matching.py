@@ -8,14 +8,16 @@ per hundred candidates.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from ticketrouter.domain.agents import Agent
 from ticketrouter.domain.cases import Case
 from ticketrouter.domain.channels import Channel, Presence
 from ticketrouter.domain.decisions import Exclusion, Explanation
+from ticketrouter.domain.plan import Strategy
 from ticketrouter.domain.requirements import Requirements
 
 _NEVER = datetime.min.replace(tzinfo=UTC)  # never assigned: idle the longest
@@ -29,6 +31,8 @@ def exclusion(agent: Agent, requirements: Requirements, channel: Channel) -> Exc
         return Exclusion.CAPACITY
     if requirements.language and requirements.language not in agent.languages:
         return Exclusion.LANGUAGE
+    if requirements.teams and agent.team not in requirements.teams:
+        return Exclusion.TEAM
     skills = agent.skills
     for skill, level in requirements.skills:
         if skills.get(skill, 0) < level:
@@ -39,9 +43,40 @@ def exclusion(agent: Agent, requirements: Requirements, channel: Channel) -> Exc
     return None
 
 
+MAX_EXCLUDED_NAMED = 20  # agents named in an explanation; the counts stay whole
+
+AgentKey = Callable[[Agent], tuple[Any, ...]]
+
+
 def _fairness_key(agent: Agent) -> tuple[float, datetime, str]:
     # Least occupied first, then longest idle, then a stable tie-break.
     return (agent.occupancy(), agent.last_assigned_at or _NEVER, agent.agent_id)
+
+
+def _idle_key(agent: Agent) -> tuple[datetime, float, str]:
+    return (agent.last_assigned_at or _NEVER, agent.occupancy(), agent.agent_id)
+
+
+def strategy_key(strategy: Strategy, requirements: Requirements) -> AgentKey:
+    """Smaller is better."""
+    if strategy is Strategy.LONGEST_IDLE:
+        return _idle_key
+    if strategy is Strategy.MOST_PROFICIENT:
+        needed = [skill for skill, _ in requirements.skills]
+
+        def proficiency(agent: Agent) -> tuple[int, float, datetime, str]:
+            held = -sum(agent.skills.get(skill, 0) for skill in needed)
+            return (held, *_fairness_key(agent))
+
+        return proficiency
+    return _fairness_key
+
+
+_WHY = {
+    Strategy.LEAST_OCCUPIED: "least occupied",
+    Strategy.LONGEST_IDLE: "longest idle",
+    Strategy.MOST_PROFICIENT: "most proficient",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +86,7 @@ class Ranking:
     eligible: tuple[Agent, ...]
     best: Agent | None
     explanation: Explanation
+    key: AgentKey = _fairness_key
 
     def in_order(self, preferred: str | None = None) -> Iterator[Agent]:
         """Best first (a preferred eligible agent before everyone); sorts all of them
@@ -59,7 +95,7 @@ class Ranking:
         first = [a for a in self.eligible if a.agent_id == preferred]
         if self.best is not None:
             first.append(self.best)
-        for agent in [*first, *sorted(self.eligible, key=_fairness_key)]:
+        for agent in [*first, *sorted(self.eligible, key=self.key)]:
             if agent.agent_id not in tried:
                 tried.add(agent.agent_id)
                 yield agent
@@ -72,23 +108,34 @@ def rank_agents(
     rule: str,
     excluded_ids: frozenset[str] = frozenset(),
     policy_version: int = 0,
+    strategy: Strategy = Strategy.LEAST_OCCUPIED,
+    step: int = 0,
 ) -> Ranking:
+    """`excluded_ids`: agents who may not have this case (e.g. declined its offer)."""
     eligible: list[Agent] = []
     reasons: Counter[Exclusion] = Counter()
+    named: list[tuple[str, str]] = []
     considered = 0
     for agent in candidates:
-        if agent.agent_id in excluded_ids:
-            continue
         considered += 1
-        why = exclusion(agent, requirements, channel)
+        why = Exclusion.DECLINED if agent.agent_id in excluded_ids else None
+        why = why or exclusion(agent, requirements, channel)
         if why is None:
             eligible.append(agent)
         else:
             reasons[why] += 1
-    winner = min(eligible, key=_fairness_key) if eligible else None
+            if len(named) < MAX_EXCLUDED_NAMED:
+                named.append((agent.agent_id, why.value))
+    key = strategy_key(strategy, requirements)
+    winner = min(eligible, key=key) if eligible else None
     if winner is not None:
         winner_reason = (
-            f"least occupied ({winner.occupancy():.0%}) of {len(eligible)} eligible"
+            f"{_WHY[strategy]} of {len(eligible)} eligible"
+            + (
+                f" ({winner.occupancy():.0%} occupied)"
+                if strategy is not Strategy.LONGEST_IDLE
+                else ""
+            )
             if len(eligible) > 1
             else "the only eligible agent"
         )
@@ -108,26 +155,33 @@ def rank_agents(
         winner_reason=winner_reason,
         summary=summary,
         policy_version=policy_version,
+        step=step,
+        strategy=strategy.value,
+        excluded_agents=tuple(named),
     )
-    return Ranking(tuple(eligible), winner, explanation)
+    return Ranking(tuple(eligible), winner, explanation, key)
 
 
 def assignment_summary(agent_id: str, requirements: Requirements, channel: Channel) -> str:
     return f"{agent_id} holds {requirements.describe()} on {channel}"
 
 
-def queue_order_key(case: Case) -> tuple[int, datetime, str]:
-    """Higher priority first, then the longest waiting."""
-    return (-case.priority, case.queued_at or case.opened_at, case.case_id)
+def queue_order_key(case: Case, aging_per_minute: float = 0.0) -> tuple[float, str]:
+    """Higher rank first: priority, raised by waiting time at the aging rate."""
+    return (case.queue_rank(aging_per_minute), case.case_id)
 
 
 def best_case_for(
-    agent: Agent, waiting: Sequence[Case], skip: frozenset[str] = frozenset()
+    agent: Agent,
+    waiting: Sequence[Case],
+    skip: frozenset[str] = frozenset(),
+    aging_per_minute: float = 0.0,
 ) -> Case | None:
-    """The agent who frees capacity pulls the best waiting case they are empowered for
-    (never one in `skip`, e.g. the case they just handed off)."""
-    for case in sorted(waiting, key=queue_order_key):
-        if case.case_id in skip:
+    """The agent who frees capacity pulls the highest-ranked waiting case they are
+    empowered for (never one in `skip`, e.g. the case they just handed off, nor one
+    whose offer they declined)."""
+    for case in sorted(waiting, key=lambda c: queue_order_key(c, aging_per_minute)):
+        if case.case_id in skip or agent.agent_id in case.declined_by:
             continue
         if exclusion(agent, case.requirements, case.channel) is None:
             return case

@@ -12,6 +12,9 @@ class EntryKind(StrEnum):
     CONTACT = "contact"
     MESSAGE = "message"
     ASSIGNED = "assigned"
+    OFFERED = "offered"
+    DECLINED = "declined"  # an offer declined or let lapse: not a handoff
+    STEP = "step"  # a routing step relaxed the requirements while the case waited
     HANDOFF = "handoff"
     RESOLVED = "resolved"
     REOPENED = "reopened"

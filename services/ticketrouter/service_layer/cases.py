@@ -75,7 +75,7 @@ def transfer_case(
             case.channel,
             [target],
             case.rule,
-            policy_version=settings.rules.version,
+            policy_version=settings.policy.version,
         )
         decision = decide(
             case,

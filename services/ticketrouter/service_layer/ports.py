@@ -139,6 +139,18 @@ class Repository(abc.ABC):
         """Waiting cases in queue order (priority, then waiting time)."""
 
     @abc.abstractmethod
+    def cases_due_a_step(self, now: datetime, limit: int) -> list[Case]:
+        """Waiting cases whose next routing step is due, the most overdue first."""
+
+    @abc.abstractmethod
+    def lapsed_offers(self, now: datetime, limit: int) -> list[Case]:
+        """Offered cases whose offer expired unanswered, the oldest first."""
+
+    @abc.abstractmethod
+    def last_resolver(self, customer_id: str) -> str | None:
+        """The agent who resolved this customer's latest resolved case."""
+
+    @abc.abstractmethod
     def list_cases(
         self, owner_agent_id: str | None, status: CaseStatus | None, limit: int
     ) -> list[Case]:
@@ -185,6 +197,13 @@ class Repository(abc.ABC):
     def available_agents(self, channel: Channel) -> Sequence[Agent]:
         """Candidates for `channel`: at least every available agent with free capacity
         there (may be a snapshot for the transaction; matching re-checks capacity)."""
+
+    @abc.abstractmethod
+    def note_missed_offer(self, agent_id: str) -> int:
+        """Count an offer the agent let lapse; returns how many in a row."""
+
+    @abc.abstractmethod
+    def reset_missed_offers(self, agent_id: str) -> None: ...
 
     @abc.abstractmethod
     def reserve_capacity(self, agent_id: str, channel: Channel, now: datetime) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from ticketrouter.domain.cases import Case, CaseStatus, HandoffReason
 from ticketrouter.domain.channels import Channel, Presence
@@ -22,6 +22,7 @@ from ticketrouter.domain.matching import (
     exclusion,
     rank_agents,
 )
+from ticketrouter.domain.plan import ContactFacts, Strategy
 from ticketrouter.domain.timeline import EntryKind, TimelineEntry
 from ticketrouter.service_layer.history import note_on_timeline, record_handoff
 from ticketrouter.service_layer.identities import resolve_customer
@@ -45,9 +46,10 @@ def receive_contact(
         repo.save_case(case)
     else:
         reopened = None if new_customer else _reopen(uow, customer_id, cmd, now, settings)
-        case = reopened or _open(customer_id, cmd, now, settings)
-        last_owner = reopened.owner_agent_id if reopened else None
-        decision = route_case(uow, case, cmd.channel, now, settings, cmd, preferred=last_owner)
+        case = reopened or _open(uow, customer_id, new_customer, cmd, now, settings)
+        decision = route_case(
+            uow, case, cmd.channel, now, settings, cmd, preferred=_known_agent(uow, case, reopened)
+        )
         # A new case is inserted once, already routed, rather than inserted then updated.
         if reopened:
             repo.save_case(case)
@@ -80,6 +82,16 @@ def receive_contact(
     return decision
 
 
+def _known_agent(uow: UnitOfWork, case: Case, reopened: Case | None) -> str | None:
+    """Relationship: the agent who last worked this case, or who last resolved one of
+    this customer's cases, is preferred when eligible (if the rule wants it)."""
+    if reopened is not None:
+        return reopened.owner_agent_id
+    if case.plan is None or not case.plan.prefer_relationship:
+        return None
+    return uow.repo.last_resolver(case.customer_id)
+
+
 def _reopen(
     uow: UnitOfWork,
     customer_id: str,
@@ -104,20 +116,59 @@ def _reopen(
     return previous
 
 
-def _open(customer_id: str, cmd: ReceiveContact, now: datetime, settings: RoutingSettings) -> Case:
-    rule = settings.rules.rule_for(cmd.topic)
+def _open(
+    uow: UnitOfWork,
+    customer_id: str,
+    new_customer: bool,
+    cmd: ReceiveContact,
+    now: datetime,
+    settings: RoutingSettings,
+) -> Case:
+    plan = settings.policy.plan_for(_facts(uow, customer_id, new_customer, cmd, settings))
     return Case(
         case_id=uuid.uuid4().hex,
         customer_id=customer_id,
         topic=cmd.topic,
-        rule=rule.name,
-        requirements=rule.requirements_for(cmd.attributes, cmd.language),
-        priority=rule.priority,
+        rule=plan.rule,
+        requirements=plan.requirements,
+        priority=plan.priority,
         status=CaseStatus.QUEUED,
         channel=cmd.channel,
         first_channel=cmd.channel,
         opened_at=now,
         queued_at=now,
+        plan=plan,
+    )
+
+
+def _facts(
+    uow: UnitOfWork,
+    customer_id: str,
+    new_customer: bool,
+    cmd: ReceiveContact,
+    settings: RoutingSettings,
+) -> ContactFacts:
+    facts = ContactFacts(
+        channel=cmd.channel.value,
+        topic=cmd.topic,
+        language=cmd.language,
+        subject=cmd.subject,
+        attributes=cmd.attributes,
+        is_new_customer=new_customer,
+    )
+    if new_customer or not settings.policy.needs_customer:
+        return facts
+    packet = uow.repo.context_packets([customer_id], settings.context, cmd.occurred_at)
+    known = packet.get(customer_id)
+    if known is None:
+        return facts
+    return replace(
+        facts,
+        customer_tier=known.tier,
+        customer_language=known.language,
+        open_cases=len(known.open_cases),
+        previous_cases=len(known.previous_cases),
+        last_csat=known.recent_csat[0][1] if known.recent_csat else None,
     )
 
 
@@ -125,6 +176,13 @@ def _continue_case(
     uow: UnitOfWork, case: Case, cmd: ReceiveContact, now: datetime, settings: RoutingSettings
 ) -> Decision:
     """Continuity first: a follow-up goes back to the owner of the open case."""
+    if case.status is CaseStatus.OFFERED and case.owner_agent_id is not None:
+        # The offer stands: the agent it went to gets the follow-up with it.
+        explanation = _owner_explanation(case, cmd.channel, settings)
+        summary = f"joined the case offered to {case.owner_agent_id}"
+        return decide(
+            case, cmd, Outcome.REJOINED_CASE, case.owner_agent_id, explanation, now, summary
+        )
     if case.status is not CaseStatus.ASSIGNED or case.owner_agent_id is None:
         return route_case(uow, case, cmd.channel, now, settings, cmd)
     repo = uow.repo
@@ -171,7 +229,7 @@ def _owner_explanation(case: Case, channel: Channel, settings: RoutingSettings) 
         candidates_considered=1,
         eligible=1,
         winner_reason="continuity",
-        policy_version=settings.rules.version,
+        policy_version=settings.policy.version,
     )
 
 
@@ -186,18 +244,26 @@ def route_case(
     excluded: frozenset[str] = frozenset(),
     assigned_outcome: Outcome = Outcome.ASSIGNED,
 ) -> Decision:
-    """Find the best empowered agent and reserve them atomically, or queue the case."""
+    """Find the best empowered agent and reserve them atomically (an offer, when offers
+    are on), or queue the case."""
     repo = uow.repo
-    candidates = repo.available_agents(channel)
+    case.relax(now)
+    plan = case.plan
     ranking = rank_agents(
-        case.requirements, channel, candidates, case.rule, excluded, settings.rules.version
+        case.requirements,
+        channel,
+        repo.available_agents(channel),
+        case.rule,
+        excluded | frozenset(case.declined_by),
+        settings.policy.version if plan is None else plan.policy_version,
+        plan.strategy if plan is not None else Strategy.LEAST_OCCUPIED,
+        case.step,
     )
     for rank, agent in enumerate(ranking.in_order(preferred)):
         if repo.reserve_capacity(agent.agent_id, channel, now):
-            case.assign(agent.agent_id, channel, now)
             reason = ranking.explanation.winner_reason
             if agent.agent_id == preferred:
-                reason = "continuity: the agent who last handled this customer's case"
+                reason = "relationship: the agent who last handled this customer's case"
             elif rank > 0:
                 reason = f"{reason}; {rank} better choice(s) were taken meanwhile"
             explanation = replace(
@@ -205,9 +271,26 @@ def route_case(
                 winner_reason=reason,
                 summary=assignment_summary(agent.agent_id, case.requirements, channel),
             )
-            return decide(case, cmd, assigned_outcome, agent.agent_id, explanation, now)
+            outcome = _give(case, agent.agent_id, channel, now, settings, assigned_outcome)
+            return decide(case, cmd, outcome, agent.agent_id, explanation, now)
     case.queue(now)
     return decide(case, cmd, Outcome.QUEUED, None, ranking.explanation, now)
+
+
+def _give(
+    case: Case,
+    agent_id: str,
+    channel: Channel,
+    now: datetime,
+    settings: RoutingSettings,
+    assigned_outcome: Outcome,
+) -> Outcome:
+    """Assign at once, or offer until the agent accepts (a reservation)."""
+    if settings.offer_timeout > timedelta(0):
+        case.offer(agent_id, channel, now, now + settings.offer_timeout)
+        return Outcome.OFFERED
+    case.assign(agent_id, channel, now)
+    return assigned_outcome
 
 
 def decide(
@@ -252,20 +335,24 @@ def pull_waiting_cases(
         agent = repo.get_agent(agent_id)
         if agent is None or agent.presence is not Presence.AVAILABLE:
             break
-        case = best_case_for(agent, repo.queued_cases(PULL_WINDOW), skip)
+        waiting = repo.queued_cases(PULL_WINDOW)
+        for candidate in waiting:
+            candidate.relax(now)  # steps due since the last tick count already
+        case = best_case_for(agent, waiting, skip, settings.aging_per_minute)
         if case is None or not repo.reserve_capacity(agent.agent_id, case.channel, now):
             break
         waited = now - (case.queued_at or now)
-        case.assign(agent.agent_id, case.channel, now)
+        outcome = _give(case, agent.agent_id, case.channel, now, settings, Outcome.ASSIGNED)
         explanation = Explanation(
             rule=case.rule,
             requirements=case.requirements,
             channel=case.channel,
             candidates_considered=1,
             eligible=1,
-            winner_reason="pulled the best waiting case on freeing capacity",
+            winner_reason="pulled the highest-ranked waiting case on freeing capacity",
             summary=f"{agent.agent_id} pulled it after {waited.total_seconds():.0f}s in queue",
-            policy_version=settings.rules.version,
+            policy_version=case.plan.policy_version if case.plan else settings.policy.version,
+            step=case.step,
         )
         case.last_decision = explanation
         decision = Decision(
@@ -273,7 +360,7 @@ def pull_waiting_cases(
             "",
             case.case_id,
             case.customer_id,
-            Outcome.ASSIGNED,
+            outcome,
             agent.agent_id,
             case.channel,
             case.topic,

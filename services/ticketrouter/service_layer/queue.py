@@ -1,0 +1,95 @@
+"""Time in the queue: routing steps that relax requirements as a case waits, and
+offers (reservations) that an agent accepts, declines or lets lapse.
+
+Driven by the clock passed in, so tests run steps and timeouts without sleeping.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from ticketrouter.domain.cases import Case
+from ticketrouter.domain.channels import Presence
+from ticketrouter.domain.commands import AcceptOffer, AdvanceQueue, DeclineOffer
+from ticketrouter.domain.decisions import Decision, Outcome
+from ticketrouter.domain.errors import NotFound
+from ticketrouter.domain.events import CaseRouted
+from ticketrouter.domain.timeline import EntryKind
+from ticketrouter.service_layer.history import note_on_timeline
+from ticketrouter.service_layer.ports import UnitOfWork
+from ticketrouter.service_layer.routing import route_case
+from ticketrouter.service_layer.settings import RoutingSettings
+
+
+def advance_queue(
+    cmd: AdvanceQueue, uow: UnitOfWork, now: datetime, settings: RoutingSettings
+) -> list[Decision]:
+    """Offers that lapsed go to someone else first; then cases whose next step is due
+    are relaxed and routed again."""
+    decisions = [
+        _withdraw(uow, case, case.owner_agent_id or "", now, settings, "lapsed")
+        for case in uow.repo.lapsed_offers(now, cmd.limit)
+    ]
+    for case in uow.repo.cases_due_a_step(now, cmd.limit):
+        if not case.relax(now):
+            continue
+        note_on_timeline(
+            uow, case, EntryKind.STEP, now, f"step {case.step}: now {case.requirements.describe()}"
+        )
+        decision = route_case(uow, case, case.channel, now, settings, None)
+        uow.repo.save_case(case)
+        if decision.outcome is not Outcome.QUEUED:
+            uow.emit(CaseRouted(decision))
+            decisions.append(decision)
+    return decisions
+
+
+def accept_offer(
+    cmd: AcceptOffer, uow: UnitOfWork, now: datetime, settings: RoutingSettings
+) -> Case:
+    case = _case(uow, cmd.case_id)
+    case.accept(cmd.agent_id, now)
+    uow.repo.reset_missed_offers(cmd.agent_id)
+    uow.repo.save_case(case)
+    note_on_timeline(uow, case, EntryKind.ASSIGNED, now, f"{cmd.agent_id} accepted the offer")
+    return case
+
+
+def decline_offer(
+    cmd: DeclineOffer, uow: UnitOfWork, now: datetime, settings: RoutingSettings
+) -> Case:
+    case = _case(uow, cmd.case_id)
+    _withdraw(uow, case, cmd.agent_id, now, settings, f"declined: {cmd.reason or 'no reason'}")
+    return case
+
+
+def _withdraw(
+    uow: UnitOfWork,
+    case: Case,
+    agent_id: str,
+    now: datetime,
+    settings: RoutingSettings,
+    why: str,
+) -> Decision:
+    """The offer ends without the agent ever owning the case, so no handoff counts;
+    the case is routed again at once, to anyone but them."""
+    repo = uow.repo
+    case.withdraw_offer(agent_id)
+    repo.release_capacity(agent_id, case.channel)
+    note_on_timeline(uow, case, EntryKind.DECLINED, now, f"offer to {agent_id} {why}")
+    if why == "lapsed" and repo.note_missed_offer(agent_id) >= settings.max_missed_offers:
+        # Nobody is answering that desk: stop offering them work until they are back.
+        repo.set_presence(agent_id, Presence.AWAY)
+        repo.reset_missed_offers(agent_id)
+        note_on_timeline(uow, case, EntryKind.DECLINED, now, f"{agent_id} set away: no answer")
+    decision = route_case(uow, case, case.channel, now, settings, None)
+    repo.save_case(case)
+    uow.emit(CaseRouted(decision))
+    return decision
+
+
+def _case(uow: UnitOfWork, case_id: str) -> Case:
+    case = uow.repo.get_case(case_id)
+    if case is None:
+        raise NotFound("case", case_id)
+    return case
