@@ -7,20 +7,21 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ticketrouter.adapters.rules_file import load_rules
+from ticketrouter.adapters.rules_file import load_policy
 from ticketrouter.domain.agents import Agent
 from ticketrouter.domain.channels import Channel, Presence
 from ticketrouter.domain.commands import ReceiveContact
 from ticketrouter.domain.identity import normalise_identity
-from ticketrouter.domain.requirements import RuleBook
+from ticketrouter.domain.policy import Policy
 from ticketrouter.v1 import events_pb2
 
 RULES_FILE = Path(__file__).resolve().parents[1] / "deploy" / "config" / "routing-rules.yaml"
 _ids = itertools.count(1)
 
 
-def rules() -> RuleBook:
-    return load_rules(RULES_FILE)
+def rules(version: int = 1) -> Policy:
+    """The policy in deploy/config, as the version store would number it."""
+    return load_policy(RULES_FILE).with_version(version)
 
 
 def agent(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from prometheus_client import CollectorRegistry
@@ -14,7 +14,8 @@ from ticketrouter.adapters.codec import encode_decision
 from ticketrouter.adapters.database import TRANSIENT_ERRORS, Database, connect
 from ticketrouter.adapters.feed import AssignmentFeed
 from ticketrouter.adapters.metrics import PrometheusMetrics
-from ticketrouter.adapters.rules_file import load_rules
+from ticketrouter.adapters.policy_store import SqlPolicyVersions
+from ticketrouter.adapters.rules_file import parse_policy_text
 from ticketrouter.adapters.unit_of_work import SqlUnitOfWork
 from ticketrouter.config import Settings
 from ticketrouter.domain.commands import AdvanceQueue
@@ -23,7 +24,10 @@ from ticketrouter.domain.errors import InvalidField, parse_choice
 from ticketrouter.domain.events import CaseRouted, Event
 from ticketrouter.domain.identity import IdentityKind
 from ticketrouter.domain.merging import IdentityPolicy
+from ticketrouter.domain.policy import Policy
+from ticketrouter.domain.policy_document import InvalidPolicy
 from ticketrouter.service_layer.messagebus import MessageBus
+from ticketrouter.service_layer.policies import PolicyWatch, start_policy
 from ticketrouter.service_layer.ports import Clock
 from ticketrouter.service_layer.queue import advance_queue
 from ticketrouter.service_layer.settings import RoutingSettings
@@ -46,6 +50,7 @@ class App:
     clock: Clock
     feed: AssignmentFeed = field(default_factory=AssignmentFeed)
     profiles: AgentProfiles = field(default_factory=AgentProfiles)
+    policy_watch: PolicyWatch | None = None
     bus: MessageBus = field(init=False)
 
     def __post_init__(self) -> None:
@@ -83,6 +88,17 @@ class App:
         with self.read_uow() as uow:
             self.metrics.set_gauges(uow.repo.queue_stats(self.clock.now()), uow.repo.staffing())
 
+    def reload_policy(self) -> bool:
+        """Route with the policy version now in force, if another one was applied (by
+        any process) since the last call; batches and calls in flight finish with the
+        policy they started with."""
+        return self.policy_watch is not None and self.policy_watch.poll(self._install_policy)
+
+    def _install_policy(self, policy: Policy) -> None:
+        # Rule names label metrics; keep the old ones too, their cases may still wait.
+        self.metrics.rules = self.metrics.rules | set(policy.rule_names)
+        self.routing = replace(self.routing, policy=policy)
+
     def close(self) -> None:
         self.database.dispose()
 
@@ -94,7 +110,7 @@ def bootstrap(
 ) -> App:
     database = connect(settings.database_url)
     database.create_schema()
-    rules = load_rules(settings.rules_file)
+    rules = _start_policy(database, settings, (clock or SystemClock()).now())
     registry = registry or CollectorRegistry()
     app = App(
         settings=settings,
@@ -111,6 +127,7 @@ def bootstrap(
         metrics=PrometheusMetrics(registry, settings.teams, rules.rule_names),
         registry=registry,
         clock=clock or SystemClock(),
+        policy_watch=PolicyWatch(SqlPolicyVersions(database), parse_policy_text, rules.version),
     )
     app.refresh_gauges()
     log.info(
@@ -149,3 +166,23 @@ def _redact(url: str) -> str:
         scheme, rest = url.split("://", 1)
         return f"{scheme}://***@{rest.split('@', 1)[1]}"
     return url
+
+
+def _start_policy(database: Database, settings: Settings, now: datetime) -> Policy:
+    """The version in force in the database; the rules file seeds a fresh database."""
+    origin = str(settings.rules_file)
+    try:
+        source: str | None = settings.rules_file.read_text(encoding="utf-8")
+    except OSError as err:
+        # Only a fresh database needs the file: later the database holds the policy.
+        log.warning("cannot read the rules file", extra={"rules_file": origin, "error": str(err)})
+        source = None
+    try:
+        return start_policy(SqlPolicyVersions(database), parse_policy_text, source, origin, now)
+    except InvalidField:
+        raise SystemExit(
+            f"TICKETROUTER_RULES_FILE: cannot read {origin}, and no routing policy is applied"
+        ) from None
+    except InvalidPolicy as err:
+        problems = "\n".join(f"  {problem}" for problem in err.problems)
+        raise SystemExit(f"the routing policy is not valid:\n{problems}") from None

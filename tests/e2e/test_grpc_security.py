@@ -135,7 +135,7 @@ def get_unknown_case(channel: grpc.Channel, metadata: Metadata = ()) -> object:
 
 
 def validate_policy(channel: grpc.Channel, metadata: Metadata) -> config_pb2.ValidatePolicyResponse:
-    request = config_pb2.ValidatePolicyRequest(source="rules:\n  - {name: d, topic: '*'}\n")
+    request = config_pb2.ValidatePolicyRequest(source="rules:\n  - {name: d}\n")
     response: config_pb2.ValidatePolicyResponse = config(channel).ValidatePolicy(
         request, metadata=metadata, timeout=CALL_TIMEOUT
     )

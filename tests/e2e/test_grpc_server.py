@@ -36,13 +36,14 @@ def test_the_rules_in_force_can_be_read_and_a_draft_validated(service: Service) 
     policy = stub.GetActivePolicy(config_pb2.GetActivePolicyRequest())
     assert {r.name for r in policy.rules} >= {"refunds", "default"}
     verdict = stub.ValidatePolicy(
-        config_pb2.ValidatePolicyRequest(source="rules:\n  - {name: x, topic: t, skills: {a: 7}}")
+        config_pb2.ValidatePolicyRequest(source="rules:\n  - {name: x, skills: {a: 3}}")
     )
     assert not verdict.valid
     assert [(e.rule, e.field) for e in verdict.errors] == [("x", "skills.a")]
     try:
         stub.ApplyPolicy(config_pb2.ApplyPolicyRequest(source=""))
     except grpc.RpcError as err:
-        assert err.code() is grpc.StatusCode.UNIMPLEMENTED
+        assert err.code() is grpc.StatusCode.INVALID_ARGUMENT
+        assert err.details().startswith("author:")
     else:
-        raise AssertionError("ApplyPolicy is not available yet and must say so")
+        raise AssertionError("ApplyPolicy without an author must be refused")

@@ -1,68 +1,53 @@
+"""The policy shipped in deploy/config keeps the routing meaning of the topic rules
+it replaced: exact topics, then topic families, then the default."""
+
+from __future__ import annotations
+
 import pytest
 
 from tests.builders import rules
-from ticketrouter.adapters.rules_file import parse_rules_text
-from ticketrouter.domain.rulebook import InvalidRuleBook
+from ticketrouter.domain.plan import ContactFacts, Strategy
 
 
-def test_exact_topic_then_longest_prefix_then_default() -> None:
-    book = rules()
-    assert book.rule_for("billing.refund").name == "refunds"
-    assert book.rule_for("billing.invoice").name == "billing"
-    assert book.rule_for("weather.report").name == "default"
+def plan(topic: str, **attributes: object) -> tuple[str, str, int]:
+    planned = rules().plan_for(ContactFacts("email", topic, "en", attributes=attributes))
+    return planned.rule, planned.requirements.describe(), planned.priority
 
 
-def test_refund_authority_is_computed_from_the_order_value() -> None:
-    refunds = rules().rule_for("billing.refund")
-    req = refunds.requirements_for({"order_value": 480}, "en")
-    assert req.skills == (("billing", 3),)
-    assert [(n.name, n.at_least) for n in req.authority] == [("refund_limit", 480.0)]
-    # the floor applies when the order is small or the attribute is missing
-    assert req.language == "en"
-    small = refunds.requirements_for({"order_value": 10}, "")
-    assert [(n.name, n.at_least) for n in small.authority] == [("refund_limit", 50.0)]
-    missing = refunds.requirements_for({}, "")
-    assert [(n.name, n.at_least) for n in missing.authority] == [("refund_limit", 50.0)]
+@pytest.mark.parametrize(
+    ("topic", "rule", "requirements", "priority"),
+    [
+        ("billing.fees", "fee-disputes", "billing>=2, can_waive_fees, lang=en", 1),
+        ("billing.invoice", "billing", "billing>=2, lang=en", 1),
+        ("orders.late", "orders", "orders>=2, lang=en", 0),
+        ("tech.login", "technical", "technical>=3, lang=en", 1),
+        ("account.security", "account-security", "security>=3, can_unlock_account, lang=en", 3),
+        ("account.close", "default", "general>=1, lang=en", 0),
+        ("weather.report", "default", "general>=1, lang=en", 0),
+        ("billingx.refund", "default", "general>=1, lang=en", 0),
+    ],
+)
+def test_exact_topics_then_families_then_the_default(
+    topic: str, rule: str, requirements: str, priority: int
+) -> None:
+    assert plan(topic) == (rule, requirements, priority)
 
 
-def test_problems_name_rule_field_and_reason() -> None:
-    text = """
-rules:
-  - name: refunds
-    topic: billing.refund
-    skills: {billing: 9}
-  - name: twice
-    topic: billing.refund
-  - name: odd
-    topic: x
-    colour: blue
-  - name: default
-    topic: "*"
-"""
-    with pytest.raises(InvalidRuleBook) as err:
-        parse_rules_text(text)
-    found = {(p.rule, p.field) for p in err.value.problems}
-    assert ("refunds", "skills.billing") in found
-    assert ("odd", "colour") in found
-    reasons = {p.rule: p.reason for p in err.value.problems}
-    assert "proficiency must be 1..5" in reasons["refunds"]
+def test_refund_authority_is_the_order_value_never_below_50() -> None:
+    assert plan("billing.refund", order_value=480.0)[1] == "billing>=3, refund_limit>=480, lang=en"
+    assert plan("billing.refund", order_value=10)[1] == "billing>=3, refund_limit>=50, lang=en"
+    # a missing order value keeps the floor, as the topic rules did
+    assert plan("billing.refund")[1] == "billing>=3, refund_limit>=50, lang=en"
+    assert plan("billing.refund")[2] == 2
 
 
-def test_duplicate_topic_is_unreachable() -> None:
-    text = """
-rules:
-  - {name: a, topic: orders.*}
-  - {name: b, topic: orders.*}
-  - {name: default, topic: "*"}
-"""
-    with pytest.raises(InvalidRuleBook) as err:
-        parse_rules_text(text)
-    assert err.value.problems[0].rule == "b"
-    assert "unreachable" in err.value.problems[0].reason
-
-
-def test_a_default_rule_is_required_and_yaml_errors_are_reported() -> None:
-    with pytest.raises(InvalidRuleBook, match="default rule"):
-        parse_rules_text("rules: [{name: a, topic: x}]")
-    with pytest.raises(InvalidRuleBook, match="not valid YAML"):
-        parse_rules_text("rules: [")
+def test_the_shipped_policy_reads_only_the_contact_and_uses_the_defaults() -> None:
+    policy = rules()
+    assert not policy.needs_customer
+    assert policy.rule_names[-1] == "default"
+    planned = policy.plan_for(ContactFacts("chat", "tech.login", "fr"))
+    assert planned.strategy is Strategy.LEAST_OCCUPIED
+    assert planned.prefer_relationship
+    assert planned.steps == ()
+    assert planned.requirements.language == "fr"
+    assert planned.policy_version == 1

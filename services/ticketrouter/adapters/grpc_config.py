@@ -1,54 +1,54 @@
-"""RoutingConfigService: the rules in force, and validation of a draft."""
+"""RoutingConfigService: the policy in force, its versions, validation and dry runs."""
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 import grpc
 
-from ticketrouter.adapters.grpc_errors import grpc_errors, unimplemented
-from ticketrouter.adapters.messages import requirements_to_proto
-from ticketrouter.adapters.rules_file import parse_rules_text
+from ticketrouter.adapters.codec import to_command
+from ticketrouter.adapters.grpc_errors import grpc_errors, invalid
+from ticketrouter.adapters.messages import explanation_to_proto, set_time
+from ticketrouter.adapters.policy_store import SqlPolicyVersions
+from ticketrouter.adapters.rules_file import MAX_POLICY_BYTES, parse_policy_text
 from ticketrouter.bootstrap import App
-from ticketrouter.domain.requirements import Requirements, RuleBook
-from ticketrouter.domain.rulebook import InvalidRuleBook
-from ticketrouter.v1 import config_pb2, config_pb2_grpc
-
-MAX_POLICY_BYTES = 1024 * 1024
+from ticketrouter.domain.commands import ReceiveContact
+from ticketrouter.domain.matching import rank_agents
+from ticketrouter.domain.plan import Step
+from ticketrouter.domain.policy import Policy, PolicyRule, activation_for
+from ticketrouter.domain.policy_document import InvalidPolicy
+from ticketrouter.service_layer.policies import (
+    PolicyVersion,
+    apply_policy,
+    contact_facts,
+    rollback_policy,
+)
+from ticketrouter.v1 import config_pb2, config_pb2_grpc, events_pb2
 
 
 class RoutingConfigServicer(config_pb2_grpc.RoutingConfigServiceServicer):
     def __init__(self, app: App) -> None:
         self.app = app
+        self.versions = SqlPolicyVersions(app.database)
 
     @grpc_errors
     def GetActivePolicy(
         self, request: config_pb2.GetActivePolicyRequest, context: grpc.ServicerContext
     ) -> config_pb2.Policy:
-        rules = self.app.routing.policy
-        if not isinstance(rules, RuleBook):
-            unimplemented(context, "GetActivePolicy for this policy engine")
-        policy = config_pb2.Policy(
-            version=rules.version,
-            source=self.app.settings.rules_file.read_text(encoding="utf-8"),
-        )
-        for rule in (*rules.rules, rules.default):
-            policy.rules.add(
-                name=rule.name,
-                topic=rule.topic,
-                priority=rule.priority,
-                requirements=requirements_to_proto(Requirements(rule.skills, rule.authority)),
-                authority_from_attribute=dict(rule.authority_from_attribute),
-            )
-        return policy
+        self.app.reload_policy()  # whichever process applied the newest version
+        record = self.versions.latest()
+        if record is None:
+            _nothing_applied(context)
+        return policy_to_proto(record, self._parsed(record))
 
     @grpc_errors
     def ValidatePolicy(
         self, request: config_pb2.ValidatePolicyRequest, context: grpc.ServicerContext
     ) -> config_pb2.ValidatePolicyResponse:
-        if len(request.source.encode()) > MAX_POLICY_BYTES:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "source: larger than 1 MiB")
+        self._check_size(request.source, context)
         try:
-            parse_rules_text(request.source)
-        except InvalidRuleBook as err:
+            policy = parse_policy_text(request.source)
+        except InvalidPolicy as err:
             return config_pb2.ValidatePolicyResponse(
                 valid=False,
                 errors=[
@@ -56,24 +56,184 @@ class RoutingConfigServicer(config_pb2_grpc.RoutingConfigServiceServicer):
                     for p in err.problems
                 ],
             )
-        return config_pb2.ValidatePolicyResponse(valid=True)
+        return config_pb2.ValidatePolicyResponse(valid=True, rules=policy.rule_names)
 
+    @grpc_errors
     def ApplyPolicy(
         self, request: config_pb2.ApplyPolicyRequest, context: grpc.ServicerContext
     ) -> config_pb2.Policy:
-        unimplemented(context, "ApplyPolicy")
+        self._check_size(request.source, context)
+        try:
+            applied = apply_policy(
+                self.versions,
+                parse_policy_text,
+                request.source,
+                request.author,
+                self.app.clock.now(),
+            )
+        except InvalidPolicy as err:
+            _invalid_source(context, err)
+        self.app.reload_policy()  # here at once; the other processes within a second
+        return policy_to_proto(applied.record, applied.policy)
 
+    @grpc_errors
     def ListPolicyVersions(
         self, request: config_pb2.ListPolicyVersionsRequest, context: grpc.ServicerContext
     ) -> config_pb2.ListPolicyVersionsResponse:
-        unimplemented(context, "ListPolicyVersions")
+        if request.limit < 0:
+            invalid(context, "limit", "must be 0 (every version) or more")
+        history = self.versions.history()
+        if request.limit:
+            history = history[: request.limit]
+        return config_pb2.ListPolicyVersionsResponse(
+            versions=[policy_to_proto(record) for record in history]
+        )
 
+    @grpc_errors
     def RollbackPolicy(
         self, request: config_pb2.RollbackPolicyRequest, context: grpc.ServicerContext
     ) -> config_pb2.Policy:
-        unimplemented(context, "RollbackPolicy")
+        try:
+            applied = rollback_policy(
+                self.versions,
+                parse_policy_text,
+                request.version,
+                request.author,
+                self.app.clock.now(),
+            )
+        except InvalidPolicy as err:
+            # An old version that no longer validates (the rules grew stricter since).
+            context.abort(grpc.StatusCode.FAILED_PRECONDITION, f"version {request.version}: {err}")
+            raise AssertionError("abort returns only by raising") from None
+        self.app.reload_policy()
+        return policy_to_proto(applied.record, applied.policy)
 
+    @grpc_errors
     def DryRun(
         self, request: config_pb2.DryRunRequest, context: grpc.ServicerContext
     ) -> config_pb2.DryRunResponse:
-        unimplemented(context, "DryRun")
+        if not request.HasField("event"):
+            invalid(context, "event", "required: the contact.received event to evaluate")
+        command = to_command(request.event, self.app.settings.default_region)
+        if not isinstance(command, ReceiveContact):
+            invalid(context, "event.type", "a dry run evaluates contact.received events")
+        policy = self._draft_or_active(request.source, context)
+        now = self.app.clock.now()
+        # A read-only unit of work, never committed: nothing is created or reserved.
+        with self.app.read_uow() as uow:
+            facts = contact_facts(
+                uow, command, policy.needs_customer, self.app.routing.context, now
+            )
+            plan, checks = policy.explain(facts)
+            candidates = uow.repo.available_agents(command.channel)
+            ranking = rank_agents(
+                plan.requirements,
+                command.channel,
+                candidates,
+                plan.rule,
+                policy_version=policy.version,
+            )
+        response = config_pb2.DryRunResponse(
+            explanation=explanation_to_proto(ranking.explanation),
+            priority=plan.priority,
+            strategy=plan.strategy.value,
+            prefer_relationship=plan.prefer_relationship,
+            steps=[_step(step) for step in plan.steps],
+            evaluations=[
+                config_pb2.RuleEvaluation(rule=c.rule, matched=c.matched, error=c.error)
+                for c in checks
+            ],
+            policy_version=policy.version,
+            customer_known=not facts.is_new_customer,
+        )
+        rule = policy.rule(plan.rule)
+        if rule is not None:
+            activation = activation_for(facts)
+            for computed in rule.computed_authority:
+                _need, why = computed.need(activation)
+                if why:
+                    response.authority_fallbacks[computed.name] = why
+        return response
+
+    def _draft_or_active(self, source: str, context: grpc.ServicerContext) -> Policy:
+        if source:
+            self._check_size(source, context)
+            try:
+                return parse_policy_text(source)
+            except InvalidPolicy as err:
+                _invalid_source(context, err)
+        self.app.reload_policy()
+        record = self.versions.latest()
+        if record is None:
+            _nothing_applied(context)
+        return self._parsed(record)
+
+    def _parsed(self, record: PolicyVersion) -> Policy:
+        """The policy of a stored version; the one in force is parsed already."""
+        current = self.app.routing.policy
+        if isinstance(current, Policy) and current.version == record.version:
+            return current
+        return parse_policy_text(record.source).with_version(record.version)
+
+    def _check_size(self, source: str, context: grpc.ServicerContext) -> None:
+        if len(source.encode()) > MAX_POLICY_BYTES:
+            invalid(context, "source", "larger than 1 MiB")
+
+
+def _invalid_source(context: grpc.ServicerContext, err: InvalidPolicy) -> NoReturn:
+    invalid(context, "source", str(err))
+
+
+def _nothing_applied(context: grpc.ServicerContext) -> NoReturn:
+    context.abort(grpc.StatusCode.FAILED_PRECONDITION, "no routing policy applied yet")
+    raise AssertionError("abort returns only by raising")
+
+
+def policy_to_proto(record: PolicyVersion, policy: Policy | None = None) -> config_pb2.Policy:
+    message = config_pb2.Policy(
+        version=record.version,
+        source=record.source,
+        author=record.author,
+        diff=record.diff,
+        note=record.note,
+    )
+    set_time(message.created_at, record.created_at)
+    if policy is not None:
+        message.skills.extend(policy.skills)
+        message.needs_customer = policy.needs_customer
+        message.rules.extend(_rule(rule) for rule in policy.rules)
+    return message
+
+
+def _rule(rule: PolicyRule) -> config_pb2.PolicyRule:
+    message = config_pb2.PolicyRule(
+        name=rule.name,
+        when=rule.condition.source if rule.condition is not None else "",
+        skills=[
+            events_pb2.SkillRequirement(skill=skill, min_proficiency=level)
+            for skill, level in rule.skills
+        ],
+        computed_authority={c.name: c.expression.source for c in rule.computed_authority},
+        language=rule.language or rule.language_rule.value,
+        teams=sorted(rule.teams),
+        priority=rule.priority,
+        strategy=rule.strategy.value,
+        prefer_relationship=rule.prefer_relationship,
+        steps=[_step(step) for step in rule.steps],
+        description=rule.description,
+    )
+    for need in rule.authority:
+        if need.must_be_true:
+            message.authority.add(name=need.name, must_be_true=True)
+        else:
+            message.authority.add(name=need.name, at_least=need.at_least or 0.0)
+    return message
+
+
+def _step(step: Step) -> config_pb2.PolicyStep:
+    return config_pb2.PolicyStep(
+        after_seconds=step.after_seconds,
+        proficiency_delta=step.proficiency_delta,
+        allow_teams=sorted(step.extra_teams),
+        drop_language=step.drop_language,
+    )

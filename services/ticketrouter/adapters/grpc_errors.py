@@ -12,7 +12,7 @@ from sqlalchemy.exc import OperationalError
 
 from ticketrouter.adapters.codec import InvalidEvent
 from ticketrouter.domain.errors import ConflictingState, InvalidField, NotFound
-from ticketrouter.domain.rulebook import InvalidRuleBook
+from ticketrouter.domain.policy_document import InvalidPolicy
 
 log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -37,7 +37,7 @@ def grpc_errors(method: F) -> F:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(err))
         except InvalidEvent as err:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"event.{err.detail}")
-        except InvalidRuleBook as err:
+        except InvalidPolicy as err:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(err))
         except NotFound as err:
             context.abort(grpc.StatusCode.NOT_FOUND, str(err))

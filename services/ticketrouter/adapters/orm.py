@@ -193,3 +193,16 @@ class OutboxRow(SQLModel, table=True):
     key: str = Field(max_length=128)
     payload: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     created_at: datetime | None = _when()
+
+
+class PolicyVersionRow(SQLModel, table=True):
+    """Every routing policy ever applied, never changed afterwards. The newest row is
+    the policy in force; a rollback appends a copy of an older one."""
+
+    __tablename__ = "policy_versions"
+    version: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    source: str  # unbounded text on SQLite and PostgreSQL alike
+    author: str = Field(max_length=200)
+    note: str = Field(default="", max_length=200)
+    diff: str = ""
+    created_at: datetime | None = _when()

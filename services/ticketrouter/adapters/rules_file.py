@@ -1,4 +1,4 @@
-"""Load the topic rules from YAML."""
+"""Routing policies as YAML text: the rules file, and drafts sent over gRPC or the CLI."""
 
 from __future__ import annotations
 
@@ -6,23 +6,26 @@ from pathlib import Path
 
 import yaml
 
-from ticketrouter.domain.requirements import RuleBook
-from ticketrouter.domain.rulebook import InvalidRuleBook, RuleProblem, parse_rulebook
+from ticketrouter.domain.policy import Policy
+from ticketrouter.domain.policy_document import InvalidPolicy, RuleProblem, parse_policy
+
+MAX_POLICY_BYTES = 1024 * 1024
 
 
-def parse_rules_text(text: str) -> RuleBook:
+def parse_policy_text(text: str, version: int = 0) -> Policy:
+    """Raises InvalidPolicy naming the rule, the field and the reason of each problem."""
+    if len(text.encode()) > MAX_POLICY_BYTES:
+        raise InvalidPolicy([RuleProblem("-", "-", "larger than 1 MiB")])
     try:
         document = yaml.safe_load(text)
     except yaml.YAMLError as err:
-        raise InvalidRuleBook([RuleProblem("-", "-", f"not valid YAML: {err}")]) from None
+        raise InvalidPolicy([RuleProblem("-", "-", f"not valid YAML: {err}")]) from None
     except RecursionError:
         # The YAML composer recurses once per nesting level; a few hundred `[`
         # would otherwise escape as an unexpected error.
-        raise InvalidRuleBook(
-            [RuleProblem("-", "-", "not valid YAML: nested too deeply")]
-        ) from None
-    return parse_rulebook(document)
+        raise InvalidPolicy([RuleProblem("-", "-", "not valid YAML: nested too deeply")]) from None
+    return parse_policy(document, version)
 
 
-def load_rules(path: Path) -> RuleBook:
-    return parse_rules_text(path.read_text(encoding="utf-8"))
+def load_policy(path: Path) -> Policy:
+    return parse_policy_text(path.read_text(encoding="utf-8"))

@@ -22,15 +22,31 @@ def main(argv: list[str] | None = None) -> int:
     bench = commands.add_parser("bench", help="throughput and matching benchmarks")
     bench.add_argument("--events", type=int, default=50_000)
     bench.add_argument("--agents", type=int, default=10_000)
-    rules = commands.add_parser("rules", help="routing rules")
+    rules = commands.add_parser("rules", help="routing policies")
     rules_commands = rules.add_subparsers(dest="rules_command", required=True)
-    validate = rules_commands.add_parser("validate", help="check a rules file")
+    validate = rules_commands.add_parser("validate", help="check a policy file")
     validate.add_argument("file", type=Path)
+    replay = rules_commands.add_parser(
+        "replay", help="past contacts through the policy in force and a draft, compared"
+    )
+    replay.add_argument("--policy", type=Path, required=True, help="the draft policy (YAML)")
+    replay.add_argument(
+        "--from",
+        dest="source",
+        required=True,
+        help="a file of contact events (JSON lines), or a Kafka topic read from the start",
+    )
+    replay.add_argument(
+        "--bootstrap", default="", help="Kafka bootstrap servers (TICKETROUTER_KAFKA_BOOTSTRAP)"
+    )
+    replay.add_argument("--limit", type=int, default=0, help="at most this many events (0: all)")
     args = parser.parse_args(argv)
 
     settings = config.from_env()
     logs.configure(settings.log_level, settings.log_format)
     if args.command == "rules":
+        if args.rules_command == "replay":
+            return _replay(settings, args)
         return _validate_rules(args.file)
     if args.command == "bench":
         from ticketrouter.entrypoints.bench import run_bench
@@ -59,20 +75,33 @@ def _serve(settings: config.Settings, with_grpc: bool) -> int:
 
 
 def _validate_rules(path: Path) -> int:
-    from ticketrouter.adapters.rules_file import load_rules
-    from ticketrouter.domain.rulebook import InvalidRuleBook
+    """0 when valid; 1 with every problem on its own line; 2 when unreadable."""
+    from ticketrouter.adapters.rules_file import load_policy
+    from ticketrouter.domain.policy_document import InvalidPolicy
 
     try:
-        rules = load_rules(path)
-    except FileNotFoundError:
-        print(f"{path}: no such file", file=sys.stderr)
+        policy = load_policy(path)
+    except OSError as err:
+        print(f"{path}: {err.strerror or err}", file=sys.stderr)
         return 2
-    except InvalidRuleBook as err:
+    except InvalidPolicy as err:
         for problem in err.problems:
             print(f"{path}: {problem}", file=sys.stderr)
         return 1
-    print(f"{path}: valid, version {rules.version}, {len(rules.rules) + 1} rules")
+    reads = "reads the customer" if policy.needs_customer else "reads the contact only"
+    print(f"{path}: valid, {len(policy.rules)} rules ({', '.join(policy.rule_names)}); {reads}")
     return 0
+
+
+def _replay(settings: config.Settings, args: argparse.Namespace) -> int:
+    from ticketrouter.entrypoints.policy_replay import run_replay
+
+    if args.limit < 0:
+        print("--limit must be 0 (all) or more", file=sys.stderr)
+        return 2
+    return run_replay(
+        settings, args.policy, args.source, args.bootstrap or settings.kafka_bootstrap, args.limit
+    )
 
 
 if __name__ == "__main__":

@@ -139,6 +139,11 @@ class Runtime:
         ticks = 0
         while not self._stop.wait(HOUSEKEEPING_SECONDS):
             ticks += 1
+            if ticks % GAUGE_EVERY_TICKS == 0:
+                try:  # apart, so a broker outage never delays a new policy version
+                    self.app.reload_policy()
+                except Exception:
+                    log.exception("checking the routing policy version failed; will retry")
             try:
                 relay.drain()
                 if ticks % GAUGE_EVERY_TICKS == 0:

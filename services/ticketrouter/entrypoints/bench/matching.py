@@ -8,7 +8,8 @@ from statistics import fmean
 
 from ticketrouter.domain.channels import Channel
 from ticketrouter.domain.matching import rank_agents
-from ticketrouter.domain.requirements import Requirements, RuleBook
+from ticketrouter.domain.plan import ContactFacts, RoutingPolicy
+from ticketrouter.domain.requirements import Requirements
 from ticketrouter.entrypoints.bench.reporting import emit, percentile, say
 from ticketrouter.entrypoints.bench.synthetic_agents import make_agent
 from ticketrouter.entrypoints.bench.traffic import (
@@ -22,7 +23,7 @@ MATCHING_TARGET_US = 1_000.0  # one decision among 10,000 online agents
 MATCHING_DECISIONS = 200
 
 
-def bench_matching(rules: RuleBook, agents: int) -> None:
+def bench_matching(rules: RoutingPolicy, agents: int) -> None:
     say(f"matching: rank_agents among {agents:,} online agents, {MATCHING_DECISIONS} decisions")
     rng = random.Random(11)
     online = [make_agent(rng, number, loaded=True) for number in range(agents)]
@@ -48,12 +49,13 @@ def bench_matching(rules: RuleBook, agents: int) -> None:
     emit("matching_p99", round(p99, 1), "us", meets_target=p99 <= MATCHING_TARGET_US, **context)
 
 
-def typical_work(rng: random.Random, rules: RuleBook) -> tuple[Requirements, Channel, str]:
+def typical_work(rng: random.Random, rules: RoutingPolicy) -> tuple[Requirements, Channel, str]:
     """A (requirements, channel, rule) drawn from the same mixes as the contact traffic."""
     topic = weighted_choice(rng, TOPIC_MIX)
     attributes = (
         {"order_value": round(rng.uniform(20, 400), 2)} if topic == "billing.refund" else {}
     )
-    rule = rules.rule_for(topic)
-    requirements = rule.requirements_for(attributes, weighted_choice(rng, LANGUAGE_MIX))
-    return requirements, Channel(weighted_choice(rng, CHANNEL_MIX)), rule.name
+    channel = Channel(weighted_choice(rng, CHANNEL_MIX))
+    language = weighted_choice(rng, LANGUAGE_MIX)
+    plan = rules.plan_for(ContactFacts(channel.value, topic, language, attributes=attributes))
+    return plan.requirements, channel, plan.rule

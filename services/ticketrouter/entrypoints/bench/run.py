@@ -12,13 +12,14 @@ from pathlib import Path
 
 from ticketrouter.adapters.broker import EmbeddedBroker
 from ticketrouter.adapters.kafka import ensure_topics
-from ticketrouter.adapters.rules_file import load_rules
+from ticketrouter.adapters.rules_file import load_policy
 from ticketrouter.config import Settings
 from ticketrouter.entrypoints.bench.baseline import bench_baseline
 from ticketrouter.entrypoints.bench.grpc_rate import bench_grpc
 from ticketrouter.entrypoints.bench.kafka_tools import Topics, delete_topics
 from ticketrouter.entrypoints.bench.latency import bench_latency
 from ticketrouter.entrypoints.bench.matching import bench_matching
+from ticketrouter.entrypoints.bench.policy import bench_policy
 from ticketrouter.entrypoints.bench.publish import bench_publish
 from ticketrouter.entrypoints.bench.reporting import BenchFailed, say
 from ticketrouter.entrypoints.bench.throughput import bench_worker
@@ -47,7 +48,8 @@ def _run(settings: Settings, events: int, agents: int, tmp: Path, stack: ExitSta
     baseline = bench_baseline(servers, throughput.contacts, events, settings.batch_size)
     ok = bench_worker(settings, servers, throughput, tmp / "throughput.db", events, baseline)
     ok = bench_latency(settings, servers, paced, tmp / "latency.db") and ok
-    bench_matching(load_rules(settings.rules_file), agents)
+    bench_matching(load_policy(settings.rules_file), agents)
+    bench_policy()
     return bench_grpc(settings, tmp / "grpc.db") and ok
 
 
