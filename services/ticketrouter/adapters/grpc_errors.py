@@ -23,11 +23,6 @@ def invalid(context: grpc.ServicerContext, field: str, reason: str) -> NoReturn:
     raise AssertionError("abort returns only by raising")
 
 
-def unimplemented(context: grpc.ServicerContext, what: str) -> NoReturn:
-    context.abort(grpc.StatusCode.UNIMPLEMENTED, f"{what} is not available in this version")
-    raise AssertionError("abort returns only by raising")
-
-
 def grpc_errors(method: F) -> F:
     @functools.wraps(method)
     def wrapper(self: Any, request: Any, context: grpc.ServicerContext) -> Any:
