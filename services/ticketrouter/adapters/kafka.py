@@ -17,6 +17,10 @@ from ticketrouter.adapters.orm import OutboxRow
 
 log = logging.getLogger(__name__)
 
+# kafka-python doubles its reconnect wait up to 30 s by default, so a broker back after
+# a restart could wait that long for its clients; the Java client's ceiling is 1 s.
+RECONNECT_BACKOFF_MAX_MS = 1_000
+
 
 def ensure_topics(bootstrap: str, names: list[str], partitions: int, timeout: float = 30) -> None:
     """Create missing topics; waits for the broker to answer (it may be starting)."""
@@ -47,6 +51,7 @@ def create_producer(bootstrap: str, **overrides: Any) -> KafkaProducer:
         "linger_ms": 5,
         "retries": 5,
         "client_id": "ticketrouter",
+        "reconnect_backoff_max_ms": RECONNECT_BACKOFF_MAX_MS,
     }
     options.update(overrides)
     return KafkaProducer(**options)
@@ -74,6 +79,7 @@ def create_consumer(
         # ~140 ms at p50).
         "fetch_max_wait_ms": 20,
         "client_id": "ticketrouter-worker",
+        "reconnect_backoff_max_ms": RECONNECT_BACKOFF_MAX_MS,
     }
     options.update(overrides)
     consumer = KafkaConsumer(**options)
@@ -97,8 +103,9 @@ class OutboxRelay:
     """Publishes decisions committed to the outbox, then deletes them.
 
     Rows are deleted in the same transaction that is committed only after the
-    producer has flushed them, so a crash in between publishes again rather than
-    losing a decision (consumers de-duplicate by decision_id).
+    broker has acknowledged every one of them, so a crash or a failed delivery in
+    between publishes again rather than losing a decision (consumers de-duplicate by
+    decision_id). Each decision is keyed by its customer id, in outbox order.
     """
 
     def __init__(
@@ -131,13 +138,19 @@ class OutboxRelay:
                 if deleted != len(ids):
                     session.rollback()
                     continue
-                for _, key, payload in rows:
+                sent = [
                     self._producer.send(
                         self._topic,
                         key=key.encode(),
                         value=payload,
                         headers=[("content-type", b"application/json")],
                     )
+                    for _, key, payload in rows
+                ]
                 self._producer.flush(timeout=30)
+                # flush() returns once every record is acknowledged *or failed*: a
+                # delivery error must keep the rows, or the decision is lost.
+                for future in sent:
+                    future.get(timeout=0)
                 session.commit()
                 published += len(rows)
