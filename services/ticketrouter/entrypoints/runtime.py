@@ -52,6 +52,9 @@ class Runtime:
     _stack: ExitStack = field(init=False, default_factory=ExitStack)
     _stop: threading.Event = field(init=False, default_factory=threading.Event)
     _threads: list[threading.Thread] = field(init=False, default_factory=list)
+    # A thread of the service crashed (e.g. the worker halted on invalid input): the
+    # process must end in failure, so a supervisor notices and a person looks.
+    failed: bool = field(init=False, default=False)
     _server: grpc.Server | None = field(init=False, default=None)
     _health: health.HealthServicer | None = field(init=False, default=None)
     _relay: OutboxRelay | None = field(init=False, default=None)
@@ -126,6 +129,7 @@ class Runtime:
                 target()  # type: ignore[operator]
             except Exception:
                 log.exception("%s crashed; stopping", name)
+                self.failed = True
                 self._stop.set()
 
         thread = threading.Thread(target=guarded, name=name, daemon=True)

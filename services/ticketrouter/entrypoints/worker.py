@@ -6,18 +6,24 @@ Three failure paths, each explicit:
   with backoff and commits nothing meanwhile, polling with partitions paused so
   the consumer keeps its group membership;
 - anything else is a bug: the worker stops without committing.
+
+One guard sits above the DLQ: when invalid events exceed a share of recent traffic
+(TICKETROUTER_MAX_INVALID_RATIO), the producer side is broken rather than one
+message, so the worker halts without committing the batch instead of
+dead-lettering the whole stream.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections import Counter, deque
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer, OffsetAndMetadata, TopicPartition
-from kafka.errors import CommitFailedError, KafkaError
+from kafka.errors import CommitFailedError, KafkaError, RetriableError
 
 from ticketrouter.adapters.codec import InvalidEvent, decode
 from ticketrouter.adapters.database import TRANSIENT_ERRORS
@@ -30,6 +36,60 @@ from ticketrouter.service_layer.intake import handle_events
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF_SECONDS = 5.0
+BROKER_AWAY_SECONDS = 0.5
+# The invalid-ratio guard looks at the last INVALID_WINDOW events and judges only
+# once INVALID_MIN_SAMPLE were seen, so one bad event at start-up cannot halt it.
+INVALID_WINDOW = 1_000
+INVALID_MIN_SAMPLE = 100
+
+
+class InvalidRatioExceeded(Exception):
+    """Invalid events exceed the configured share of recent traffic: halt, commit nothing."""
+
+
+class InvalidRatioWindow:
+    """The share of invalid events among the last `size` events seen (pure).
+
+    `limit` is the largest acceptable share; 1.0 never trips. The share is judged only
+    once `min_sample` events are in the window.
+    """
+
+    def __init__(
+        self, limit: float, size: int = INVALID_WINDOW, min_sample: int = INVALID_MIN_SAMPLE
+    ) -> None:
+        if not 0.0 <= limit <= 1.0:
+            raise ValueError(f"limit must be within 0..1, got {limit}")
+        if not 1 <= min_sample <= size:
+            raise ValueError(f"need 1 <= min_sample <= size, got {min_sample} and {size}")
+        self.limit = limit
+        self.size = size
+        self.min_sample = min_sample
+        self._flags: deque[bool] = deque()
+        self._invalid = 0
+
+    def observe(self, invalid: bool) -> bool:
+        """Counts one event; True when the window now exceeds the limit."""
+        self._flags.append(invalid)
+        self._invalid += invalid
+        if len(self._flags) > self.size:
+            self._invalid -= self._flags.popleft()
+        return self.exceeded
+
+    @property
+    def seen(self) -> int:
+        return len(self._flags)
+
+    @property
+    def invalid(self) -> int:
+        return self._invalid
+
+    @property
+    def ratio(self) -> float:
+        return self._invalid / len(self._flags) if self._flags else 0.0
+
+    @property
+    def exceeded(self) -> bool:
+        return len(self._flags) >= self.min_sample and self.ratio > self.limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,12 +107,14 @@ class ContactWorker:
         producer: KafkaProducer,
         relay: OutboxRelay,
         stop: threading.Event | None = None,
+        invalid_window: InvalidRatioWindow | None = None,
     ) -> None:
         self.app = app
         self.consumer = consumer
         self.producer = producer
         self.relay = relay
         self.stop = stop or threading.Event()
+        self.invalid_window = invalid_window or InvalidRatioWindow(app.settings.max_invalid_ratio)
         self.processed = 0
         self.dead_lettered = 0
         self._next_offsets: dict[TopicPartition, int] = {}
@@ -69,15 +131,18 @@ class ContactWorker:
             )
 
     def poll_once(self, timeout_ms: int = 200) -> int:
-        polled = self.consumer.poll(timeout_ms=timeout_ms, max_records=self.app.settings.batch_size)
+        polled = self._poll(timeout_ms, self.app.settings.batch_size)
         if not polled:
             self._publish_decisions()
             self._report_lag()
             return 0
         records = [record for batch in polled.values() for record in batch]
         commands, rejected = self._decode(records)
-        if not self._apply(commands, rejected) or not self._dead_letter(rejected):
+        if not self._apply(commands, rejected):
             return 0  # stopping: nothing committed, the batch will be redelivered
+        self._check_invalid_ratio(polled, records, rejected)
+        if not self._dead_letter(rejected):
+            return 0
         self._publish_decisions()
         offsets = {tp: batch[-1].offset + 1 for tp, batch in polled.items()}
         self._commit(offsets)
@@ -107,14 +172,52 @@ class ContactWorker:
             return True
 
         def route() -> None:
+            refused: list[Rejected] = []
             try:
                 self._route([c for _, c in commands])
             except DomainError:
                 # A command the decoder accepted but the domain refused: isolate it.
-                self._route_one_by_one(commands, rejected)
+                self._route_one_by_one(commands, refused)
+            # Only once the batch is through: a retry isolates afresh, and an event
+            # refused before the transient failure must not be dead-lettered twice.
+            rejected.extend(refused)
 
         return self._until_done(
             route, TRANSIENT_ERRORS, "transient failure, retrying the batch without committing"
+        )
+
+    def _check_invalid_ratio(
+        self, polled: Mapping[Any, Sequence[Any]], records: Sequence[Any], rejected: list[Rejected]
+    ) -> None:
+        """Raises InvalidRatioExceeded, before anything is dead-lettered or committed,
+        when the batch takes the share of invalid events over the limit."""
+        bad = {id(item.record) for item in rejected}
+        window = self.invalid_window
+        tripped = False
+        for record in records:
+            tripped = window.observe(id(record) in bad) or tripped
+        if not tripped:
+            return
+        reasons = Counter(item.reason for item in rejected)
+        batch = ",".join(
+            f"{tp.topic}/{tp.partition}@{part[0].offset}-{part[-1].offset}"
+            for tp, part in polled.items()
+        )
+        log.error(
+            "halting: invalid events exceed TICKETROUTER_MAX_INVALID_RATIO; "
+            "this batch is neither dead-lettered nor committed",
+            extra={
+                "invalid": window.invalid,
+                "window": window.seen,
+                "ratio": round(window.ratio, 3),
+                "limit": window.limit,
+                "reasons": ",".join(f"{r}:{n}" for r, n in sorted(reasons.items())),
+                "batch": batch,
+            },
+        )
+        raise InvalidRatioExceeded(
+            f"{window.invalid} of the last {window.seen} events were invalid "
+            f"(ratio {window.ratio:.2f} > limit {window.limit}); uncommitted batch {batch}"
         )
 
     def _until_done(
@@ -156,12 +259,31 @@ class ContactWorker:
             except DomainError as err:
                 rejected.append(Rejected(record, "invalid_value", str(err)))
 
+    def _poll(self, timeout_ms: int, max_records: int | None = None) -> dict[Any, Any]:
+        """consumer.poll, with the broker going away treated as the transient it is.
+
+        kafka-python can raise a retriable connection error out of poll() itself (seen
+        when a coordinator lookup meets a broker outage); the next poll reconnects.
+        """
+        try:
+            polled: dict[Any, Any] = self.consumer.poll(
+                timeout_ms=timeout_ms, max_records=max_records
+            )
+        except RetriableError as err:
+            log.warning(
+                "broker unavailable; polling again",
+                extra={"error": f"{type(err).__name__}: {str(err)[:200]}"},
+            )
+            self.stop.wait(max(timeout_ms / 1000, BROKER_AWAY_SECONDS))
+            return {}
+        return polled
+
     def _backoff(self, seconds: float) -> None:
         """Wait while keeping group membership: poll with every partition paused."""
         assigned = list(self.consumer.assignment())
         self.consumer.pause(*assigned)
         try:
-            unexpected = self.consumer.poll(timeout_ms=int(seconds * 1000))
+            unexpected = self._poll(int(seconds * 1000))
             # Partitions assigned during the pause arrive unpaused: rewind them.
             for tp, batch in unexpected.items():
                 self.consumer.seek(tp, batch[0].offset)

@@ -14,18 +14,25 @@ and fresh SQLite files in a temporary directory that is removed at the end:
 3. matching: `rank_agents` among M online agents;
 4. gRPC: the service's server in-process (real factory, fresh SQLite file, 1,000 cases
    created through SubmitContact), driven from separate client processes: the unary
-   rate of the stock health Check (the ceiling of the gRPC stack), then of GetCase.
+   rate of the stock health Check (the ceiling of the gRPC stack), then of GetCase;
+5. scale-out: min(N, 10,000) events published once, drained by 1, 2 and 4
+   `ticketrouter worker` processes in one consumer group (a group and a fresh
+   PostgreSQL database per count), beside the raw consume rate of the same events.
+   It needs PostgreSQL (the configured server, else the development one at
+   127.0.0.1:5432) and is skipped with a message without it.
 
 Figures: publish_rate, kafka_consume_baseline, worker_throughput (with its ratio to the
 baseline), worker_processed_events (the check), routing_latency_p50/p99,
 decision_published_latency_p99, matching_mean/p99, grpc_health_check_rate,
-grpc_getcase_rate (with its ratio to the health Check rate). Targets are printed beside the
-figures they apply to; missing one is reported, not treated as a failure.
+grpc_getcase_rate (with its ratio to the health Check rate), scale_out_publish_rate,
+scale_out_consume_baseline, scale_out_throughput (one per worker count, with its speedup
+over one worker and whether the group stayed stable while draining). Targets are printed
+beside the figures they apply to; missing one is reported, not treated as a failure.
 
 Modules, in the order a run uses them: `run` (the whole run), `publish` (1),
 `baseline` (2a), `throughput` (2b), `latency` with `paced_load` (2c), `matching` (3),
-`grpc_rate` with `grpc_rig` and `grpc_load` (4); shared by those: `traffic`,
-`synthetic_agents`, `kafka_tools`, `worker_rig`, `reporting`.
+`grpc_rate` with `grpc_rig` and `grpc_load` (4), `scale_out` with `worker_fleet` (5);
+shared by those: `traffic`, `synthetic_agents`, `kafka_tools`, `worker_rig`, `reporting`.
 """
 
 from ticketrouter.entrypoints.bench.run import run_bench

@@ -13,7 +13,13 @@ from ticketrouter.entrypoints.bench.kafka_tools import group_consumer
 from ticketrouter.entrypoints.bench.reporting import BenchFailed, Progress, emit, say
 
 
-def bench_baseline(servers: str, topic: str, events: int, batch_size: int) -> float:
+def bench_baseline(
+    servers: str,
+    topic: str,
+    events: int,
+    batch_size: int,
+    figure: str = "kafka_consume_baseline",
+) -> float:
     say("baseline: raw kafka-python consume + json.loads (group join excluded)")
     consumer = group_consumer(servers, topic, f"{topic}-baseline", batch_size)
     progress = Progress("consumed", events)
@@ -33,5 +39,5 @@ def bench_baseline(servers: str, topic: str, events: int, batch_size: int) -> fl
         consumer.close()
     progress.update(read, final=True)
     rate = events / elapsed
-    emit("kafka_consume_baseline", round(rate), "events/s", events=events, max_records=batch_size)
+    emit(figure, round(rate), "events/s", events=events, max_records=batch_size)
     return rate

@@ -10,7 +10,9 @@ from ticketrouter.entrypoints.bench.reporting import Progress, emit, say
 from ticketrouter.entrypoints.bench.traffic import CONTACTS_PER_CUSTOMER, Traffic, now_ms
 
 
-def bench_publish(servers: str, topic: str, events: int, partitions: int) -> None:
+def bench_publish(
+    servers: str, topic: str, events: int, partitions: int, figure: str = "publish_rate"
+) -> None:
     customers = max(1, events // CONTACTS_PER_CUSTOMER)
     say(f"publishing {events:,} contact events from {customers:,} customers to {topic}")
     traffic = Traffic(customers, seed=1)
@@ -31,7 +33,7 @@ def bench_publish(servers: str, topic: str, events: int, partitions: int) -> Non
         producer.close(timeout=5)
     progress.update(events, final=True)
     emit(
-        "publish_rate",
+        figure,
         round(events / elapsed),
         "events/s",
         events=events,

@@ -22,6 +22,7 @@ from ticketrouter.entrypoints.bench.matching import bench_matching
 from ticketrouter.entrypoints.bench.policy import bench_policy
 from ticketrouter.entrypoints.bench.publish import bench_publish
 from ticketrouter.entrypoints.bench.reporting import BenchFailed, say
+from ticketrouter.entrypoints.bench.scale_out import bench_scale_out, topic_names
 from ticketrouter.entrypoints.bench.throughput import bench_worker
 
 
@@ -50,7 +51,11 @@ def _run(settings: Settings, events: int, agents: int, tmp: Path, stack: ExitSta
     ok = bench_latency(settings, servers, paced, tmp / "latency.db") and ok
     bench_matching(load_policy(settings.rules_file), agents)
     bench_policy()
-    return bench_grpc(settings, tmp / "grpc.db") and ok
+    ok = bench_grpc(settings, tmp / "grpc.db") and ok
+    scale_out = Topics.fresh("scale-out")
+    if settings.kafka_bootstrap:
+        stack.callback(delete_topics, servers, topic_names(scale_out))
+    return bench_scale_out(settings, servers, scale_out, events, tmp) and ok
 
 
 def _broker(settings: Settings, tmp: Path, stack: ExitStack) -> str:

@@ -1,0 +1,83 @@
+"""The database refuses writes for a while (another connection holds an exclusive lock).
+
+The worker's write waits on the lock inside the driver. The lock outlasts the group's
+max.poll.interval (4 s here), so the worker also loses its partitions meanwhile: its
+late offset commit is refused and the batch comes back, to be skipped by event id.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import e2e_settings, wait_until
+from tests.e2e.faults.harness import (
+    CommittedOffsets,
+    Publisher,
+    check_books,
+    check_decisions,
+    contacts,
+    fleet,
+    processed_count,
+    seed_agents,
+    wait_processed,
+)
+from ticketrouter.adapters.broker import EmbeddedBroker
+from ticketrouter.adapters.database import connect
+from ticketrouter.adapters.kafka import ensure_topics
+
+pytestmark = pytest.mark.e2e
+
+BEFORE, DURING = 600, 600
+CUSTOMERS = 150
+LOCK_SECONDS = 5.5
+
+
+@pytest.mark.timeout(120)
+def test_the_worker_waits_out_a_locked_database_and_commits_nothing_meanwhile(
+    broker: EmbeddedBroker, tmp_path: Path
+) -> None:
+    path = tmp_path / "router.db"
+    settings = e2e_settings(broker, f"sqlite:///{path}").with_overrides(batch_size=100)
+    ensure_topics(
+        broker.bootstrap, [settings.contacts_topic, settings.decisions_topic, settings.dlq_topic], 2
+    )
+    database = connect(settings.database_url)
+    database.create_schema()
+    seed_agents(database, 6)
+    traffic = contacts("locked", BEFORE + DURING, CUSTOMERS)
+    publisher = Publisher(broker.bootstrap, settings.contacts_topic)
+    offsets = CommittedOffsets(broker.bootstrap, settings.group_id, settings.contacts_topic, 2)
+    try:
+        with fleet(settings, tmp_path) as workers:
+            worker = workers.start("worker")
+            publisher.publish(traffic[:BEFORE])
+            wait_processed(database, BEFORE, 60, workers)
+            wait_until(lambda: offsets.total() == BEFORE, 30, "the first events acknowledged")
+
+            lock = sqlite3.connect(path, isolation_level=None, timeout=30)
+            lock.execute("BEGIN EXCLUSIVE")
+            try:
+                publisher.publish(traffic[BEFORE:])  # acknowledged by the broker, waiting
+                time.sleep(0.5)
+                held = offsets.read()
+                time.sleep(LOCK_SECONDS)
+                assert offsets.read() == held, "offsets committed while the database was locked"
+                assert processed_count(database) == BEFORE
+                assert worker.alive()
+            finally:
+                lock.execute("ROLLBACK")
+                lock.close()
+
+            wait_processed(database, BEFORE + DURING, 60, workers)
+            wait_until(lambda: offsets.total() == BEFORE + DURING, 30, "every offset committed")
+            assert worker.alive()
+    finally:
+        offsets.close()
+        publisher.close()
+    check_books(database, publisher.acknowledged, CUSTOMERS)
+    check_decisions(database, settings, publisher.acknowledged)
+    database.dispose()

@@ -1,0 +1,63 @@
+"""The invalid-ratio guard in the worker's loop, with a scripted consumer in front of a
+real SQLite database: below the limit invalid events are dead-lettered and committed;
+over it the worker halts before dead-lettering or committing the offending batch."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.builders import RULES_FILE
+from tests.integration.test_worker_failures import (
+    TP,
+    Record,
+    RecordingProducer,
+    ScriptedConsumer,
+    _valid,
+)
+from ticketrouter.adapters.kafka import OutboxRelay
+from ticketrouter.bootstrap import App, bootstrap
+from ticketrouter.config import Settings
+from ticketrouter.entrypoints.worker import ContactWorker, InvalidRatioExceeded, InvalidRatioWindow
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Iterator[App]:
+    settings = Settings(database_url=f"sqlite:///{tmp_path}/db.sqlite", rules_file=RULES_FILE)
+    application = bootstrap(settings)
+    yield application
+    application.close()
+
+
+def _worker(app: App, consumer: ScriptedConsumer, producer: RecordingProducer) -> ContactWorker:
+    relay = OutboxRelay(app.database.writer, producer, "routing-decisions")
+    window = InvalidRatioWindow(0.5, size=10, min_sample=4)
+    return ContactWorker(app, consumer, producer, relay, invalid_window=window)
+
+
+def _dead(producer: RecordingProducer) -> list[bytes]:
+    return [value for topic, value, _ in producer.sent if topic == "contact-events.dlq"]
+
+
+def test_a_few_invalid_events_are_dead_lettered_and_committed(app: App) -> None:
+    consumer = ScriptedConsumer([_valid(0), Record(1, b"{bad"), _valid(2), _valid(3)])
+    producer = RecordingProducer()
+    assert _worker(app, consumer, producer).poll_once() == 4
+    assert consumer.commits == [{TP: 4}]
+    assert _dead(producer) == [b"{bad"]
+
+
+def test_over_the_limit_the_worker_halts_without_dead_lettering_or_committing(app: App) -> None:
+    healthy = [_valid(0), _valid(1), Record(2, b"{bad")]
+    flood = [Record(offset, b"{garbage") for offset in range(3, 9)]
+    consumer = ScriptedConsumer(healthy, flood)
+    producer = RecordingProducer()
+    worker = _worker(app, consumer, producer)
+    assert worker.poll_once() == 3  # one bad event among three: below the minimum sample
+    with pytest.raises(InvalidRatioExceeded, match=r"contact-events/0@3-8"):
+        worker.poll_once()
+    assert consumer.commits == [{TP: 3}], "the offending batch must not be committed"
+    assert _dead(producer) == [b"{bad"], "nor dead-lettered"
+    assert worker.dead_lettered == 1
