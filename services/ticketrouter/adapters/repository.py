@@ -65,6 +65,7 @@ class SqlRepository(Repository):
     ) -> None:
         self.session = session
         self._aging = aging_per_minute
+        self._postgres = session.get_bind().dialect.name == "postgresql"
         self._profiles = profiles or AgentProfiles()
         self._available: dict[str, Agent] | None = None  # snapshot for this transaction
         self._staffed: dict[Channel, list[Agent]] = {}  # snapshot agents by channel
@@ -92,9 +93,10 @@ class SqlRepository(Repository):
         if self._pending_touches:
             self._run(
                 queries.TOUCH_AGENT,
+                # In agent order: two routers touching the same agents queue, not deadlock.
                 [
                     {"b_agent_id": a, "last_assigned_at": t}
-                    for a, t in self._pending_touches.items()
+                    for a, t in sorted(self._pending_touches.items())
                 ],
             )
             self._pending_touches = {}
@@ -137,7 +139,7 @@ class SqlRepository(Repository):
         concurrent merge of one of them waits for us, or we see it and retry (rather
         than attach new rows to a customer that was just merged away). SQLite runs one
         writer at a time, so it needs no lock."""
-        if self.session.get_bind().dialect.name != "postgresql":
+        if not self._postgres:
             return
         merged = [
             customer_id
