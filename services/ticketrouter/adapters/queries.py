@@ -24,6 +24,7 @@ from ticketrouter.adapters.orm import (
     AgentRow,
     CaseRow,
     CustomerRow,
+    HandoffRow,
     IdentityRow,
     TimelineRow,
 )
@@ -165,3 +166,10 @@ SLOTS_OF_AVAILABLE_AGENTS = _slot_columns().where(
 )
 
 CASE_BY_ID = select(cases).where(cases.c.id == bindparam("case_id"))
+
+_handoffs = HandoffRow.__table__  # type: ignore[attr-defined]
+HANDOFFS_OF = (
+    select(_handoffs.c.from_agent_id, _handoffs.c.to_agent_id, _handoffs.c.reason, _handoffs.c.at)
+    .where(_handoffs.c.case_id == bindparam("case_id"))
+    .order_by(_handoffs.c.id)
+)

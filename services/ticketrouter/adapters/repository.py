@@ -482,16 +482,7 @@ class SqlRepository(Repository):
         return ResolutionReport(int(resolved), int(first_contact), int(with_handoff), int(handoffs))
 
     def handoffs_of(self, case_id: str) -> list[tuple[str, str | None, str, datetime]]:
-        rows = self._run(
-            select(
-                col(HandoffRow.from_agent_id),
-                col(HandoffRow.to_agent_id),
-                col(HandoffRow.reason),
-                col(HandoffRow.at),
-            )
-            .where(col(HandoffRow.case_id) == case_id)
-            .order_by(col(HandoffRow.id))
-        )
+        rows = self._run(queries.HANDOFFS_OF, {"case_id": case_id})
         return [(f, t, r, utc(at) or EPOCH) for f, t, r, at in rows]
 
     # --- agents -----------------------------------------------------------------------
