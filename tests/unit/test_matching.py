@@ -1,10 +1,11 @@
 from datetime import UTC, datetime, timedelta
 
 from tests.builders import agent
+from ticketrouter.domain.agents import Agent
 from ticketrouter.domain.cases import Case, CaseStatus
 from ticketrouter.domain.channels import Channel, Presence
-from ticketrouter.domain.decisions import Exclusion
-from ticketrouter.domain.matching import best_case_for, exclusion, rank_agents
+from ticketrouter.domain.decisions import Exclusion, Explanation
+from ticketrouter.domain.matching import Ranking, best_case_for, exclusion, rank_agents
 from ticketrouter.domain.requirements import AuthorityNeed, Requirements
 
 REFUND = Requirements(
@@ -113,3 +114,21 @@ def test_an_agent_never_assigned_counts_as_idle_the_longest() -> None:
     fresh = agent("fresh", {"general": 1})
     ranking = rank_agents(Requirements((("general", 1),)), Channel.EMAIL, [recent, fresh], "d")
     assert [a.agent_id for a in ranking.in_order()] == ["fresh", "recent"]
+
+
+def test_the_first_choice_is_offered_without_sorting_everyone() -> None:
+    """Sorting every eligible agent is only worth it when the best one was taken."""
+    calls = 0
+
+    def counting_key(candidate: Agent) -> tuple[str]:
+        nonlocal calls
+        calls += 1
+        return (candidate.agent_id,)
+
+    eligible = tuple(agent(f"a{n}", {"billing": 2}) for n in range(50))
+    ranking = Ranking(
+        eligible, eligible[7], Explanation("r", Requirements(), Channel.EMAIL), counting_key
+    )
+    assert next(ranking.in_order()).agent_id == "a7"
+    assert calls == 0
+    assert [a.agent_id for a in ranking.in_order()][:2] == ["a7", "a0"]

@@ -92,10 +92,15 @@ class Ranking:
         """Best first (a preferred eligible agent before everyone); sorts all of them
         only when the first choices could not be reserved."""
         tried: set[str] = set()
-        first = [a for a in self.eligible if a.agent_id == preferred]
+        first = [a for a in self.eligible if a.agent_id == preferred] if preferred else []
         if self.best is not None:
             first.append(self.best)
-        for agent in [*first, *sorted(self.eligible, key=self.key)]:
+        for agent in first:
+            if agent.agent_id not in tried:
+                tried.add(agent.agent_id)
+                yield agent
+        # Reached only when every first choice was taken by another router meanwhile.
+        for agent in sorted(self.eligible, key=self.key):
             if agent.agent_id not in tried:
                 tried.add(agent.agent_id)
                 yield agent

@@ -48,7 +48,13 @@ def receive_contact(
         reopened = None if new_customer else _reopen(uow, customer_id, cmd, now, settings)
         case = reopened or _open(uow, customer_id, new_customer, cmd, now, settings)
         decision = route_case(
-            uow, case, cmd.channel, now, settings, cmd, preferred=_known_agent(uow, case, reopened)
+            uow,
+            case,
+            cmd.channel,
+            now,
+            settings,
+            cmd,
+            preferred=_known_agent(uow, case, reopened, new_customer),
         )
         # A new case is inserted once, already routed, rather than inserted then updated.
         if reopened:
@@ -82,12 +88,14 @@ def receive_contact(
     return decision
 
 
-def _known_agent(uow: UnitOfWork, case: Case, reopened: Case | None) -> str | None:
+def _known_agent(
+    uow: UnitOfWork, case: Case, reopened: Case | None, new_customer: bool
+) -> str | None:
     """Relationship: the agent who last worked this case, or who last resolved one of
     this customer's cases, is preferred when eligible (if the rule wants it)."""
     if reopened is not None:
         return reopened.owner_agent_id
-    if case.plan is None or not case.plan.prefer_relationship:
+    if new_customer or case.plan is None or not case.plan.prefer_relationship:
         return None
     return uow.repo.last_resolver(case.customer_id)
 
@@ -186,7 +194,6 @@ def _continue_case(
     if case.status is not CaseStatus.ASSIGNED or case.owner_agent_id is None:
         return route_case(uow, case, cmd.channel, now, settings, cmd)
     repo = uow.repo
-    owner = repo.get_agent(case.owner_agent_id)
     explanation = _owner_explanation(case, cmd.channel, settings)
 
     def rejoin(agent_id: str, summary: str) -> Decision:
@@ -194,6 +201,7 @@ def _continue_case(
 
     if cmd.channel is case.channel:
         return rejoin(case.owner_agent_id, f"joined the case owned by {case.owner_agent_id}")
+    owner = repo.get_agent(case.owner_agent_id)  # only a change of channel needs them
     if (
         owner is not None
         and exclusion(owner, case.requirements, cmd.channel) is None
