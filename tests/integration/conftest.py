@@ -3,18 +3,31 @@ SQLite and PostgreSQL, so the fake stays honest."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
+from tests.builders import RULES_FILE
 from tests.fakes import FakeRepository, FakeUnitOfWork
 from ticketrouter.adapters.codec import encode_decision
 from ticketrouter.adapters.database import Database
 from ticketrouter.adapters.unit_of_work import SqlUnitOfWork
+from ticketrouter.bootstrap import App, bootstrap
+from ticketrouter.config import Settings
 from ticketrouter.domain.context import ContextLimits
 from ticketrouter.service_layer.ports import UnitOfWork
 
 UowFactory = Callable[[], UnitOfWork]
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Iterator[App]:
+    """The whole application on a SQLite file of its own, with its own registry."""
+    settings = Settings(database_url=f"sqlite:///{tmp_path}/db.sqlite", rules_file=RULES_FILE)
+    application = bootstrap(settings)
+    yield application
+    application.close()
 
 
 @pytest.fixture(params=["fake", "sqlite", "postgres"])

@@ -4,16 +4,13 @@ operations person does with policies, and what a platform sees go wrong."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import grpc
 import pytest
-from prometheus_client import CollectorRegistry
 from sqlalchemy import text
 
 from tests.builders import RULES_FILE, event_proto
-from ticketrouter.bootstrap import App, bootstrap
-from ticketrouter.config import Settings
+from ticketrouter.bootstrap import App
 from ticketrouter.entrypoints.grpc_server import create_server
 from ticketrouter.v1 import agents_pb2, agents_pb2_grpc, config_pb2, config_pb2_grpc
 
@@ -28,14 +25,6 @@ rules:
   - name: default
     skills: {billing: 9}
 """
-
-
-@pytest.fixture
-def app(tmp_path: Path) -> Iterator[App]:
-    settings = Settings(database_url=f"sqlite:///{tmp_path}/db.sqlite", rules_file=RULES_FILE)
-    app = bootstrap(settings, CollectorRegistry())
-    yield app
-    app.close()
 
 
 @pytest.fixture

@@ -4,31 +4,18 @@ over it the worker halts before dead-lettering or committing the offending batch
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
-from tests.builders import RULES_FILE
-from tests.integration.test_worker_failures import (
+from tests.integration.worker_doubles import (
     TP,
     Record,
     RecordingProducer,
     ScriptedConsumer,
-    _valid,
+    valid_record,
 )
 from ticketrouter.adapters.kafka import OutboxRelay
-from ticketrouter.bootstrap import App, bootstrap
-from ticketrouter.config import Settings
+from ticketrouter.bootstrap import App
 from ticketrouter.entrypoints.worker import ContactWorker, InvalidRatioExceeded, InvalidRatioWindow
-
-
-@pytest.fixture
-def app(tmp_path: Path) -> Iterator[App]:
-    settings = Settings(database_url=f"sqlite:///{tmp_path}/db.sqlite", rules_file=RULES_FILE)
-    application = bootstrap(settings)
-    yield application
-    application.close()
 
 
 def _worker(app: App, consumer: ScriptedConsumer, producer: RecordingProducer) -> ContactWorker:
@@ -42,7 +29,9 @@ def _dead(producer: RecordingProducer) -> list[bytes]:
 
 
 def test_a_few_invalid_events_are_dead_lettered_and_committed(app: App) -> None:
-    consumer = ScriptedConsumer([_valid(0), Record(1, b"{bad"), _valid(2), _valid(3)])
+    consumer = ScriptedConsumer(
+        [valid_record(0), Record(1, b"{bad"), valid_record(2), valid_record(3)]
+    )
     producer = RecordingProducer()
     assert _worker(app, consumer, producer).poll_once() == 4
     assert consumer.commits == [{TP: 4}]
@@ -50,7 +39,7 @@ def test_a_few_invalid_events_are_dead_lettered_and_committed(app: App) -> None:
 
 
 def test_over_the_limit_the_worker_halts_without_dead_lettering_or_committing(app: App) -> None:
-    healthy = [_valid(0), _valid(1), Record(2, b"{bad")]
+    healthy = [valid_record(0), valid_record(1), Record(2, b"{bad")]
     flood = [Record(offset, b"{garbage") for offset in range(3, 9)]
     consumer = ScriptedConsumer(healthy, flood)
     producer = RecordingProducer()

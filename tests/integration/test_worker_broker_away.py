@@ -4,32 +4,19 @@ not crash: a crashed worker takes its whole process down."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
 from kafka.errors import KafkaConnectionError, NodeNotReadyError
 
-from tests.builders import RULES_FILE
-from tests.integration.test_worker_failures import (
+from tests.integration.worker_doubles import (
     TP,
     RecordingProducer,
     ScriptedConsumer,
-    _valid,
+    valid_record,
 )
 from ticketrouter.adapters.kafka import OutboxRelay
-from ticketrouter.bootstrap import App, bootstrap
-from ticketrouter.config import Settings
+from ticketrouter.bootstrap import App
 from ticketrouter.entrypoints.worker import ContactWorker
-
-
-@pytest.fixture
-def app(tmp_path: Path) -> Iterator[App]:
-    settings = Settings(database_url=f"sqlite:///{tmp_path}/db.sqlite", rules_file=RULES_FILE)
-    application = bootstrap(settings)
-    yield application
-    application.close()
 
 
 class BrokerAwayFirst(ScriptedConsumer):
@@ -48,7 +35,7 @@ class BrokerAwayFirst(ScriptedConsumer):
 def test_a_connection_error_out_of_poll_is_waited_out_not_a_crash(app: App) -> None:
     consumer = BrokerAwayFirst(
         [KafkaConnectionError("111 ECONNREFUSED"), NodeNotReadyError("coordinator")],
-        [_valid(0), _valid(1)],
+        [valid_record(0), valid_record(1)],
     )
     producer = RecordingProducer()
     relay = OutboxRelay(app.database.writer, producer, "routing-decisions")

@@ -3,102 +3,21 @@ SQLite database: invalid → DLQ and commit; transient → retry, no commit; bug
 
 from __future__ import annotations
 
-import json
 import threading
-from collections import deque
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
 import pytest
-from kafka import TopicPartition
-from kafka.errors import KafkaTimeoutError
 from sqlalchemy.exc import OperationalError
 
-from tests.builders import RULES_FILE, event_json
+from tests.integration.worker_doubles import (
+    TP,
+    Record,
+    RecordingProducer,
+    ScriptedConsumer,
+    valid_record,
+)
 from ticketrouter.adapters.kafka import OutboxRelay
-from ticketrouter.bootstrap import App, bootstrap
-from ticketrouter.config import Settings
+from ticketrouter.bootstrap import App
 from ticketrouter.entrypoints.worker import ContactWorker
-
-TP = TopicPartition("contact-events", 0)
-
-
-@dataclass
-class Record:
-    offset: int
-    value: bytes
-    topic: str = "contact-events"
-    partition: int = 0
-    key: bytes = b"k"
-    headers: list[tuple[str, bytes]] = field(default_factory=list)
-
-
-class ScriptedConsumer:
-    """Hands out prepared batches; records commits and pauses."""
-
-    def __init__(self, *batches: list[Record]) -> None:
-        self.batches = deque({TP: batch} for batch in batches)
-        self.commits: list[dict[TopicPartition, int]] = []
-        self.end_offset: int | None = None
-        self.assigned = {TP}
-        self.pauses = 0
-
-    def poll(self, timeout_ms: int = 0, max_records: int | None = None) -> dict[Any, Any]:
-        return self.batches.popleft() if self.batches else {}
-
-    def commit(self, offsets: dict[TopicPartition, Any]) -> None:
-        self.commits.append({tp: meta.offset for tp, meta in offsets.items()})
-
-    def assignment(self) -> set[TopicPartition]:
-        return self.assigned
-
-    def pause(self, *partitions: TopicPartition) -> None:
-        self.pauses += 1
-
-    def resume(self, *partitions: TopicPartition) -> None:
-        pass
-
-    def seek(self, partition: TopicPartition, offset: int) -> None:
-        pass
-
-    def highwater(self, partition: TopicPartition) -> int | None:
-        return self.end_offset
-
-
-class Delivered:
-    def get(self, timeout: float | None = None) -> None:
-        return None
-
-
-class RecordingProducer:
-    def __init__(self, failing_flushes: int = 0) -> None:
-        self.sent: list[tuple[str, bytes, list[tuple[str, bytes]]]] = []
-        self.failing_flushes = failing_flushes
-
-    def send(
-        self,
-        topic: str,
-        key: bytes | None = None,
-        value: bytes = b"",
-        headers: list[tuple[str, bytes]] | None = None,
-    ) -> Delivered:
-        self.sent.append((topic, value, headers or []))
-        return Delivered()
-
-    def flush(self, timeout: float | None = None) -> None:
-        if self.failing_flushes:
-            self.failing_flushes -= 1
-            raise KafkaTimeoutError("broker away")
-
-
-@pytest.fixture
-def app(tmp_path: Path) -> Iterator[App]:
-    settings = Settings(database_url=f"sqlite:///{tmp_path}/db.sqlite", rules_file=RULES_FILE)
-    application = bootstrap(settings)
-    yield application
-    application.close()
 
 
 def _worker(app: App, consumer: ScriptedConsumer, producer: RecordingProducer) -> ContactWorker:
@@ -106,14 +25,8 @@ def _worker(app: App, consumer: ScriptedConsumer, producer: RecordingProducer) -
     return ContactWorker(app, consumer, producer, relay)  # type: ignore[arg-type]
 
 
-def _valid(offset: int) -> Record:
-    return Record(
-        offset, json.dumps(event_json(f"e{offset}", [("email", f"c{offset}@x.com")])).encode()
-    )
-
-
 def test_invalid_events_go_to_the_dlq_and_their_offsets_are_committed(app: App) -> None:
-    consumer = ScriptedConsumer([_valid(0), Record(1, b"{oops"), _valid(2)])
+    consumer = ScriptedConsumer([valid_record(0), Record(1, b"{oops"), valid_record(2)])
     producer = RecordingProducer()
     worker = _worker(app, consumer, producer)
     assert worker.poll_once() == 3
@@ -138,7 +51,7 @@ def test_a_transient_database_failure_retries_the_batch_and_commits_only_after(
         return real_uow()
 
     monkeypatch.setattr(app, "uow", flaky_uow)
-    consumer = ScriptedConsumer([_valid(0), _valid(1)])
+    consumer = ScriptedConsumer([valid_record(0), valid_record(1)])
     worker = _worker(app, consumer, RecordingProducer())
     assert worker.poll_once() == 2
     assert consumer.pauses == 2  # waited twice with partitions paused, keeping membership
@@ -157,7 +70,7 @@ def test_stopping_while_the_database_is_down_commits_nothing(
         raise OperationalError("BEGIN", {}, Exception("connection refused"))
 
     monkeypatch.setattr(app, "uow", down)
-    consumer = ScriptedConsumer([_valid(0)])
+    consumer = ScriptedConsumer([valid_record(0)])
     worker = _worker(app, consumer, RecordingProducer())
     worker.stop = stop
     assert worker.poll_once() == 0
@@ -171,21 +84,21 @@ def test_a_bug_stops_the_worker_without_committing(
         raise KeyError("a bug")
 
     monkeypatch.setattr(app, "uow", broken)
-    consumer = ScriptedConsumer([_valid(0)])
+    consumer = ScriptedConsumer([valid_record(0)])
     with pytest.raises(KeyError):
         _worker(app, consumer, RecordingProducer()).poll_once()
     assert consumer.commits == []
 
 
 def test_consumer_lag_is_the_high_watermark_minus_the_next_offset(app: App) -> None:
-    consumer = ScriptedConsumer([_valid(0), _valid(1)])
+    consumer = ScriptedConsumer([valid_record(0), valid_record(1)])
     consumer.end_offset = 10  # eight more events wait on the partition
     _worker(app, consumer, RecordingProducer()).poll_once()
     assert app.registry.get_sample_value("ticketrouter_consumer_lag", {"partition": "0"}) == 8
 
 
 def test_lag_of_a_partition_lost_in_a_rebalance_is_no_longer_reported(app: App) -> None:
-    consumer = ScriptedConsumer([_valid(0)])
+    consumer = ScriptedConsumer([valid_record(0)])
     consumer.end_offset = 5
     worker = _worker(app, consumer, RecordingProducer())
     worker.poll_once()
@@ -196,7 +109,7 @@ def test_lag_of_a_partition_lost_in_a_rebalance_is_no_longer_reported(app: App) 
 
 
 def test_a_broker_failure_while_dead_lettering_is_retried_before_committing(app: App) -> None:
-    consumer = ScriptedConsumer([Record(0, b"{oops"), _valid(1)])
+    consumer = ScriptedConsumer([Record(0, b"{oops"), valid_record(1)])
     producer = RecordingProducer(failing_flushes=2)
     assert _worker(app, consumer, producer).poll_once() == 2
     assert consumer.pauses == 2 and consumer.commits == [{TP: 2}]
@@ -205,7 +118,7 @@ def test_a_broker_failure_while_dead_lettering_is_retried_before_committing(app:
 
 
 def test_decisions_wait_in_the_outbox_while_the_broker_is_away(app: App) -> None:
-    consumer = ScriptedConsumer([_valid(0), _valid(1)])
+    consumer = ScriptedConsumer([valid_record(0), valid_record(1)])
     producer = RecordingProducer(failing_flushes=1)
     worker = _worker(app, consumer, producer)
     assert worker.poll_once() == 2

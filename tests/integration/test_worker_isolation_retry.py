@@ -5,33 +5,21 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from tests.builders import RULES_FILE
-from tests.integration.test_worker_failures import (
+from tests.integration.worker_doubles import (
     TP,
     Record,
     RecordingProducer,
     ScriptedConsumer,
-    _valid,
+    valid_record,
 )
 from ticketrouter.adapters.kafka import OutboxRelay
 from ticketrouter.adapters.unit_of_work import SqlUnitOfWork
-from ticketrouter.bootstrap import App, bootstrap
-from ticketrouter.config import Settings
+from ticketrouter.bootstrap import App
 from ticketrouter.entrypoints.worker import ContactWorker
-
-
-@pytest.fixture
-def app(tmp_path: Path) -> Iterator[App]:
-    settings = Settings(database_url=f"sqlite:///{tmp_path}/db.sqlite", rules_file=RULES_FILE)
-    application = bootstrap(settings)
-    yield application
-    application.close()
 
 
 def _message_for_a_missing_case(offset: int) -> Record:
@@ -60,7 +48,7 @@ def test_a_refused_event_is_dead_lettered_once_when_its_batch_is_retried(
         return real_uow()
 
     monkeypatch.setattr(app, "uow", flaky_uow)
-    consumer = ScriptedConsumer([_message_for_a_missing_case(0), _valid(1), _valid(2)])
+    consumer = ScriptedConsumer([_message_for_a_missing_case(0), valid_record(1), valid_record(2)])
     producer = RecordingProducer()
     relay = OutboxRelay(app.database.writer, producer, "routing-decisions")
     worker = ContactWorker(app, consumer, producer, relay)
