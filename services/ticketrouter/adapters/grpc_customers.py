@@ -6,7 +6,7 @@ import grpc
 
 from ticketrouter.adapters.context_messages import conflict_to_proto, merge_to_proto
 from ticketrouter.adapters.cursors import decode_cursor, encode_cursor
-from ticketrouter.adapters.grpc_errors import grpc_errors, invalid
+from ticketrouter.adapters.grpc_errors import grpc_errors, invalid, required
 from ticketrouter.adapters.messages import customer_to_proto, timeline_item_to_proto
 from ticketrouter.adapters.unit_of_work import SqlUnitOfWork
 from ticketrouter.bootstrap import App
@@ -114,7 +114,7 @@ class CustomerServicer(customers_pb2_grpc.CustomerServiceServicer):
         self, request: customers_pb2.LinkIdentityRequest, context: grpc.ServicerContext
     ) -> customers_pb2.Customer:
         command = LinkIdentity(
-            _required(request.customer_id, "customer_id"),
+            required(request.customer_id, "customer_id"),
             self._identity(request),
             _actor(request.actor),
             request.reason[:MAX_REASON],
@@ -126,7 +126,7 @@ class CustomerServicer(customers_pb2_grpc.CustomerServiceServicer):
         self, request: customers_pb2.UnlinkIdentityRequest, context: grpc.ServicerContext
     ) -> customers_pb2.Customer:
         command = UnlinkIdentity(
-            _required(request.customer_id, "customer_id"),
+            required(request.customer_id, "customer_id"),
             self._identity(request),
             _actor(request.actor),
             request.reason[:MAX_REASON],
@@ -138,8 +138,8 @@ class CustomerServicer(customers_pb2_grpc.CustomerServiceServicer):
         self, request: customers_pb2.MergeCustomersRequest, context: grpc.ServicerContext
     ) -> customers_pb2.Customer:
         command = MergeCustomers(
-            _required(request.surviving_customer_id, "surviving_customer_id"),
-            _required(request.merged_customer_id, "merged_customer_id"),
+            required(request.surviving_customer_id, "surviving_customer_id"),
+            required(request.merged_customer_id, "merged_customer_id"),
             _actor(request.actor),
             request.reason[:MAX_REASON],
         )
@@ -160,14 +160,6 @@ class CustomerServicer(customers_pb2_grpc.CustomerServiceServicer):
     def _after(self, customer_id: str) -> customers_pb2.Customer:
         with self.app.read_uow() as uow:
             return self._customer(uow, customer_id)
-
-
-def _required(value: str, field: str) -> str:
-    if not value:
-        raise InvalidField(field, "is required")
-    if len(value) > 64:
-        raise InvalidField(field, "longer than 64 characters")
-    return value
 
 
 def _actor(actor: str) -> str:

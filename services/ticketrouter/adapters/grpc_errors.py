@@ -23,6 +23,15 @@ def invalid(context: grpc.ServicerContext, field: str, reason: str) -> NoReturn:
     raise AssertionError("abort returns only by raising")
 
 
+def required(value: str, field: str, max_length: int = 64) -> str:
+    """An id the request must carry; InvalidField (INVALID_ARGUMENT) names the field."""
+    if not value:
+        raise InvalidField(field, "is required")
+    if len(value) > max_length:
+        raise InvalidField(field, f"longer than {max_length} characters")
+    return value
+
+
 def grpc_errors(method: F) -> F:
     @functools.wraps(method)
     def wrapper(self: Any, request: Any, context: grpc.ServicerContext) -> Any:

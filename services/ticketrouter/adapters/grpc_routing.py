@@ -11,7 +11,7 @@ from sqlalchemy.exc import OperationalError
 
 from ticketrouter.adapters.codec import CONTACT_RECEIVED, decision_to_proto, to_command
 from ticketrouter.adapters.context_messages import context_to_proto
-from ticketrouter.adapters.grpc_errors import grpc_errors, invalid
+from ticketrouter.adapters.grpc_errors import grpc_errors, invalid, required
 from ticketrouter.adapters.messages import case_to_proto, explanation_to_proto
 from ticketrouter.bootstrap import App
 from ticketrouter.domain.cases import Case, parse_case_status, parse_handoff_reason
@@ -25,7 +25,7 @@ from ticketrouter.domain.commands import (
     TransferCase,
 )
 from ticketrouter.domain.decisions import Decision
-from ticketrouter.domain.errors import InvalidField, NotFound
+from ticketrouter.domain.errors import NotFound
 from ticketrouter.service_layer.cases import add_note, resolve_case, transfer_case
 from ticketrouter.service_layer.intake import handle_events
 from ticketrouter.service_layer.ports import UnitOfWork
@@ -43,18 +43,6 @@ def _receive_one(
     cmd: ReceiveContact, uow: UnitOfWork, now: datetime, settings: RoutingSettings
 ) -> Decision | None:
     return handle_events([cmd], uow, now, settings)[0]
-
-
-def _required(value: str, field: str) -> str:
-    if not value:
-        raise InvalidField(field, "is required")
-    if len(value) > 64:
-        raise InvalidField(field, "longer than 64 characters")
-    return value
-
-
-def _agent(agent_id: str) -> str:
-    return _required(agent_id, "agent_id")
 
 
 def _page_limit(limit: int, context: grpc.ServicerContext) -> int:
@@ -188,7 +176,9 @@ class RoutingServicer(routing_pb2_grpc.RoutingServiceServicer):
     def AcceptOffer(
         self, request: routing_pb2.AcceptOfferRequest, context: grpc.ServicerContext
     ) -> routing_pb2.Case:
-        command = AcceptOffer(_required(request.case_id, "case_id"), _agent(request.agent_id))
+        command = AcceptOffer(
+            required(request.case_id, "case_id"), required(request.agent_id, "agent_id")
+        )
         case: Case = self.app.bus.execute(accept_offer, command)
         return self._case_proto(case.case_id)
 
@@ -199,7 +189,9 @@ class RoutingServicer(routing_pb2_grpc.RoutingServiceServicer):
         if len(request.reason) > 200:
             invalid(context, "reason", "longer than 200 characters")
         command = DeclineOffer(
-            _required(request.case_id, "case_id"), _agent(request.agent_id), request.reason
+            required(request.case_id, "case_id"),
+            required(request.agent_id, "agent_id"),
+            request.reason,
         )
         case: Case = self.app.bus.execute(decline_offer, command)
         return self._case_proto(case.case_id)
@@ -208,7 +200,7 @@ class RoutingServicer(routing_pb2_grpc.RoutingServiceServicer):
     def ExplainDecision(
         self, request: routing_pb2.ExplainDecisionRequest, context: grpc.ServicerContext
     ) -> routing_pb2.ExplainDecisionResponse:
-        case_id = _required(request.case_id, "case_id")
+        case_id = required(request.case_id, "case_id")
         with self.app.read_uow() as uow:
             case = uow.repo.get_case(case_id)
             if case is None:
