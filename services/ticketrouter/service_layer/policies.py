@@ -194,19 +194,32 @@ def contact_facts(
 ) -> ContactFacts:
     """What a policy sees of a contact, read without changing anything (dry runs and
     replays): the customer's facts when the policy reads them and the customer is known."""
+    owners = set(uow.repo.owners_of(cmd.identities).values()) if needs_customer else set()
+    # Unknown, or an event that would merge customers: no one customer's history.
+    customer_id = owners.pop() if len(owners) == 1 else None
+    return facts_for(uow, cmd, customer_id, needs_customer, limits, now)
+
+
+def facts_for(
+    uow: UnitOfWork,
+    cmd: ReceiveContact,
+    customer_id: str | None,
+    needs_customer: bool,
+    limits: ContextLimits,
+    now: datetime,
+) -> ContactFacts:
+    """The contact's facts, with the history of `customer_id` (None: a new customer)
+    read from their context packet when the policy looks at the customer at all."""
     facts = ContactFacts(
         channel=cmd.channel.value,
         topic=cmd.topic,
         language=cmd.language,
         subject=cmd.subject,
         attributes=cmd.attributes,
+        is_new_customer=customer_id is None,
     )
-    if not needs_customer:
+    if customer_id is None or not needs_customer:
         return facts
-    owners = set(uow.repo.owners_of(cmd.identities).values())
-    if len(owners) != 1:  # unknown, or an event that would merge customers
-        return facts
-    customer_id = owners.pop()
     known = uow.repo.context_packets([customer_id], limits, now).get(customer_id)
     if known is None:
         return facts
@@ -217,5 +230,4 @@ def contact_facts(
         open_cases=len(known.open_cases),
         previous_cases=len(known.previous_cases),
         last_csat=known.recent_csat[0][1] if known.recent_csat else None,
-        is_new_customer=False,
     )

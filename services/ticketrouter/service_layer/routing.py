@@ -22,10 +22,11 @@ from ticketrouter.domain.matching import (
     exclusion,
     rank_agents,
 )
-from ticketrouter.domain.plan import ContactFacts, Strategy
+from ticketrouter.domain.plan import Strategy
 from ticketrouter.domain.timeline import EntryKind, TimelineEntry
 from ticketrouter.service_layer.history import note_on_timeline, record_handoff
 from ticketrouter.service_layer.identities import resolve_customer
+from ticketrouter.service_layer.policies import facts_for
 from ticketrouter.service_layer.ports import UnitOfWork
 from ticketrouter.service_layer.settings import MAX_PULLS, PULL_WINDOW, RoutingSettings
 
@@ -132,7 +133,10 @@ def _open(
     now: datetime,
     settings: RoutingSettings,
 ) -> Case:
-    plan = settings.policy.plan_for(_facts(uow, customer_id, new_customer, cmd, settings))
+    known = None if new_customer else customer_id
+    policy = settings.policy
+    facts = facts_for(uow, cmd, known, policy.needs_customer, settings.context, cmd.occurred_at)
+    plan = policy.plan_for(facts)
     return Case(
         case_id=uuid.uuid4().hex,
         customer_id=customer_id,
@@ -146,37 +150,6 @@ def _open(
         opened_at=now,
         queued_at=now,
         plan=plan,
-    )
-
-
-def _facts(
-    uow: UnitOfWork,
-    customer_id: str,
-    new_customer: bool,
-    cmd: ReceiveContact,
-    settings: RoutingSettings,
-) -> ContactFacts:
-    facts = ContactFacts(
-        channel=cmd.channel.value,
-        topic=cmd.topic,
-        language=cmd.language,
-        subject=cmd.subject,
-        attributes=cmd.attributes,
-        is_new_customer=new_customer,
-    )
-    if new_customer or not settings.policy.needs_customer:
-        return facts
-    packet = uow.repo.context_packets([customer_id], settings.context, cmd.occurred_at)
-    known = packet.get(customer_id)
-    if known is None:
-        return facts
-    return replace(
-        facts,
-        customer_tier=known.tier,
-        customer_language=known.language,
-        open_cases=len(known.open_cases),
-        previous_cases=len(known.previous_cases),
-        last_csat=known.recent_csat[0][1] if known.recent_csat else None,
     )
 
 
