@@ -112,10 +112,8 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
 
 
 def _list(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
-    raw = env.get(name)
-    if raw is None:
-        return default
-    return tuple(item.strip().lower() for item in raw.split(",") if item.strip())
+    """Lower-cased names; unset keeps the default, set but empty means none."""
+    return default if name not in env else tuple(item.lower() for item in _csv(env, name))
 
 
 def from_env(env: Mapping[str, str] | None = None) -> Settings:
@@ -139,8 +137,7 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         rules_file=Path(get("TICKETROUTER_RULES_FILE") or d.rules_file),
         fcr_window=timedelta(days=_int(env, "TICKETROUTER_FCR_WINDOW_DAYS", 7)),
         default_region=(get("TICKETROUTER_DEFAULT_REGION") or d.default_region).upper(),
-        teams=tuple(t.strip() for t in get("TICKETROUTER_TEAMS", "").split(",") if t.strip())
-        or d.teams,
+        teams=_csv(env, "TICKETROUTER_TEAMS") or d.teams,
         log_level=(get("TICKETROUTER_LOG_LEVEL") or d.log_level).upper(),
         log_format=get("TICKETROUTER_LOG_FORMAT") or d.log_format,
         never_merge_kinds=_list(env, "TICKETROUTER_NEVER_MERGE_KINDS", d.never_merge_kinds),
@@ -159,3 +156,40 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         grpc_tls_key=tls_key,
         grpc_tls_client_ca=tls_client_ca,
     )
+
+
+def to_env(settings: Settings) -> dict[str, str]:
+    """The environment that `from_env` reads back as these settings: how a process
+    hands its configuration to the workers it starts."""
+    s = settings
+    return {
+        "TICKETROUTER_DATABASE_URL": s.database_url,
+        "TICKETROUTER_KAFKA_BOOTSTRAP": s.kafka_bootstrap,
+        "TICKETROUTER_CONTACTS_TOPIC": s.contacts_topic,
+        "TICKETROUTER_DECISIONS_TOPIC": s.decisions_topic,
+        "TICKETROUTER_DLQ_TOPIC": s.dlq_topic,
+        "TICKETROUTER_TOPIC_PARTITIONS": str(s.topic_partitions),
+        "TICKETROUTER_GROUP_ID": s.group_id,
+        "TICKETROUTER_BATCH_SIZE": str(s.batch_size),
+        "TICKETROUTER_MAX_POLL_INTERVAL_MS": str(s.max_poll_interval_ms),
+        "TICKETROUTER_MAX_INVALID_RATIO": repr(s.max_invalid_ratio),
+        "TICKETROUTER_GRPC_ADDRESS": s.grpc_address,
+        "TICKETROUTER_METRICS_ADDRESS": s.metrics_address,
+        "TICKETROUTER_RULES_FILE": str(s.rules_file),
+        "TICKETROUTER_FCR_WINDOW_DAYS": str(s.fcr_window.days),
+        "TICKETROUTER_DEFAULT_REGION": s.default_region,
+        "TICKETROUTER_TEAMS": ",".join(s.teams),
+        "TICKETROUTER_LOG_LEVEL": s.log_level,
+        "TICKETROUTER_LOG_FORMAT": s.log_format,
+        "TICKETROUTER_NEVER_MERGE_KINDS": ",".join(s.never_merge_kinds),
+        "TICKETROUTER_ONE_PER_CUSTOMER_KINDS": ",".join(s.one_per_customer_kinds),
+        "TICKETROUTER_CONTEXT_ITEMS": str(s.context_items),
+        "TICKETROUTER_AGING_PER_MINUTE": repr(s.aging_per_minute),
+        "TICKETROUTER_OFFER_TIMEOUT_SECONDS": repr(s.offer_timeout_seconds),
+        "TICKETROUTER_MAX_MISSED_OFFERS": str(s.max_missed_offers),
+        "TICKETROUTER_PLATFORM_TOKENS": ",".join(s.platform_tokens),
+        "TICKETROUTER_ADMIN_TOKENS": ",".join(s.admin_tokens),
+        "TICKETROUTER_GRPC_TLS_CERT": str(s.grpc_tls_cert or ""),
+        "TICKETROUTER_GRPC_TLS_KEY": str(s.grpc_tls_key or ""),
+        "TICKETROUTER_GRPC_TLS_CLIENT_CA": str(s.grpc_tls_client_ca or ""),
+    }

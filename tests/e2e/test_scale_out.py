@@ -20,25 +20,16 @@ from ticketrouter.adapters.database import connect
 from ticketrouter.adapters.kafka import create_producer, ensure_topics
 from ticketrouter.adapters.orm import AgentChannelRow, CaseRow, ProcessedEventRow
 from ticketrouter.adapters.unit_of_work import SqlUnitOfWork
+from ticketrouter.config import Settings, to_env
 from ticketrouter.domain.channels import Presence
 
 EVENTS = 400
 CHANNELS = ["email", "chat", "voice"]
 
 
-def _worker_env(settings, database_url: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
-    return {
-        **os.environ,
-        "TICKETROUTER_DATABASE_URL": database_url,
-        "TICKETROUTER_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
-        "TICKETROUTER_CONTACTS_TOPIC": settings.contacts_topic,
-        "TICKETROUTER_DECISIONS_TOPIC": settings.decisions_topic,
-        "TICKETROUTER_DLQ_TOPIC": settings.dlq_topic,
-        "TICKETROUTER_GROUP_ID": settings.group_id,
-        "TICKETROUTER_BATCH_SIZE": "25",
-        "TICKETROUTER_MAX_POLL_INTERVAL_MS": "6000",
-        "TICKETROUTER_METRICS_ADDRESS": "127.0.0.1:0",
-    }
+def _worker_env(settings: Settings) -> dict[str, str]:
+    small_batches = settings.with_overrides(batch_size=25, max_poll_interval_ms=6000)
+    return {**os.environ, **to_env(small_batches), "TICKETROUTER_METRICS_ADDRESS": "127.0.0.1:0"}
 
 
 def _share_the_partitions(logs: list[Path]) -> bool:
@@ -82,7 +73,7 @@ def test_two_workers_share_the_group_and_never_over_assign(
     workers = [
         subprocess.Popen(
             [sys.executable, "-m", "ticketrouter.entrypoints.cli", "worker"],
-            env=_worker_env(settings, shared_database),
+            env=_worker_env(settings),
             stdout=log.open("w"),
             stderr=subprocess.STDOUT,
         )

@@ -41,7 +41,7 @@ from ticketrouter.adapters.orm import (
     ProcessedEventRow,
 )
 from ticketrouter.adapters.unit_of_work import SqlUnitOfWork
-from ticketrouter.config import Settings
+from ticketrouter.config import Settings, to_env
 from ticketrouter.domain.channels import Presence
 
 CHANNELS = ("email", "chat", "voice")
@@ -54,22 +54,14 @@ MAX_POLL_INTERVAL_MS = 4000
 
 
 def worker_env(settings: Settings, **extra: str) -> dict[str, str]:
-    env = {
+    return {
         **os.environ,
-        "TICKETROUTER_DATABASE_URL": settings.database_url,
-        "TICKETROUTER_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
-        "TICKETROUTER_CONTACTS_TOPIC": settings.contacts_topic,
-        "TICKETROUTER_DECISIONS_TOPIC": settings.decisions_topic,
-        "TICKETROUTER_DLQ_TOPIC": settings.dlq_topic,
-        "TICKETROUTER_TOPIC_PARTITIONS": str(settings.topic_partitions),
-        "TICKETROUTER_GROUP_ID": settings.group_id,
-        "TICKETROUTER_BATCH_SIZE": str(settings.batch_size),
+        **to_env(settings),
         "TICKETROUTER_MAX_POLL_INTERVAL_MS": str(MAX_POLL_INTERVAL_MS),
         "TICKETROUTER_METRICS_ADDRESS": "127.0.0.1:0",
         "TICKETROUTER_LOG_LEVEL": "INFO",
+        **extra,
     }
-    env.update(extra)
-    return env
 
 
 @dataclass

@@ -16,7 +16,7 @@ from pathlib import Path
 from sqlalchemy import create_engine
 from sqlalchemy.exc import OperationalError
 
-from ticketrouter.config import Settings
+from ticketrouter.config import Settings, to_env
 
 # Where the bench makes its scratch databases when the router is not configured with
 # PostgreSQL: the development and CI server (README, "Two commands").
@@ -83,15 +83,7 @@ class WorkerProcess:
 def start_workers(settings: Settings, count: int, logs: Path) -> list[WorkerProcess]:
     env = {
         **os.environ,
-        "TICKETROUTER_DATABASE_URL": settings.database_url,
-        "TICKETROUTER_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
-        "TICKETROUTER_CONTACTS_TOPIC": settings.contacts_topic,
-        "TICKETROUTER_DECISIONS_TOPIC": settings.decisions_topic,
-        "TICKETROUTER_DLQ_TOPIC": settings.dlq_topic,
-        "TICKETROUTER_TOPIC_PARTITIONS": str(settings.topic_partitions),
-        "TICKETROUTER_GROUP_ID": settings.group_id,
-        "TICKETROUTER_BATCH_SIZE": str(settings.batch_size),
-        "TICKETROUTER_RULES_FILE": str(settings.rules_file),
+        **to_env(settings),
         "TICKETROUTER_METRICS_ADDRESS": "127.0.0.1:0",
         "TICKETROUTER_LOG_LEVEL": "INFO",  # the assignments are read from the logs
         "TICKETROUTER_LOG_FORMAT": "text",

@@ -1,0 +1,61 @@
+"""The environment is the configuration: what a process hands its workers reads
+back as the same settings."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from ticketrouter.config import Settings, from_env, to_env
+
+EVERY_FIELD_CHANGED = Settings(
+    database_url="postgresql+psycopg2://router@db/routing",
+    kafka_bootstrap="kafka-1:9092,kafka-2:9092",
+    contacts_topic="in",
+    decisions_topic="out",
+    dlq_topic="in.dlq",
+    topic_partitions=12,
+    group_id="routers",
+    batch_size=100,
+    max_poll_interval_ms=6000,
+    max_invalid_ratio=0.25,
+    grpc_address="0.0.0.0:7000",
+    metrics_address="0.0.0.0:7001",
+    rules_file=Path("/etc/ticketrouter/policy.yaml"),
+    fcr_window=timedelta(days=3),
+    default_region="GB",
+    teams=("billing", "care"),
+    log_level="DEBUG",
+    log_format="json",
+    never_merge_kinds=("phone",),
+    one_per_customer_kinds=("account", "loyalty"),
+    context_items=9,
+    aging_per_minute=0.5,
+    offer_timeout_seconds=20.0,
+    max_missed_offers=2,
+    platform_tokens=("desk-1", "desk-2"),
+    admin_tokens=("ops",),
+    grpc_tls_cert=Path("/tls/server.pem"),
+    grpc_tls_key=Path("/tls/server.key"),
+    grpc_tls_client_ca=Path("/tls/ca.pem"),
+)
+
+
+@pytest.mark.parametrize("settings", [Settings(), EVERY_FIELD_CHANGED], ids=["defaults", "all"])
+def test_settings_survive_the_trip_through_the_environment(settings: Settings) -> None:
+    assert from_env(to_env(settings)) == settings
+
+
+def test_every_field_is_handed_on() -> None:
+    # A new setting that to_env forgets would silently fall back to its default in
+    # every worker process: the all-changed settings must differ from the defaults
+    # in every field for the round trip above to prove anything.
+    defaults = Settings()
+    same = [
+        name
+        for name in Settings.__dataclass_fields__
+        if getattr(EVERY_FIELD_CHANGED, name) == getattr(defaults, name)
+    ]
+    assert same == []
