@@ -27,8 +27,7 @@ def advance_queue(
     """Offers that lapsed go to someone else first; then cases whose next step is due
     are relaxed and routed again."""
     decisions = [
-        _withdraw(uow, case, case.owner_agent_id or "", now, settings, "lapsed")
-        for case in uow.repo.lapsed_offers(now, cmd.limit)
+        _lapse(uow, case, now, settings) for case in uow.repo.lapsed_offers(now, cmd.limit)
     ]
     for case in uow.repo.cases_due_a_step(now, cmd.limit):
         if not case.relax(now):
@@ -59,31 +58,34 @@ def decline_offer(
     cmd: DeclineOffer, uow: UnitOfWork, now: datetime, settings: RoutingSettings
 ) -> Case:
     case = _case(uow, cmd.case_id)
-    _withdraw(uow, case, cmd.agent_id, now, settings, f"declined: {cmd.reason or 'no reason'}")
+    _end_offer(uow, case, cmd.agent_id, now, f"declined: {cmd.reason or 'no reason'}")
+    _reroute(uow, case, now, settings)
     return case
 
 
-def _withdraw(
-    uow: UnitOfWork,
-    case: Case,
-    agent_id: str,
-    now: datetime,
-    settings: RoutingSettings,
-    why: str,
-) -> Decision:
-    """The offer ends without the agent ever owning the case, so no handoff counts;
-    the case is routed again at once, to anyone but them."""
-    repo = uow.repo
-    case.withdraw_offer(agent_id)
-    repo.release_capacity(agent_id, case.channel)
-    note_on_timeline(uow, case, EntryKind.DECLINED, now, f"offer to {agent_id} {why}")
-    if why == "lapsed" and repo.note_missed_offer(agent_id) >= settings.max_missed_offers:
-        # Nobody is answering that desk: stop offering them work until they are back.
-        repo.set_presence(agent_id, Presence.AWAY)
-        repo.reset_missed_offers(agent_id)
+def _lapse(uow: UnitOfWork, case: Case, now: datetime, settings: RoutingSettings) -> Decision:
+    agent_id = case.owner_agent_id or ""
+    _end_offer(uow, case, agent_id, now, "lapsed")
+    if uow.repo.note_missed_offer(agent_id) >= settings.max_missed_offers:
+        # Nobody is answering that desk: stop offering them work until they are back
+        # (before routing again, so no other case goes to them meanwhile).
+        uow.repo.set_presence(agent_id, Presence.AWAY)
+        uow.repo.reset_missed_offers(agent_id)
         note_on_timeline(uow, case, EntryKind.DECLINED, now, f"{agent_id} set away: no answer")
+    return _reroute(uow, case, now, settings)
+
+
+def _end_offer(uow: UnitOfWork, case: Case, agent_id: str, now: datetime, why: str) -> None:
+    """The offer ends without the agent ever owning the case, so no handoff counts."""
+    case.withdraw_offer(agent_id)
+    uow.repo.release_capacity(agent_id, case.channel)
+    note_on_timeline(uow, case, EntryKind.DECLINED, now, f"offer to {agent_id} {why}")
+
+
+def _reroute(uow: UnitOfWork, case: Case, now: datetime, settings: RoutingSettings) -> Decision:
+    """At once, to anyone but the agents who let it go."""
     decision = route_case(uow, case, case.channel, now, settings, None)
-    repo.save_case(case)
+    uow.repo.save_case(case)
     uow.emit(CaseRouted(decision))
     return decision
 
