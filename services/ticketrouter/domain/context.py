@@ -178,16 +178,7 @@ def _last_agent(case: CaseRecord | None) -> LastAgent | None:
 def _shorter(contact: Contact, chars: int) -> Contact:
     if len(contact.subject) <= chars:
         return contact
-    return Contact(
-        contact.event_id,
-        contact.customer_id,
-        contact.case_id,
-        contact.channel,
-        contact.topic,
-        contact.subject[:chars],
-        contact.occurred_at,
-        contact.outcome,
-    )
+    return replace(contact, subject=contact.subject[:chars])
 
 
 def _active(offers: Iterable[Offer], now: datetime) -> list[Offer]:

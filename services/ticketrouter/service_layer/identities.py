@@ -13,6 +13,7 @@ from ticketrouter.domain.errors import ConflictingState, InvalidField, NotFound
 from ticketrouter.domain.events import CustomersMerged, IdentityConflictReported
 from ticketrouter.domain.identity import Identity
 from ticketrouter.domain.merging import (
+    ROUTER,
     ConflictReason,
     IdentityConflict,
     IdentityPolicy,
@@ -68,7 +69,7 @@ def _merge(uow: UnitOfWork, merge: Merge) -> None:
             detail=f"customer {merge.merged_id} merged in{by}{source}: {merge.reason}",
         )
     )
-    uow.emit(CustomersMerged(manual=merge.event_id == ""))
+    uow.emit(CustomersMerged(manual=merge.actor != ROUTER))
 
 
 def _report_conflict(
