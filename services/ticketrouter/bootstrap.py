@@ -80,8 +80,14 @@ class App:
                 self.feed.publish(event.decision)
 
     def advance_queue(self) -> None:
-        """Fire the routing steps that are due and re-route lapsed offers."""
-        self.bus.execute(advance_queue, AdvanceQueue())
+        """Fire the routing steps that are due and re-route lapsed offers. Every process
+        asks every second; most seconds nothing is due, so a reader looks first and the
+        writer (on SQLite, the one write lock the worker needs too) is taken only then."""
+        now = self.clock.now()
+        with self.read_uow() as uow:
+            due = uow.repo.lapsed_offers(now, 1) or uow.repo.cases_due_a_step(now, 1)
+        if due:
+            self.bus.execute(advance_queue, AdvanceQueue())
 
     def refresh_gauges(self) -> None:
         """Gauges come from the database, so every process (and a restart) agrees."""
