@@ -7,6 +7,7 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -136,10 +137,16 @@ def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None
 
 @pytest.fixture
 def service(broker: EmbeddedBroker, tmp_path: Path) -> Iterator[Service]:
-    settings = e2e_settings(broker, f"sqlite:///{tmp_path}/ticketrouter.db")
+    with running_service(e2e_settings(broker, f"sqlite:///{tmp_path}/ticketrouter.db")) as running:
+        yield running
+
+
+@contextmanager
+def running_service(settings: Settings) -> Iterator[Service]:
+    """The whole service on these settings, with a gRPC channel and a producer to it."""
     with Runtime(settings) as runtime:
         channel = grpc.insecure_channel(f"127.0.0.1:{runtime.grpc_port}")
-        producer = KafkaProducer(bootstrap_servers=broker.bootstrap, linger_ms=0)
+        producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, linger_ms=0)
         try:
             yield Service(runtime, channel, producer)
         finally:

@@ -13,13 +13,11 @@ from pathlib import Path
 
 import grpc
 import pytest
-from kafka import KafkaProducer
 
 from tests.builders import event_json
-from tests.e2e.conftest import Service, e2e_settings, read_topic, wait_until
+from tests.e2e.conftest import Service, e2e_settings, read_topic, running_service, wait_until
 from tests.e2e.test_contact_flow import _collect
 from ticketrouter.adapters.broker import EmbeddedBroker
-from ticketrouter.entrypoints.runtime import Runtime
 from ticketrouter.v1 import agents_pb2, routing_pb2
 
 POLICY = """
@@ -46,14 +44,8 @@ def router(broker: EmbeddedBroker, tmp_path: Path) -> Iterator[Service]:
     settings = e2e_settings(broker, f"sqlite:///{tmp_path}/ticketrouter.db").with_overrides(
         rules_file=rules, offer_timeout_seconds=30.0
     )
-    with Runtime(settings) as runtime:
-        channel = grpc.insecure_channel(f"127.0.0.1:{runtime.grpc_port}")
-        producer = KafkaProducer(bootstrap_servers=broker.bootstrap, linger_ms=0)
-        try:
-            yield Service(runtime, channel, producer)
-        finally:
-            producer.close(1)
-            channel.close()
+    with running_service(settings) as running:
+        yield running
 
 
 def _refund(event_id: str, email: str, order_value: float) -> dict[str, object]:
