@@ -89,6 +89,18 @@ def _components(sets: list[set[Identity]]) -> frozenset[frozenset[Identity]]:
     return frozenset(frozenset(g) for g in groups.values())
 
 
+def _state(repo: FakeRepository) -> tuple[object, ...]:
+    """Everything an event could change, to compare before and after."""
+    return (
+        dict(repo.identities),
+        len(repo.contacts),
+        len(repo.cases),
+        len(repo.merges),
+        len(repo.conflicts),
+        len(repo.entries),
+    )
+
+
 def _assert_consistent(repo: FakeRepository, events: list[ReceiveContact]) -> None:
     live = {c for c, customer in repo.customers.items() if customer.merged_into is None}
     assert set(repo.identities.values()) <= live  # nobody owns through a merged id
@@ -116,26 +128,12 @@ def test_customers_are_the_connected_components_whatever_the_order(
 def test_redelivering_every_event_changes_nothing(sets: list[set[Identity]]) -> None:
     events = _events(sets)
     repo = _run(events, GUARDED)
-    before = (
-        dict(repo.identities),
-        len(repo.contacts),
-        len(repo.cases),
-        len(repo.merges),
-        len(repo.conflicts),
-        len(repo.entries),
-    )
+    before = _state(repo)
     for event in events:
         with FakeUnitOfWork(repo) as uow:
             assert handle_events([event], uow, T0, GUARDED) == [None]
             uow.commit()
-    after = (
-        dict(repo.identities),
-        len(repo.contacts),
-        len(repo.cases),
-        len(repo.merges),
-        len(repo.conflicts),
-        len(repo.entries),
-    )
+    after = _state(repo)
     assert after == before
     _assert_consistent(repo, events)
 
