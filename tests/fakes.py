@@ -201,6 +201,7 @@ class FakeRepository(Repository):
         after: tuple[datetime, int] | None = None,
         channel: str | None = None,
         kinds: frozenset[EntryKind] = frozenset(),
+        case_id: str | None = None,
     ) -> TimelinePage:
         mine = sorted(
             (
@@ -209,6 +210,7 @@ class FakeRepository(Repository):
                 if e.customer_id == customer_id
                 and (not channel or e.channel == channel)
                 and (not kinds or e.kind in kinds)
+                and (not case_id or e.case_id == case_id)
             ),
             key=lambda item: (item[0], item[1]),
         )

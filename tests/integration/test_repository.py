@@ -314,3 +314,16 @@ def test_routing_writes_the_customers_timeline(uow_factory: UowFactory) -> None:
     with uow_factory() as uow:
         kinds = [e.kind for e in uow.repo.timeline(decision.customer_id, 50).entries]
     assert kinds == [EntryKind.CONTACT, EntryKind.HANDOFF, EntryKind.NOTE, EntryKind.RESOLVED]
+
+    # One case's route, among the customer's other cases.
+    with uow_factory() as uow:
+        [other] = handle_events(
+            [contact(("email", "t@x.com"), topic="orders.other", event_id="t2")], uow, T0, SETTINGS
+        )
+        uow.commit()
+    assert other is not None and other.case_id != decision.case_id
+    with uow_factory() as uow:
+        first = uow.repo.timeline(decision.customer_id, 50, case_id=decision.case_id).entries
+        second = uow.repo.timeline(decision.customer_id, 50, case_id=other.case_id).entries
+    assert [e.kind for e in first] == kinds
+    assert [(e.kind, e.case_id) for e in second] == [(EntryKind.CONTACT, other.case_id)]

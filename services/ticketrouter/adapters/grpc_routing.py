@@ -35,7 +35,7 @@ from ticketrouter.v1 import routing_pb2, routing_pb2_grpc
 
 MAX_QUEUE_PAGE = 1000
 DEFAULT_PAGE = 100
-EXPLAIN_HISTORY = 500  # timeline entries of the customer searched for the case
+EXPLAIN_HISTORY = 500  # the first entries of a case's route
 _BEGINNING = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -207,8 +207,9 @@ class RoutingServicer(routing_pb2_grpc.RoutingServiceServicer):
                 raise NotFound("case", case_id)
             route = [
                 f"{entry.at:%Y-%m-%dT%H:%M:%SZ} {entry.kind}: {entry.detail}"
-                for entry in uow.repo.timeline(case.customer_id, EXPLAIN_HISTORY).entries
-                if entry.case_id == case_id
+                for entry in uow.repo.timeline(
+                    case.customer_id, EXPLAIN_HISTORY, case_id=case_id
+                ).entries
             ]
         response = routing_pb2.ExplainDecisionResponse(
             case_id=case.case_id,

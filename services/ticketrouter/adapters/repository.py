@@ -296,6 +296,7 @@ class SqlRepository(Repository):
         after: tuple[datetime, int] | None = None,
         channel: str | None = None,
         kinds: frozenset[EntryKind] = frozenset(),
+        case_id: str | None = None,
     ) -> TimelinePage:
         self.flush()
         t = queries.timeline
@@ -307,6 +308,8 @@ class SqlRepository(Repository):
             query = query.where(t.c.channel == channel)
         if kinds:
             query = query.where(t.c.kind.in_(sorted(k.value for k in kinds)))
+        if case_id:
+            query = query.where(t.c.case_id == case_id)
         rows = self._run(query.order_by(t.c.at, t.c.id).limit(limit + 1)).all()
         entries = [
             TimelineEntry(

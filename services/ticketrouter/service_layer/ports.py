@@ -111,8 +111,10 @@ class Repository(abc.ABC):
         after: tuple[datetime, int] | None = None,
         channel: str | None = None,
         kinds: frozenset[EntryKind] = frozenset(),
+        case_id: str | None = None,
     ) -> TimelinePage:
-        """Entries in (time, insertion) order, after the cursor of a previous page."""
+        """Entries in (time, insertion) order, after the cursor of a previous page;
+        optionally only those of one channel, of some kinds, or about one case."""
 
     # --- cases
     @abc.abstractmethod
