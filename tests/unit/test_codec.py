@@ -175,3 +175,41 @@ def test_the_other_event_types_are_validated(event: dict, mentions: str) -> None
     with pytest.raises(InvalidEvent) as err:
         decode(_bytes({"event_id": "x", "occurred_at": "2026-11-22T10:00:00Z", **event}))
     assert mentions in err.value.detail
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e999"])
+def test_a_number_json_cannot_carry_is_invalid_naming_its_path(number: str) -> None:
+    # json.dumps cannot write these, so the raw text is spliced in as a producer might.
+    plain = {k: v for k, v in VALID.items() if k != "attributes"}
+    raw = _bytes(plain)[:-1] + f', "attributes": {{"order": {{"value": {number}}}}}}}'.encode()
+    with pytest.raises(InvalidEvent) as err:
+        decode(raw)
+    assert err.value.reason == "invalid_value"
+    assert err.value.detail.startswith("attributes.order.value:")
+
+
+def test_a_nan_in_binary_protobuf_is_invalid() -> None:
+    event = parse_event(_bytes(VALID))
+    event.attributes["order_value"] = float("nan")
+    with pytest.raises(InvalidEvent, match="attributes.order_value"):
+        decode(event.SerializeToString(), "application/x-protobuf")
+
+
+@pytest.mark.parametrize(
+    ("event", "field"),
+    [
+        ({**VALID, "subject": "charged\u0000twice"}, "subject"),
+        ({**VALID, "event_id": "e\u00001"}, "event_id"),
+        ({**VALID, "identities": [{"kind": "email", "value": "a\u0000@b.com"}]}, "identities[0]"),
+        ({**VALID, "attributes": {"note": ["ok", "b\u0000d"]}}, "attributes.note[1]"),
+    ],
+)
+def test_a_nul_that_postgresql_refuses_is_invalid_on_every_database(
+    event: dict,  # type: ignore[type-arg]
+    field: str,
+) -> None:
+    with pytest.raises(InvalidEvent) as err:
+        decode(_bytes(event))
+    assert err.value.reason == "invalid_value"
+    assert err.value.detail.startswith(field)
+    assert "NUL" in err.value.detail

@@ -16,6 +16,7 @@ from google.protobuf.message import DecodeError
 
 from ticketrouter.adapters.context_messages import context_to_json, context_to_proto
 from ticketrouter.adapters.messages import explanation_to_proto
+from ticketrouter.adapters.proto_values import check_storable
 from ticketrouter.domain.channels import parse_channel
 from ticketrouter.domain.commands import (
     EventCommand,
@@ -77,6 +78,7 @@ def parse_event(payload: bytes, content_type: str | None = None) -> events_pb2.C
 def to_command(event: events_pb2.ContactEvent, default_region: str = "US") -> EventCommand:
     """Validate a decoded event into a command; InvalidEvent names the field."""
     try:
+        check_storable(event)
         return _to_command(event, default_region)
     except InvalidField as err:
         raise InvalidEvent("invalid_value", str(err)) from None
