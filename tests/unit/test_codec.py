@@ -191,7 +191,7 @@ def test_a_number_json_cannot_carry_is_invalid_naming_its_path(number: str) -> N
 def test_a_nan_in_binary_protobuf_is_invalid() -> None:
     event = parse_event(_bytes(VALID))
     event.attributes["order_value"] = float("nan")
-    with pytest.raises(InvalidEvent, match="attributes.order_value"):
+    with pytest.raises(InvalidEvent, match=r"attributes\.order_value"):
         decode(event.SerializeToString(), "application/x-protobuf")
 
 

@@ -37,7 +37,9 @@ def check_storable(message: Message, path: str = "") -> None:
 
 
 def _check_map(field: FieldDescriptor, entries: object, name: str) -> None:
-    value_field = field.message_type.fields_by_name["value"]
+    entry = field.message_type
+    assert entry is not None  # a map field's entry is a message type
+    value_field = entry.fields_by_name["value"]
     for key, item in entries.items():  # type: ignore[attr-defined]
         key_text = str(key)
         problem = text_problem(key_text)
