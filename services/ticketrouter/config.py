@@ -27,6 +27,12 @@ class Settings:
     # Above this share of invalid events among the last 1,000 the worker halts rather
     # than dead-letter a whole broken deploy (1.0: never).
     max_invalid_ratio: float = 0.5
+    # Events larger than this go to the DLQ as too_large before they are decoded; well
+    # under the producer's 1 MiB request limit, so their dead-letter copy always fits.
+    max_event_bytes: int = 256 * 1024
+    # A batch in hand for longer than this makes the worker stalled: health turns
+    # NOT_SERVING until it commits again.
+    stall_seconds: float = 60.0
     grpc_address: str = "127.0.0.1:50051"
     metrics_address: str = "127.0.0.1:9464"
     rules_file: Path = DEFAULT_RULES
@@ -91,6 +97,19 @@ def _tls_files(env: Mapping[str, str]) -> tuple[Path | None, Path | None, Path |
     return cert, key, client_ca
 
 
+# The largest input event: its dead-letter copy, with headers, must stay under the
+# producer's default 1 MiB request limit (and a stock broker's message.max.bytes).
+MAX_EVENT_BYTES_LIMIT = 768 * 1024
+
+
+def _event_bytes(env: Mapping[str, str]) -> int:
+    name = "TICKETROUTER_MAX_EVENT_BYTES"
+    value = _int(env, name, Settings.max_event_bytes)
+    if not 1024 <= value <= MAX_EVENT_BYTES_LIMIT:
+        raise SystemExit(f"{name} must be within 1024..{MAX_EVENT_BYTES_LIMIT}, got {value}")
+    return value
+
+
 def _ratio(env: Mapping[str, str], name: str, default: float) -> float:
     value = _float(env, name, default)
     if value > 1.0:
@@ -132,6 +151,8 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         batch_size=_int(env, "TICKETROUTER_BATCH_SIZE", d.batch_size),
         max_poll_interval_ms=_int(env, "TICKETROUTER_MAX_POLL_INTERVAL_MS", d.max_poll_interval_ms),
         max_invalid_ratio=_ratio(env, "TICKETROUTER_MAX_INVALID_RATIO", d.max_invalid_ratio),
+        max_event_bytes=_event_bytes(env),
+        stall_seconds=_float(env, "TICKETROUTER_STALL_SECONDS", d.stall_seconds),
         grpc_address=get("TICKETROUTER_GRPC_ADDRESS") or d.grpc_address,
         metrics_address=get("TICKETROUTER_METRICS_ADDRESS") or d.metrics_address,
         rules_file=Path(get("TICKETROUTER_RULES_FILE") or d.rules_file),
@@ -173,6 +194,8 @@ def to_env(settings: Settings) -> dict[str, str]:
         "TICKETROUTER_BATCH_SIZE": str(s.batch_size),
         "TICKETROUTER_MAX_POLL_INTERVAL_MS": str(s.max_poll_interval_ms),
         "TICKETROUTER_MAX_INVALID_RATIO": repr(s.max_invalid_ratio),
+        "TICKETROUTER_MAX_EVENT_BYTES": str(s.max_event_bytes),
+        "TICKETROUTER_STALL_SECONDS": repr(s.stall_seconds),
         "TICKETROUTER_GRPC_ADDRESS": s.grpc_address,
         "TICKETROUTER_METRICS_ADDRESS": s.metrics_address,
         "TICKETROUTER_RULES_FILE": str(s.rules_file),

@@ -1,5 +1,6 @@
 """The worker's three failure paths, with a scripted consumer in front of a real
-SQLite database: invalid → DLQ and commit; transient → retry, no commit; bug → stop."""
+SQLite database: invalid → DLQ and commit; transient → retry, no commit; an event
+that fails on its own → DLQ as processing_error; a bug that fails them all → stop."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from tests.integration.worker_doubles import (
 )
 from ticketrouter.adapters.kafka import OutboxRelay
 from ticketrouter.bootstrap import App
+from ticketrouter.entrypoints import worker as worker_module
 from ticketrouter.entrypoints.worker import ContactWorker
 
 
@@ -77,17 +79,89 @@ def test_stopping_while_the_database_is_down_commits_nothing(
     assert consumer.commits == []
 
 
-def test_a_bug_stops_the_worker_without_committing(
+def test_a_bug_that_fails_every_event_stops_the_worker_without_committing(
     app: App, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def broken():  # type: ignore[no-untyped-def]
         raise KeyError("a bug")
 
     monkeypatch.setattr(app, "uow", broken)
-    consumer = ScriptedConsumer([valid_record(0)])
+    consumer = ScriptedConsumer([valid_record(0), valid_record(1)])
+    producer = RecordingProducer()
     with pytest.raises(KeyError):
-        _worker(app, consumer, RecordingProducer()).poll_once()
+        _worker(app, consumer, producer).poll_once()
     assert consumer.commits == []
+    assert producer.sent == [], "nothing is dead-lettered when the code, not an event, fails"
+
+
+def _poisoned_by(app: App, monkeypatch: pytest.MonkeyPatch, event_id: str) -> None:
+    """A bug that only this event's data triggers, deep in the handlers."""
+    real = worker_module.handle_events
+
+    def handle(commands, uow, now, settings):  # type: ignore[no-untyped-def]
+        if any(c.event_id == event_id for c in commands):
+            raise ValueError("Fail to serialize NaN for Value.number_value")
+        return real(commands, uow, now, settings)
+
+    monkeypatch.setattr(worker_module, "handle_events", handle)
+
+
+def test_an_event_that_fails_on_its_own_is_dead_lettered_and_the_rest_lands(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _poisoned_by(app, monkeypatch, "e1")
+    consumer = ScriptedConsumer([valid_record(0), valid_record(1), valid_record(2)])
+    producer = RecordingProducer()
+    worker = _worker(app, consumer, producer)
+    assert worker.poll_once() == 3
+    assert consumer.commits == [{TP: 3}]
+    [dlq] = [s for s in producer.sent if s[0] == "contact-events.dlq"]
+    headers = dict(dlq[2])
+    assert headers["dlq-reason"] == b"processing_error"
+    assert headers["dlq-error"].startswith(b"ValueError: Fail to serialize NaN")
+    assert headers["dlq-source"] == b"contact-events/0/1"
+    with app.read_uow() as uow:
+        assert uow.repo.processed_among(["e0", "e1", "e2"]) == {"e0", "e2"}
+    sample = app.registry.get_sample_value(
+        "ticketrouter_dlq_messages_total", {"reason": "processing_error"}
+    )
+    assert sample == 1
+    assert (worker.processed, worker.dead_lettered) == (2, 1)
+
+
+def test_a_batch_in_hand_too_long_makes_the_worker_stalled_and_counts_as_lag(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stop = threading.Event()
+    seen: list[tuple[bool, float | None]] = []
+    consumer = ScriptedConsumer([valid_record(0), valid_record(1)])
+    consumer.end_offset = 2
+    worker = _worker(app, consumer, RecordingProducer())
+    worker.stop = stop
+    app.settings = app.settings.with_overrides(stall_seconds=0.0)
+
+    def down():  # type: ignore[no-untyped-def]
+        lag = app.registry.get_sample_value("ticketrouter_consumer_lag", {"partition": "0"})
+        seen.append((worker.stalled, lag))
+        if len(seen) == 3:
+            stop.set()
+        raise OperationalError("BEGIN", {}, Exception("connection refused"))
+
+    monkeypatch.setattr(app, "uow", down)
+    assert worker.poll_once() == 0
+    assert consumer.commits == []
+    assert all(stalled for stalled, _ in seen)
+    # the first attempt comes before any backoff; from then on the waiting events show
+    assert [lag for _, lag in seen[1:]] == [2, 2]
+    assert worker.batch_age() > 0
+
+
+def test_between_batches_the_worker_is_not_stalled(app: App) -> None:
+    app.settings = app.settings.with_overrides(stall_seconds=0.0)
+    consumer = ScriptedConsumer([valid_record(0)])
+    worker = _worker(app, consumer, RecordingProducer())
+    assert worker.poll_once() == 1
+    assert worker.batch_age() == 0.0 and not worker.stalled
 
 
 def test_consumer_lag_is_the_high_watermark_minus_the_next_offset(app: App) -> None:

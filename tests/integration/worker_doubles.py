@@ -57,6 +57,9 @@ class ScriptedConsumer:
     def highwater(self, partition: TopicPartition) -> int | None:
         return self.end_offset
 
+    def end_offsets(self, partitions: list[TopicPartition]) -> dict[TopicPartition, int | None]:
+        return {tp: self.end_offset for tp in partitions}
+
 
 class Delivered:
     def get(self, timeout: float | None = None) -> None:

@@ -21,6 +21,8 @@ EVERY_FIELD_CHANGED = Settings(
     batch_size=100,
     max_poll_interval_ms=6000,
     max_invalid_ratio=0.25,
+    max_event_bytes=100_000,
+    stall_seconds=15.0,
     grpc_address="0.0.0.0:7000",
     metrics_address="0.0.0.0:7001",
     rules_file=Path("/etc/ticketrouter/policy.yaml"),
@@ -59,3 +61,9 @@ def test_every_field_is_handed_on() -> None:
         if getattr(EVERY_FIELD_CHANGED, name) == getattr(defaults, name)
     ]
     assert same == []
+
+
+@pytest.mark.parametrize("value", ["10", "2000000"])
+def test_the_event_size_limit_leaves_room_for_the_dead_letter_copy(value: str) -> None:
+    with pytest.raises(SystemExit, match="TICKETROUTER_MAX_EVENT_BYTES"):
+        from_env({"TICKETROUTER_MAX_EVENT_BYTES": value})

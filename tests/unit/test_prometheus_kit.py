@@ -57,6 +57,7 @@ GAUGES: dict[str, frozenset[str]] = {
     "ticketrouter_agents_available": frozenset({"channel"}),
     "ticketrouter_agent_occupancy_ratio": frozenset({"channel"}),
     "ticketrouter_consumer_lag": frozenset({"partition"}),
+    "ticketrouter_worker_batch_age_seconds": frozenset(),
     "ticketrouter_build_info": frozenset({"version"}),
 }
 HISTOGRAM_SERIES = {f"{h}{s}" for h in HISTOGRAMS for s in ("_bucket", "_sum", "_count")}
@@ -75,6 +76,8 @@ ALERTS = frozenset(
         "TicketrouterQueueWaitSlaBreached",
         "TicketrouterDeadLetters",
         "TicketrouterConsumerLagGrowing",
+        "TicketrouterWorkerStalled",
+        "TicketrouterEventProcessingFailed",
         "TicketrouterNoAgentForQueuedWork",
         "TicketrouterNoAgentsAvailable",
         "TicketrouterDown",

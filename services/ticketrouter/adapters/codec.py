@@ -47,7 +47,8 @@ _LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 
 class InvalidEvent(Exception):
     """Reasons: too_large, bad_json, bad_protobuf, unknown_type, missing_field, invalid_value
-    (and unknown_reference, raised later, for a case the event names that does not exist)."""
+    (and, decided later: unknown_reference for a case the event names that does not
+    exist, processing_error for an event that fails on its own for another reason)."""
 
     def __init__(self, reason: str, detail: str) -> None:
         super().__init__(f"{reason}: {detail}")
@@ -55,9 +56,12 @@ class InvalidEvent(Exception):
         self.detail = detail
 
 
-def parse_event(payload: bytes, content_type: str | None = None) -> events_pb2.ContactEvent:
-    if len(payload) > MAX_EVENT_BYTES:
-        raise InvalidEvent("too_large", f"{len(payload)} bytes > {MAX_EVENT_BYTES}")
+def parse_event(
+    payload: bytes, content_type: str | None = None, max_bytes: int = MAX_EVENT_BYTES
+) -> events_pb2.ContactEvent:
+    """Checks the size before anything else, so no decoder ever sees a huge payload."""
+    if len(payload) > max_bytes:
+        raise InvalidEvent("too_large", f"{len(payload)} bytes > {max_bytes}")
     event = events_pb2.ContactEvent()
     if content_type == PROTOBUF_CONTENT_TYPE:
         try:
@@ -150,7 +154,8 @@ def _to_command(event: events_pb2.ContactEvent, region: str) -> EventCommand:
 
 
 def _require(value: str, field: str) -> None:
-    if not value:
+    # Blank is missing: " " must not become an idempotency key or a case id.
+    if not value.strip():
         raise InvalidEvent("missing_field", f"{field} is required")
 
 
@@ -186,9 +191,12 @@ def _offers(event: events_pb2.ContactEvent) -> tuple[Offer, ...]:
 
 
 def decode(
-    payload: bytes, content_type: str | None = None, default_region: str = "US"
+    payload: bytes,
+    content_type: str | None = None,
+    default_region: str = "US",
+    max_bytes: int = MAX_EVENT_BYTES,
 ) -> EventCommand:
-    return to_command(parse_event(payload, content_type), default_region)
+    return to_command(parse_event(payload, content_type, max_bytes), default_region)
 
 
 def decision_to_proto(decision: Decision, with_context: bool = True) -> events_pb2.RoutingDecision:

@@ -38,6 +38,7 @@ DLQ_REASONS = (
     "missing_field",
     "invalid_value",
     "unknown_reference",
+    "processing_error",
 )
 # Routing is fast when an agent is free; the long tail is queueing and broker lag.
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
@@ -166,6 +167,12 @@ class PrometheusMetrics(MetricsPort):
         self.consumer_lag = _gauge(
             r, "ticketrouter_consumer_lag", "Events not yet processed, by partition", "partition"
         )
+        self.batch_age = Gauge(
+            "ticketrouter_worker_batch_age_seconds",
+            "Seconds the worker's batch in hand has waited to be committed (0 between "
+            "batches; grows while the worker is stalled)",
+            registry=r,
+        )
         self.build = _gauge(r, "ticketrouter_build_info", "Running version", "version")
         self._lag_partitions: set[str] = set()
         self._preinitialise()
@@ -261,6 +268,9 @@ class PrometheusMetrics(MetricsPort):
             staffed = staffing.get(channel, ChannelStaffing(0, 0, 0))
             self.agents_available.labels(channel=channel.value).set(staffed.available)
             self.occupancy.labels(channel=channel.value).set(staffed.occupancy)
+
+    def set_batch_age(self, seconds: float) -> None:
+        self.batch_age.set(seconds)
 
     def set_consumer_lag(self, lag_by_partition: Mapping[int, int]) -> None:
         """The partitions this process owns now; any other one it reported is dropped."""

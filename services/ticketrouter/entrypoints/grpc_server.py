@@ -160,6 +160,21 @@ def create_server(
     return server, port, health_servicer
 
 
+# Health of the Kafka worker in this process, apart from the gRPC services: a stalled
+# worker turns it and the server's overall status ("") NOT_SERVING.
+WORKER_HEALTH_SERVICE = "ticketrouter.worker"
+
+
+def set_worker_health(health_servicer: health.HealthServicer, serving: bool) -> None:
+    status = (
+        health_pb2.HealthCheckResponse.SERVING
+        if serving
+        else health_pb2.HealthCheckResponse.NOT_SERVING
+    )
+    for name in ("", WORKER_HEALTH_SERVICE):
+        health_servicer.set(name, status)
+
+
 def announce_shutdown(health_servicer: health.HealthServicer) -> None:
     """Every service reports NOT_SERVING from now on, so load balancers drain."""
     health_servicer.enter_graceful_shutdown()

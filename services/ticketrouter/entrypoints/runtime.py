@@ -23,6 +23,7 @@ from ticketrouter.entrypoints.grpc_server import (
     ServerSecurity,
     announce_shutdown,
     create_server,
+    set_worker_health,
     stop_gracefully,
 )
 from ticketrouter.entrypoints.worker import ContactWorker
@@ -58,6 +59,7 @@ class Runtime:
     _server: grpc.Server | None = field(init=False, default=None)
     _health: health.HealthServicer | None = field(init=False, default=None)
     _relay: OutboxRelay | None = field(init=False, default=None)
+    _worker_stalled: bool = field(init=False, default=False)
 
     def start(self) -> Self:
         try:
@@ -108,7 +110,11 @@ class Runtime:
             # Offsets are committed explicitly after each batch, never on close.
             self._stack.callback(consumer.close, autocommit=False, timeout_ms=2000)
             self.worker = ContactWorker(self.app, consumer, producer, relay, self._stop)
+            if self._health is not None:
+                set_worker_health(self._health, serving=True)
             self._start_thread("worker", self.worker.run)
+            # Its own thread: housekeeping can wait 30 s on a locked database itself.
+            self._start_thread("watchdog", self._watchdog)
         log.info(
             "ticketrouter serving",
             extra={
@@ -155,6 +161,32 @@ class Runtime:
                     self.app.refresh_gauges()
             except Exception:
                 log.exception("housekeeping failed; will retry")
+
+    def _watchdog(self) -> None:
+        while not self._stop.wait(HOUSEKEEPING_SECONDS):
+            self._watch_worker()
+
+    def _watch_worker(self) -> None:
+        """A stalled worker (a batch in hand past TICKETROUTER_STALL_SECONDS) turns
+        health NOT_SERVING, for the whole server and for WORKER_HEALTH_SERVICE, until
+        it commits again; the batch's age is a gauge for the alert."""
+        worker = self.worker
+        if worker is None:
+            return
+        self.app.metrics.set_batch_age(worker.batch_age())
+        stalled = worker.stalled
+        if stalled == self._worker_stalled:
+            return
+        self._worker_stalled = stalled
+        if stalled:
+            log.error(
+                "worker stalled: its batch is not committed; health is NOT_SERVING",
+                extra={"batch_age_s": round(worker.batch_age(), 1)},
+            )
+        else:
+            log.info("worker progressing again; health is SERVING")
+        if self._health is not None and not self._stop.is_set():
+            set_worker_health(self._health, serving=not stalled)
 
     @property
     def stopped(self) -> threading.Event:

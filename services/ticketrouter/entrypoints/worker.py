@@ -5,7 +5,14 @@ Three failure paths, each explicit:
 - a transient failure (database down, concurrent update) retries the same batch
   with backoff and commits nothing meanwhile, polling with partitions paused so
   the consumer keeps its group membership;
-- anything else is a bug: the worker stops without committing.
+- any other failure is isolated: the batch is replayed one event per transaction,
+  and an event that fails on its own goes to the DLQ as `processing_error` (its
+  traceback in the log) while the rest lands. A bug that one customer's data
+  triggers never stops routing for everyone else.
+
+A batch in hand for longer than TICKETROUTER_STALL_SECONDS (a database that stays
+away, a broker that refuses the DLQ copy) makes the worker `stalled`; the runtime
+turns health NOT_SERVING meanwhile, and consumer lag keeps counting the waiting events.
 
 One guard sits above the DLQ: when invalid events exceed a share of recent traffic
 (TICKETROUTER_MAX_INVALID_RATIO), the producer side is broken rather than one
@@ -17,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import Counter, deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -27,6 +35,7 @@ from kafka.errors import CommitFailedError, KafkaError, RetriableError
 
 from ticketrouter.adapters.codec import InvalidEvent, decode
 from ticketrouter.adapters.database import TRANSIENT_ERRORS
+from ticketrouter.adapters.dead_letters import DeadLetterQueue, dead_letter_copy
 from ticketrouter.adapters.kafka import OutboxRelay
 from ticketrouter.bootstrap import App
 from ticketrouter.domain.commands import EventCommand
@@ -118,6 +127,21 @@ class ContactWorker:
         self.processed = 0
         self.dead_lettered = 0
         self._next_offsets: dict[TopicPartition, int] = {}
+        self._dlq = DeadLetterQueue(producer, app.settings.dlq_topic)
+        # monotonic time the batch in hand was polled; None between batches
+        self._batch_since: float | None = None
+
+    def batch_age(self, now: float | None = None) -> float:
+        """Seconds the batch in hand has waited to be committed (0 between batches).
+        Read from other threads (health, gauges): one attribute read, no lock needed."""
+        since = self._batch_since
+        if since is None:
+            return 0.0
+        return max(0.0, (time.monotonic() if now is None else now) - since)
+
+    @property
+    def stalled(self) -> bool:
+        return self.batch_age() > self.app.settings.stall_seconds
 
     def run(self) -> None:
         log.info("worker started", extra={"topic": self.app.settings.contacts_topic})
@@ -136,6 +160,11 @@ class ContactWorker:
             self._publish_decisions()
             self._report_lag()
             return 0
+        self._batch_since = time.monotonic()
+        for tp, batch in polled.items():
+            # Until this batch commits, its events count as lag, even on a first batch.
+            self._next_offsets.setdefault(tp, batch[0].offset)
+        self._report_lag()  # the batch itself is waiting, however long it takes
         records = [record for batch in polled.values() for record in batch]
         commands, rejected = self._decode(records)
         if not self._apply(commands, rejected):
@@ -147,6 +176,7 @@ class ContactWorker:
         offsets = {tp: batch[-1].offset + 1 for tp, batch in polled.items()}
         self._commit(offsets)
         self._next_offsets.update(offsets)
+        self._batch_since = None
         self._report_lag()
         self.processed += len(records) - len(rejected)
         return len(records)
@@ -155,11 +185,14 @@ class ContactWorker:
         self, records: Sequence[Any]
     ) -> tuple[list[tuple[Any, EventCommand]], list[Rejected]]:
         region = self.app.settings.default_region
+        max_bytes = self.app.settings.max_event_bytes
         commands: list[tuple[Any, EventCommand]] = []
         rejected: list[Rejected] = []
         for record in records:
             try:
-                command = decode(record.value or b"", _content_type(record.headers), region)
+                command = decode(
+                    record.value or b"", _content_type(record.headers), region, max_bytes
+                )
             except InvalidEvent as err:
                 rejected.append(Rejected(record, err.reason, err.detail))
             else:
@@ -175,8 +208,17 @@ class ContactWorker:
             refused: list[Rejected] = []
             try:
                 self._route([c for _, c in commands])
+            except TRANSIENT_ERRORS:
+                raise
             except DomainError:
                 # A command the decoder accepted but the domain refused: isolate it.
+                self._route_one_by_one(commands, refused)
+            except Exception as err:
+                # A bug met in someone's data: find the event, keep routing the rest.
+                log.warning(
+                    "batch failed, replaying it one event at a time",
+                    extra={"error": _describe(err), "events": len(commands)},
+                )
                 self._route_one_by_one(commands, refused)
             # Only once the batch is through: a retry isolates afresh, and an event
             # refused before the transient failure must not be dead-lettered twice.
@@ -251,13 +293,28 @@ class ContactWorker:
     def _route_one_by_one(
         self, commands: list[tuple[Any, EventCommand]], rejected: list[Rejected]
     ) -> None:
+        """One transaction per event. When every event of a batch of several fails
+        for an unexpected reason, the fault is the code or the system, not one event:
+        the worker stops rather than dead-letter a healthy stream."""
+        failures: list[Exception] = []
         for record, command in commands:
             try:
                 self._route([command])
+            except TRANSIENT_ERRORS:
+                raise  # the whole batch is retried; events routed so far are skipped
             except NotFound as err:
                 rejected.append(Rejected(record, "unknown_reference", str(err)))
             except DomainError as err:
                 rejected.append(Rejected(record, "invalid_value", str(err)))
+            except Exception as err:
+                log.exception(
+                    "event fails on its own: dead-lettering it as processing_error",
+                    extra={"event_id": command.event_id[:128], "source": _source(record)},
+                )
+                failures.append(err)
+                rejected.append(Rejected(record, "processing_error", _describe(err)))
+        if len(commands) > 1 and len(failures) == len(commands):
+            raise failures[-1]
 
     def _poll(self, timeout_ms: int, max_records: int | None = None) -> dict[Any, Any]:
         """consumer.poll, with the broker going away treated as the transient it is.
@@ -287,6 +344,9 @@ class ContactWorker:
             # Partitions assigned during the pause arrive unpaused: rewind them.
             for tp, batch in unexpected.items():
                 self.consumer.seek(tp, batch[0].offset)
+            # A stalled worker shows the events waiting for it; paused partitions are
+            # not fetched, so their high watermarks are asked of the broker.
+            self._report_lag(fresh=True)
         finally:
             self.consumer.resume(*[tp for tp in assigned if tp in self.consumer.assignment()])
 
@@ -319,40 +379,36 @@ class ContactWorker:
         return True
 
     def _send_to_dlq(self, rejected: Sequence[Rejected]) -> None:
-        topic = self.app.settings.dlq_topic
-        sent = []
+        letters = []
         for item in rejected:
-            record = item.record
-            source = f"{record.topic}/{record.partition}/{record.offset}"
-            headers = [
-                *(record.headers or []),
-                ("dlq-reason", item.reason.encode()),
-                ("dlq-error", item.detail[:1000].encode()),
-                ("dlq-source", source.encode()),
-            ]
-            sent.append(
-                self.producer.send(
-                    topic, key=record.key, value=record.value or b"", headers=headers
-                )
-            )
+            letters.append(dead_letter_copy(item.record, item.reason, item.detail))
             log.warning(
                 "event dead-lettered",
-                extra={"reason": item.reason, "error": item.detail[:200], "source": source},
+                extra={
+                    "reason": item.reason,
+                    "error": item.detail[:200],
+                    "source": _source(item.record),
+                },
             )
-        self.producer.flush(timeout=30)
-        for future in sent:
-            future.get(timeout=0)  # raises the delivery error, if any
+        self._dlq.send(letters)
 
-    def _report_lag(self) -> None:
-        """Lag = the partition's high watermark (as last fetched) minus our next offset."""
+    def _report_lag(self, fresh: bool = False) -> None:
+        """Lag = the partition's high watermark minus our next offset; the watermark
+        as last fetched, or (`fresh`) as the broker says now."""
         lag: dict[int, int] = {}
         assigned = self.consumer.assignment()
-        for tp, next_offset in self._next_offsets.items():
-            if tp not in assigned:
-                continue  # moved to another worker in a rebalance: theirs to report
-            highwater = self.consumer.highwater(tp)
+        owned = [tp for tp in self._next_offsets if tp in assigned]
+        # A partition moved to another worker in a rebalance is theirs to report.
+        ends: dict[TopicPartition, int | None] = {}
+        if fresh and owned:
+            try:
+                ends.update(self.consumer.end_offsets(owned))
+            except KafkaError as err:
+                log.debug("end offsets unavailable", extra={"error": str(err)[:200]})
+        for tp in owned:
+            highwater = ends.get(tp) or self.consumer.highwater(tp)
             if highwater is not None:
-                lag[tp.partition] = max(0, highwater - next_offset)
+                lag[tp.partition] = max(0, highwater - self._next_offsets[tp])
         self.app.metrics.set_consumer_lag(lag)
 
     def _commit(self, offsets: dict[TopicPartition, int]) -> None:
@@ -364,6 +420,14 @@ class ContactWorker:
             # Partitions moved to another worker; it will see these events again and
             # skip them by event_id, so nothing is lost and nothing is doubled.
             log.warning("offset commit failed after a rebalance", extra={"error": str(err)})
+
+
+def _source(record: Any) -> str:
+    return f"{record.topic}/{record.partition}/{record.offset}"
+
+
+def _describe(err: BaseException) -> str:
+    return f"{type(err).__name__}: {str(err)[:500]}"
 
 
 def _content_type(headers: Sequence[tuple[str, bytes]] | None) -> str | None:
