@@ -16,7 +16,7 @@ from ticketrouter.adapters.feed import AssignmentFeed
 from ticketrouter.adapters.metrics import PrometheusMetrics
 from ticketrouter.adapters.policy_store import SqlPolicyVersions
 from ticketrouter.adapters.rules_file import parse_policy_text
-from ticketrouter.adapters.unit_of_work import SqlUnitOfWork
+from ticketrouter.adapters.unit_of_work import OutboxPublisher, SqlUnitOfWork
 from ticketrouter.config import Settings
 from ticketrouter.domain.commands import AdvanceQueue
 from ticketrouter.domain.context import ContextLimits
@@ -51,6 +51,9 @@ class App:
     feed: AssignmentFeed = field(default_factory=AssignmentFeed)
     profiles: AgentProfiles = field(default_factory=AgentProfiles)
     policy_watch: PolicyWatch | None = None
+    # The relay's `send`, set where a producer exists: committed decisions go out at
+    # once; without one they wait in the outbox for a relay's drain.
+    publish_outbox: OutboxPublisher | None = None
     bus: MessageBus = field(init=False)
 
     def __post_init__(self) -> None:
@@ -67,6 +70,8 @@ class App:
             self.profiles,
             self.routing.context,
             self.routing.aging_per_minute,
+            exclusive=True,
+            publish=self.publish_outbox,
         )
 
     def read_uow(self) -> SqlUnitOfWork:

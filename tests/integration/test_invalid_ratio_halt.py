@@ -20,6 +20,7 @@ from ticketrouter.entrypoints.worker import ContactWorker, InvalidRatioExceeded,
 
 def _worker(app: App, consumer: ScriptedConsumer, producer: RecordingProducer) -> ContactWorker:
     relay = OutboxRelay(app.database.writer, producer, "routing-decisions")
+    app.publish_outbox = relay.send
     window = InvalidRatioWindow(0.5, size=10, min_sample=4)
     return ContactWorker(app, consumer, producer, relay, invalid_window=window)
 

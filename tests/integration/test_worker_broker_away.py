@@ -39,6 +39,7 @@ def test_a_connection_error_out_of_poll_is_waited_out_not_a_crash(app: App) -> N
     )
     producer = RecordingProducer()
     relay = OutboxRelay(app.database.writer, producer, "routing-decisions")
+    app.publish_outbox = relay.send
     worker = ContactWorker(app, consumer, producer, relay)
 
     assert worker.poll_once(timeout_ms=10) == 0

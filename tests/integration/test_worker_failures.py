@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 
 import pytest
+from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
 from tests.integration.worker_doubles import (
@@ -17,6 +18,7 @@ from tests.integration.worker_doubles import (
     valid_record,
 )
 from ticketrouter.adapters.kafka import OutboxRelay
+from ticketrouter.adapters.orm import OutboxRow
 from ticketrouter.bootstrap import App
 from ticketrouter.entrypoints import worker as worker_module
 from ticketrouter.entrypoints.worker import ContactWorker
@@ -24,6 +26,7 @@ from ticketrouter.entrypoints.worker import ContactWorker
 
 def _worker(app: App, consumer: ScriptedConsumer, producer: RecordingProducer) -> ContactWorker:
     relay = OutboxRelay(app.database.writer, producer, "routing-decisions")  # type: ignore[arg-type]
+    app.publish_outbox = relay.send
     return ContactWorker(app, consumer, producer, relay)  # type: ignore[arg-type]
 
 
@@ -198,9 +201,30 @@ def test_decisions_wait_in_the_outbox_while_the_broker_is_away(app: App) -> None
     assert worker.poll_once() == 2
     assert consumer.commits == [{TP: 2}]  # the decisions are durable in the outbox already
     published = [s for s in producer.sent if s[0] == "routing-decisions"]
-    assert len(published) == 2  # sent, but the flush failed: not yet acknowledged
-    worker.poll_once()  # an idle poll drains the outbox again
+    assert len(published) == 2  # sent at commit, without waiting for the broker
+    assert _outbox_rows(app) == 2
+    worker.poll_once()  # an idle poll waits for them: the broker is away, they stay
+    assert _outbox_rows(app) == 2
+    worker.poll_once()  # the broker is back: the outbox is published again, in order
     published = [s for s in producer.sent if s[0] == "routing-decisions"]
     assert len(published) == 4
+    assert _outbox_rows(app) == 0
     worker.poll_once()
     assert len([s for s in producer.sent if s[0] == "routing-decisions"]) == 4  # nothing left
+
+
+def test_a_batch_never_waits_for_the_broker_to_acknowledge_its_decisions(app: App) -> None:
+    consumer = ScriptedConsumer([valid_record(0)], [valid_record(1)])
+    producer = RecordingProducer()
+    worker = _worker(app, consumer, producer)
+    assert worker.poll_once() == 1 and worker.poll_once() == 1
+    # No flush was needed to commit both batches: publishing overlaps routing.
+    assert consumer.commits == [{TP: 1}, {TP: 2}]
+    assert _outbox_rows(app) == 2
+    worker.poll_once()  # idle: now it waits, and the acknowledged rows go
+    assert _outbox_rows(app) == 0
+
+
+def _outbox_rows(app: App) -> int:
+    with app.database.reader.connect() as connection:
+        return int(connection.execute(select(func.count()).select_from(OutboxRow)).scalar_one())

@@ -51,6 +51,7 @@ def test_a_refused_event_is_dead_lettered_once_when_its_batch_is_retried(
     consumer = ScriptedConsumer([_message_for_a_missing_case(0), valid_record(1), valid_record(2)])
     producer = RecordingProducer()
     relay = OutboxRelay(app.database.writer, producer, "routing-decisions")
+    app.publish_outbox = relay.send
     worker = ContactWorker(app, consumer, producer, relay)
 
     assert worker.poll_once() == 3

@@ -61,15 +61,27 @@ class ScriptedConsumer:
         return {tp: self.end_offset for tp in partitions}
 
 
-class Delivered:
+class Delivery:
+    """A future that completes at the producer's next flush: acknowledged, or failed
+    when that flush fails (the broker was away)."""
+
+    def __init__(self) -> None:
+        self.is_done = False
+        self.exception: Exception | None = None
+
+    def succeeded(self) -> bool:
+        return self.is_done and self.exception is None
+
     def get(self, timeout: float | None = None) -> None:
-        return None
+        if self.exception is not None:
+            raise self.exception
 
 
 class RecordingProducer:
     def __init__(self, failing_flushes: int = 0) -> None:
         self.sent: list[tuple[str, bytes, list[tuple[str, bytes]]]] = []
         self.failing_flushes = failing_flushes
+        self._pending: list[Delivery] = []
 
     def send(
         self,
@@ -77,14 +89,22 @@ class RecordingProducer:
         key: bytes | None = None,
         value: bytes = b"",
         headers: list[tuple[str, bytes]] | None = None,
-    ) -> Delivered:
+    ) -> Delivery:
         self.sent.append((topic, value, headers or []))
-        return Delivered()
+        delivery = Delivery()
+        self._pending.append(delivery)
+        return delivery
 
     def flush(self, timeout: float | None = None) -> None:
+        pending, self._pending = self._pending, []
+        failure = None
         if self.failing_flushes:
             self.failing_flushes -= 1
-            raise KafkaTimeoutError("broker away")
+            failure = KafkaTimeoutError("broker away")
+        for delivery in pending:
+            delivery.is_done, delivery.exception = True, failure
+        if failure is not None:
+            raise failure
 
 
 def valid_record(offset: int) -> Record:

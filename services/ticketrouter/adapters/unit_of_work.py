@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Self
 
 from sqlalchemy import Engine, insert
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from ticketrouter.adapters.agent_profiles import AgentProfiles
+from ticketrouter.adapters.kafka import OutboxMessage
 from ticketrouter.adapters.orm import OutboxRow
 from ticketrouter.adapters.repository import SqlRepository
 from ticketrouter.domain.context import ContextLimits
@@ -18,6 +19,15 @@ from ticketrouter.domain.events import CaseRouted
 from ticketrouter.service_layer.ports import UnitOfWork
 
 DecisionEncoder = Callable[[Decision], bytes]
+OutboxPublisher = Callable[[Sequence[OutboxMessage]], None]
+
+# PostgreSQL advisory lock that every routing transaction takes first (SQLite's
+# BEGIN IMMEDIATE is the same thing there): transactions that change agents' slots,
+# cases and customers run one at a time, so no two can ever deadlock or retry over
+# agent rows, and each decides against a roster nobody changes under it. Workers
+# still overlap on everything outside the transaction (polling, decoding, encoding,
+# publishing); deploy/CAPACITY.md says when this becomes the limit and how to shard.
+ROUTING_LOCK_KEY = 0x7469636B  # "tick"
 
 
 class SqlUnitOfWork(UnitOfWork):
@@ -30,8 +40,15 @@ class SqlUnitOfWork(UnitOfWork):
         profiles: AgentProfiles | None = None,
         context_limits: ContextLimits | None = None,
         aging_per_minute: float = 0.0,
+        exclusive: bool = False,
+        publish: OutboxPublisher | None = None,
     ) -> None:
+        """`exclusive`: a routing transaction, serialised with every other one.
+        `publish`: given the decisions this unit of work put in the outbox, once they
+        are committed (the relay's `send`); without it they wait for a relay's drain."""
         super().__init__(context_limits)
+        self._exclusive = exclusive
+        self._publish = publish
         self._aging = aging_per_minute
         self._engine = engine
         self._encode = encode_decision
@@ -42,6 +59,10 @@ class SqlUnitOfWork(UnitOfWork):
         super().__enter__()
         self._session = Session(self._engine, expire_on_commit=False)
         self.repo = SqlRepository(self._session, self._profiles, self._aging)
+        if self._exclusive and self._engine.dialect.name == "postgresql":
+            self._session.connection().exec_driver_sql(
+                f"SELECT pg_advisory_xact_lock({ROUTING_LOCK_KEY})"
+            )
         return self
 
     def __exit__(
@@ -58,6 +79,7 @@ class SqlUnitOfWork(UnitOfWork):
     def _commit(self) -> None:
         assert self._session is not None, "commit outside a unit of work"
         self.repo.flush()
+        messages: list[OutboxMessage] = []
         if self._encode is not None:
             rows = [
                 {
@@ -69,8 +91,17 @@ class SqlUnitOfWork(UnitOfWork):
                 if isinstance(e, CaseRouted)
             ]
             if rows:
-                self._session.connection().execute(insert(OutboxRow), rows)
+                ids = self._session.connection().execute(
+                    insert(OutboxRow).returning(col(OutboxRow.id), sort_by_parameter_order=True),
+                    rows,
+                )
+                messages = [
+                    OutboxMessage(row_id, row["key"], row["payload"])
+                    for (row_id,), row in zip(ids, rows, strict=True)
+                ]
         self._session.commit()
+        if messages and self._publish is not None:
+            self._publish(messages)
 
     def rollback(self) -> None:
         if self._session is not None:

@@ -86,8 +86,14 @@ class Runtime:
         self._stack.callback(self.app.close)
         producer = create_producer(self.bootstrap_servers)
         self._stack.callback(producer.close, 5)
-        relay = OutboxRelay(self.app.database.writer, producer, settings.decisions_topic)
+        relay = OutboxRelay(
+            self.app.database.writer,
+            producer,
+            settings.decisions_topic,
+            reader=self.app.database.reader,
+        )
         self._relay = relay
+        self.app.publish_outbox = relay.send
         if self.with_metrics:
             host, port = _host_port(settings.metrics_address)
             http_server, _thread = start_http_server(port, host, registry=self.app.registry)

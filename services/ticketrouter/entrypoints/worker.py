@@ -172,7 +172,7 @@ class ContactWorker:
         self._check_invalid_ratio(polled, records, rejected)
         if not self._dead_letter(rejected):
             return 0
-        self._publish_decisions()
+        self._settle_decisions()
         offsets = {tp: batch[-1].offset + 1 for tp, batch in polled.items()}
         self._commit(offsets)
         self._next_offsets.update(offsets)
@@ -349,6 +349,14 @@ class ContactWorker:
             self._report_lag(fresh=True)
         finally:
             self.consumer.resume(*[tp for tp in assigned if tp in self.consumer.assignment()])
+
+    def _settle_decisions(self) -> None:
+        """Forget the decisions the broker acknowledged (they were sent at commit);
+        never waits for the broker, so publishing overlaps the next batch."""
+        try:
+            self.relay.settle()
+        except TRANSIENT_ERRORS as err:
+            log.warning("delivered decisions stay in the outbox", extra={"error": str(err)})
 
     def _publish_decisions(self) -> None:
         """Decisions are durable in the outbox once committed; if the broker is away

@@ -53,7 +53,10 @@ class WorkerRig:
             stack.callback(consumer.close)
             producer = create_producer(servers, client_id="ticketrouter-bench-worker")
             stack.callback(producer.close, 5)
-            relay = OutboxRelay(app.database.writer, producer, topics.decisions)
+            relay = OutboxRelay(
+                app.database.writer, producer, topics.decisions, reader=app.database.reader
+            )
+            app.publish_outbox = relay.send
             worker = ContactWorker(app, consumer, producer, relay)
         except BaseException:
             stack.close()
