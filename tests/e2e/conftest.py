@@ -16,6 +16,7 @@ import grpc
 import pytest
 from kafka import KafkaConsumer, KafkaProducer
 
+from tests.e2e.progress import wait_for_progress
 from ticketrouter.adapters.broker import EmbeddedBroker
 from ticketrouter.adapters.kafka import ensure_topics
 from ticketrouter.config import Settings
@@ -76,14 +77,11 @@ class Service:
             self.producer.send(self.settings.contacts_topic, key=key, value=value)
         self.producer.flush()
 
-    def wait_processed(self, count: int, timeout: float = 30) -> None:
+    def wait_processed(self, count: int) -> None:
+        """Until `count` events are routed or dead-lettered, as long as the count moves."""
         worker = self.runtime.worker
         assert worker is not None
-        wait_until(
-            lambda: worker.processed + worker.dead_lettered >= count,
-            timeout,
-            f"{count} events handled",
-        )
+        wait_for_progress(lambda: worker.processed + worker.dead_lettered, count, "events handled")
 
     def scrape(self) -> str:
         url = f"http://127.0.0.1:{self.runtime.metrics_port}/metrics"

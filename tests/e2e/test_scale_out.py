@@ -15,6 +15,7 @@ from sqlmodel import Session
 
 from tests.builders import agent, event_json
 from tests.e2e.conftest import e2e_settings, wait_until
+from tests.e2e.progress import TEST_CEILING_S, wait_for_progress
 from ticketrouter.adapters.broker import EmbeddedBroker
 from ticketrouter.adapters.database import connect
 from ticketrouter.adapters.kafka import create_producer, ensure_topics
@@ -48,6 +49,7 @@ def shared_database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return str(request.getfixturevalue("postgres_url"))
 
 
+@pytest.mark.timeout(TEST_CEILING_S)
 def test_two_workers_share_the_group_and_never_over_assign(
     broker: EmbeddedBroker, shared_database: str, tmp_path: Path
 ) -> None:
@@ -104,7 +106,7 @@ def test_two_workers_share_the_group_and_never_over_assign(
                     ).scalar_one()
                 )
 
-        wait_until(lambda: processed() >= EVENTS, 120, f"{EVENTS} processed events")
+        wait_for_progress(processed, EVENTS, "processed events")
     finally:
         for process in workers:
             process.send_signal(signal.SIGTERM)

@@ -31,6 +31,7 @@ from sqlmodel import Session, col
 
 from tests.builders import agent, event_json
 from tests.e2e.conftest import wait_until
+from tests.e2e.progress import wait_for_progress
 from ticketrouter.adapters.database import Database
 from ticketrouter.adapters.orm import (
     AgentChannelRow,
@@ -276,20 +277,20 @@ def processed_count(database: Database) -> int:
     return count_rows(database, ProcessedEventRow)
 
 
-def wait_processed(
-    database: Database, count: int, timeout: float, workers: Fleet | None = None
-) -> None:
-    def done() -> bool:
+def wait_processed(database: Database, count: int, workers: Fleet | None = None) -> None:
+    """Until `count` events are processed; fails once the count stops moving (see
+    tests.e2e.progress), or at once when no worker is left running."""
+
+    def processed() -> int:
         if workers is not None and not any(w.alive() for w in workers.started):
             raise AssertionError("no worker is running\n" + workers.logs_text())
-        return processed_count(database) >= count
+        return processed_count(database)
 
     try:
-        wait_until(done, timeout, f"{count} processed events")
+        wait_for_progress(processed, count, "processed events")
     except AssertionError as err:
-        seen = processed_count(database)
         logs = workers.logs_text() if workers else ""
-        raise AssertionError(f"{err} (have {seen})\n{logs}") from None
+        raise AssertionError(f"{err}\n{logs}") from None
 
 
 def check_books(database: Database, published: Sequence[str], customers: int) -> None:
@@ -446,3 +447,10 @@ class CommittedOffsets:
 
     def close(self) -> None:
         self.consumer.close(autocommit=False)
+
+
+def wait_committed(offsets: CommittedOffsets, count: int) -> None:
+    """Until the group's committed offsets add up to `count`, as long as they keep moving;
+    never beyond it, since that many events were published."""
+    committed = wait_for_progress(offsets.total, count, "committed offsets")
+    assert committed == count, f"{committed:,} offsets committed for {count:,} events"

@@ -22,6 +22,7 @@ from tests.e2e.faults.harness import (
     seed_agents,
     wait_processed,
 )
+from tests.e2e.progress import TEST_CEILING_S
 from ticketrouter.adapters.database import connect
 from ticketrouter.adapters.kafka import ensure_topics
 
@@ -33,7 +34,7 @@ DUPLICATE_EVERY = 50  # these events are published a second time
 OUTAGE_SECONDS = 3.0
 
 
-@pytest.mark.timeout(240)
+@pytest.mark.timeout(TEST_CEILING_S)
 def test_every_event_survives_a_kill_a_broker_restart_and_a_rebalance(
     fronted_broker: FrontedBroker, postgres_url: str, tmp_path: Path
 ) -> None:
@@ -60,11 +61,11 @@ def test_every_event_survives_a_kill_a_broker_restart_and_a_rebalance(
             wait_until(lambda: first.assigned(4), 60, "the first worker in its group")
             flow = Background(lambda: publisher.publish(traffic + traffic[::DUPLICATE_EVERY]))
 
-            wait_processed(database, at(0.1), 60, workers)
+            wait_processed(database, at(0.1), workers)
             second = workers.start("second")  # a rebalance: join
             wait_until(lambda: second.assigned(2), 60, "the second worker sharing the work")
 
-            wait_processed(database, at(0.3), 90, workers)
+            wait_processed(database, at(0.3), workers)
             first.kill()
             # The survivor keeps routing its own partitions until the dead worker's
             # session expires, then takes them over; a replacement joins after that.
@@ -75,15 +76,15 @@ def test_every_event_survives_a_kill_a_broker_restart_and_a_rebalance(
             # generation's leader, and the joiner then never gets an assignment.
             wait_until(lambda: third.assigned(2), 60, "the replacement sharing the work")
 
-            wait_processed(database, at(0.55), 90, workers)
+            wait_processed(database, at(0.55), workers)
             dropped = fronted_broker.front.cut()
             time.sleep(OUTAGE_SECONDS)
             fronted_broker.front.restore()
 
-            wait_processed(database, at(0.75), 90, workers)
+            wait_processed(database, at(0.75), workers)
             assert second.stop() == 0  # a rebalance: leave
             flow.join(60)
-            wait_processed(database, EVENTS, 120, workers)
+            wait_processed(database, EVENTS, workers)
             assert third.alive()
     finally:
         publisher.close()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import e2e_settings, wait_until
+from tests.e2e.conftest import e2e_settings
 from tests.e2e.faults.harness import (
     CommittedOffsets,
     Publisher,
@@ -23,8 +23,10 @@ from tests.e2e.faults.harness import (
     fleet,
     processed_count,
     seed_agents,
+    wait_committed,
     wait_processed,
 )
+from tests.e2e.progress import TEST_CEILING_S
 from ticketrouter.adapters.broker import EmbeddedBroker
 from ticketrouter.adapters.database import connect
 from ticketrouter.adapters.kafka import ensure_topics
@@ -36,7 +38,7 @@ CUSTOMERS = 150
 LOCK_SECONDS = 5.5
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(TEST_CEILING_S)
 def test_the_worker_waits_out_a_locked_database_and_commits_nothing_meanwhile(
     broker: EmbeddedBroker, tmp_path: Path
 ) -> None:
@@ -55,8 +57,8 @@ def test_the_worker_waits_out_a_locked_database_and_commits_nothing_meanwhile(
         with fleet(settings, tmp_path) as workers:
             worker = workers.start("worker")
             publisher.publish(traffic[:BEFORE])
-            wait_processed(database, BEFORE, 60, workers)
-            wait_until(lambda: offsets.total() == BEFORE, 30, "the first events acknowledged")
+            wait_processed(database, BEFORE, workers)
+            wait_committed(offsets, BEFORE)
 
             lock = sqlite3.connect(path, isolation_level=None, timeout=30)
             lock.execute("BEGIN EXCLUSIVE")
@@ -72,8 +74,8 @@ def test_the_worker_waits_out_a_locked_database_and_commits_nothing_meanwhile(
                 lock.execute("ROLLBACK")
                 lock.close()
 
-            wait_processed(database, BEFORE + DURING, 60, workers)
-            wait_until(lambda: offsets.total() == BEFORE + DURING, 30, "every offset committed")
+            wait_processed(database, BEFORE + DURING, workers)
+            wait_committed(offsets, BEFORE + DURING)
             assert worker.alive()
     finally:
         offsets.close()

@@ -20,6 +20,7 @@ from tests.e2e.faults.harness import (
     seed_agents,
     wait_processed,
 )
+from tests.e2e.progress import TEST_CEILING_S
 from ticketrouter.adapters.broker import EmbeddedBroker
 from ticketrouter.adapters.database import connect
 from ticketrouter.adapters.kafka import ensure_topics
@@ -45,7 +46,7 @@ def _steps() -> list[Contact]:
     return made
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(TEST_CEILING_S)
 def test_one_customers_events_keep_their_order_across_a_retried_batch(
     broker: EmbeddedBroker, postgres_url: str, tmp_path: Path
 ) -> None:
@@ -82,7 +83,7 @@ def test_one_customers_events_keep_their_order_across_a_retried_batch(
                 blocker.exec_driver_sql(f"SELECT pg_terminate_backend({pid})")
             wait_until(lambda: RETRYING in worker.text(), 30, "the batch retried")
             blocker.rollback()
-            wait_processed(database, STEPS, 60, workers)
+            wait_processed(database, STEPS, workers)
     finally:
         publisher.close()
 

@@ -17,9 +17,11 @@ from tests.e2e.faults.harness import (
     contacts,
     fleet,
     processed_count,
+    wait_committed,
     wait_processed,
 )
 from tests.e2e.faults.harness import read_topic as read_all
+from tests.e2e.progress import TEST_CEILING_S
 from ticketrouter.adapters.broker import EmbeddedBroker
 from ticketrouter.adapters.codec import MAX_EVENT_BYTES
 from ticketrouter.adapters.database import connect
@@ -66,7 +68,7 @@ def _poison() -> list[tuple[bytes, str]]:
     ]
 
 
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(TEST_CEILING_S)
 def test_each_poison_message_goes_to_the_dlq_with_its_reason_and_the_rest_is_routed(
     service: Service,
 ) -> None:
@@ -106,12 +108,12 @@ def test_each_poison_message_goes_to_the_dlq_with_its_reason_and_the_rest_is_rou
         service.settings.topic_partitions,
     )
     try:
-        wait_until(lambda: consumer_group.total() == total, 10, "every offset committed")
+        wait_committed(consumer_group, total)
     finally:
         consumer_group.close()
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(TEST_CEILING_S)
 def test_a_flood_of_invalid_events_halts_the_worker_and_commits_nothing(
     broker: EmbeddedBroker, tmp_path: Path
 ) -> None:
@@ -130,8 +132,8 @@ def test_a_flood_of_invalid_events_halts_the_worker_and_commits_nothing(
         with fleet(settings, tmp_path) as workers:
             strict = workers.start("strict", TICKETROUTER_MAX_INVALID_RATIO="0.5")
             publisher.publish(contacts("halt", good, 10))
-            wait_processed(database, good, 60, workers)
-            wait_until(lambda: offsets.total() == good, 30, "the valid events acknowledged")
+            wait_processed(database, good, workers)
+            wait_committed(offsets, good)
 
             # A producer deploy goes wrong: everything it sends is garbage.
             for n in range(bad):
@@ -148,7 +150,7 @@ def test_a_flood_of_invalid_events_halts_the_worker_and_commits_nothing(
 
             # The operator's way out once the stream is understood: accept and dead-letter it.
             lenient = workers.start("lenient", TICKETROUTER_MAX_INVALID_RATIO="1.0")
-            wait_until(lambda: offsets.total() == good + bad, 60, "the flood dead-lettered")
+            wait_committed(offsets, good + bad)
             dead = read_all(broker.bootstrap, settings.dlq_topic, lambda r: len(r) >= bad, 30)
             assert len(dead) == bad
             assert {dict(r.headers)["dlq-reason"] for r in dead} == {b"bad_json"}

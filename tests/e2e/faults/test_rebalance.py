@@ -18,6 +18,7 @@ from tests.e2e.faults.harness import (
     seed_agents,
     wait_processed,
 )
+from tests.e2e.progress import TEST_CEILING_S
 from ticketrouter.adapters.broker import EmbeddedBroker
 from ticketrouter.adapters.database import connect
 from ticketrouter.adapters.kafka import ensure_topics
@@ -29,7 +30,7 @@ HALF = EVENTS // 2
 CUSTOMERS = 250
 
 
-@pytest.mark.timeout(150)
+@pytest.mark.timeout(TEST_CEILING_S)
 def test_a_worker_joining_then_leaving_loses_and_doubles_nothing(
     broker: EmbeddedBroker, postgres_url: str, tmp_path: Path
 ) -> None:
@@ -47,7 +48,7 @@ def test_a_worker_joining_then_leaving_loses_and_doubles_nothing(
             first = workers.start("first")
             wait_until(lambda: first.assigned(4), 60, "the first worker in its group")
             flow = Background(lambda: publisher.publish(traffic[:HALF], rate=250))
-            wait_processed(database, EVENTS // 5, 60, workers)
+            wait_processed(database, EVENTS // 5, workers)
 
             second = workers.start("second")
             wait_until(
@@ -56,12 +57,12 @@ def test_a_worker_joining_then_leaving_loses_and_doubles_nothing(
             flow.join(60)
             # The second half flows while both workers hold partitions, and on after one left.
             flow = Background(lambda: publisher.publish(traffic[HALF:], rate=250))
-            wait_processed(database, HALF + 300, 60, workers)
+            wait_processed(database, HALF + 300, workers)
             assert second.stop() == 0
             wait_until(lambda: first.assigned(4), 60, "the first worker taking everything back")
 
             flow.join(60)
-            wait_processed(database, EVENTS, 90, workers)
+            wait_processed(database, EVENTS, workers)
             assert first.alive()
     finally:
         publisher.close()

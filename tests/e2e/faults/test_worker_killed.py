@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import e2e_settings, wait_until
+from tests.e2e.conftest import e2e_settings
 from tests.e2e.faults.harness import (
     CommittedOffsets,
     Publisher,
@@ -16,8 +16,10 @@ from tests.e2e.faults.harness import (
     fleet,
     processed_count,
     seed_agents,
+    wait_committed,
     wait_processed,
 )
+from tests.e2e.progress import TEST_CEILING_S
 from ticketrouter.adapters.broker import EmbeddedBroker
 from ticketrouter.adapters.database import connect
 from ticketrouter.adapters.kafka import ensure_topics
@@ -28,7 +30,7 @@ EVENTS = 3000
 CUSTOMERS = 400
 
 
-@pytest.mark.timeout(150)
+@pytest.mark.timeout(TEST_CEILING_S)
 def test_a_worker_killed_mid_batch_loses_and_doubles_nothing(
     broker: EmbeddedBroker, tmp_path: Path
 ) -> None:
@@ -50,7 +52,7 @@ def test_a_worker_killed_mid_batch_loses_and_doubles_nothing(
         with fleet(settings, tmp_path) as workers:
             first = workers.start("first")
             # Decisions are being made: the kill lands while batches are in flight.
-            wait_processed(database, EVENTS // 3, 60, workers)
+            wait_processed(database, EVENTS // 3, workers)
             first.kill()
             at_kill = processed_count(database)
             committed_at_kill = offsets.total()
@@ -59,8 +61,8 @@ def test_a_worker_killed_mid_batch_loses_and_doubles_nothing(
             assert committed_at_kill <= at_kill
 
             second = workers.start("second")
-            wait_processed(database, EVENTS, 90, workers)
-            wait_until(lambda: offsets.total() == EVENTS, 30, "every offset committed")
+            wait_processed(database, EVENTS, workers)
+            wait_committed(offsets, EVENTS)
             assert second.alive()
     finally:
         offsets.close()
