@@ -209,7 +209,7 @@ class OutboxRelay:
             rows = connection.execute(query.order_by(col(OutboxRow.id)).limit(self._batch)).all()
         with self._lock:
             self._left_behind_below = max(self._left_behind_below, (newest or 0) + 1)
-        return [OutboxMessage(i, k, p) for i, k, p in rows if i not in skip]
+        return [OutboxMessage(i, k, p) for i, k, p in rows if i is not None and i not in skip]
 
     def _produce(self, message: OutboxMessage) -> Any:
         return self._producer.send(

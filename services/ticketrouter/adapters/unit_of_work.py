@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 from sqlalchemy import Engine, insert
 from sqlmodel import Session, col
@@ -81,14 +81,10 @@ class SqlUnitOfWork(UnitOfWork):
         self.repo.flush()
         messages: list[OutboxMessage] = []
         if self._encode is not None:
-            rows = [
-                {
-                    "key": e.decision.customer_id,
-                    "payload": self._encode(e.decision),
-                    "created_at": e.decision.decided_at,
-                }
-                for e in self._events
-                if isinstance(e, CaseRouted)
+            routed = [e.decision for e in self._events if isinstance(e, CaseRouted)]
+            rows: list[dict[str, Any]] = [
+                {"key": d.customer_id, "payload": self._encode(d), "created_at": d.decided_at}
+                for d in routed
             ]
             if rows:
                 ids = self._session.connection().execute(
@@ -96,8 +92,10 @@ class SqlUnitOfWork(UnitOfWork):
                     rows,
                 )
                 messages = [
-                    OutboxMessage(row_id, row["key"], row["payload"])
-                    for (row_id,), row in zip(ids, rows, strict=True)
+                    OutboxMessage(int(row_id or 0), decision.customer_id, payload)
+                    for row_id, decision, payload in zip(
+                        ids.scalars(), routed, (r["payload"] for r in rows), strict=True
+                    )
                 ]
         self._session.commit()
         if messages and self._publish is not None:
