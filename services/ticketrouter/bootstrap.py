@@ -70,7 +70,6 @@ class App:
             self.profiles,
             self.routing.context,
             self.routing.aging_per_minute,
-            exclusive=True,
             publish=self.publish_outbox,
         )
 

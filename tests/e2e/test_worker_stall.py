@@ -61,7 +61,7 @@ def test_a_worker_stuck_on_a_locked_database_says_so_and_recovers(
         finally:
             locker.execute("ROLLBACK")
             locker.close()
-        service.wait_processed(4, timeout=60)
+        service.wait_processed(4)
         wait_until(lambda: status(WORKER_HEALTH_SERVICE) == SERVING, 30, "SERVING again")
         assert status("") == SERVING
         wait_until(

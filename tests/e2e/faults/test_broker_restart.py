@@ -94,6 +94,7 @@ def test_a_decision_the_broker_never_acknowledged_stays_in_the_outbox(
         settings.kafka_bootstrap, request_timeout_ms=1000, delivery_timeout_ms=2000, linger_ms=0
     )
     relay = OutboxRelay(app.database.writer, producer, settings.decisions_topic)
+    app.publish_outbox = relay.send  # decisions go out at commit, as in the service
 
     def route(event_id: str) -> None:
         command = contact(("email", f"{event_id}@example.com"), event_id=event_id)

@@ -78,13 +78,13 @@ def test_poison_in_the_middle_of_the_stream_stops_nobody(
             publisher.publish(traffic[: EVENTS // 2])
             for key, payload, _ in poison:
                 raw.send(settings.contacts_topic, key=key.encode(), value=payload).get(30)
-            wait_processed(database, EVENTS // 4, 120, workers)
+            wait_processed(database, EVENTS // 4, workers)
             first.stop()
             assert first.process.returncode == 0, first.text()[-3000:]
 
             second = workers.start("second")
             publisher.publish(traffic[EVENTS // 2 :])
-            wait_processed(database, EVENTS, 300, workers)
+            wait_processed(database, EVENTS, workers)
             total = EVENTS + len(poison)
             wait_until(lambda: offsets.total() == total, 60, "every offset committed")
             assert second.alive(), second.text()[-3000:]
