@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -65,6 +66,10 @@ def worker_env(settings: Settings, **extra: str) -> dict[str, str]:
     }
 
 
+# "15:04:05 ERROR   ticketrouter.worker: ..." as the text log formatter writes it.
+_OWN_FAILURE = re.compile(r"^\S+ (ERROR|CRITICAL)\s+ticketrouter[.:]")
+
+
 @dataclass
 class WorkerProcess:
     """One `ticketrouter worker` process writing to its own log file."""
@@ -85,6 +90,15 @@ class WorkerProcess:
 
     def alive(self) -> bool:
         return self.process.poll() is None
+
+    def own_failures(self) -> list[str]:
+        """Log records of the router's own code at ERROR or above.
+
+        The Kafka client logs its own recoverable socket errors (with tracebacks)
+        when the broker drops a connection; those are the library's business and
+        the router's guarantees are checked by counts, so they are left out here.
+        """
+        return [line for line in self.text().splitlines() if _OWN_FAILURE.match(line)]
 
     def kill(self) -> None:
         """SIGKILL: no shutdown path runs, whatever the worker was doing."""
