@@ -360,12 +360,21 @@ class FakeRepository(Repository):
         agent = self.agents.get(agent_id)
         return copy.deepcopy(agent) if agent else None
 
-    def list_agents(self, team: str | None = None, presence: Presence | None = None) -> list[Agent]:
-        return [
+    def list_agents(
+        self,
+        team: str | None = None,
+        presence: Presence | None = None,
+        after: str | None = None,
+        limit: int | None = None,
+    ) -> list[Agent]:
+        found = [
             copy.deepcopy(a)
-            for a in self.agents.values()
-            if (team is None or a.team == team) and (presence is None or a.presence is presence)
+            for _, a in sorted(self.agents.items())
+            if (team is None or a.team == team)
+            and (presence is None or a.presence is presence)
+            and (after is None or a.agent_id > after)
         ]
+        return found if limit is None else found[:limit]
 
     def upsert_agent(self, agent: Agent) -> None:
         previous = self.agents.get(agent.agent_id)

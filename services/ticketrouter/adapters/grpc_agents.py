@@ -6,7 +6,9 @@ import math
 
 import grpc
 
+from ticketrouter.adapters.cursors import decode_key, encode_key
 from ticketrouter.adapters.grpc_errors import grpc_errors, invalid
+from ticketrouter.adapters.grpc_pages import fill_page, page_size
 from ticketrouter.adapters.messages import agent_to_proto
 from ticketrouter.bootstrap import App
 from ticketrouter.domain.agents import Agent
@@ -48,7 +50,7 @@ class AgentServicer(agents_pb2_grpc.AgentServiceServicer):
         self, request: agents_pb2.UpsertAgentRequest, context: grpc.ServicerContext
     ) -> agents_pb2.Agent:
         if not request.HasField("agent"):
-            invalid(context, "agent", "is required")
+            invalid("agent", "is required")
         agent = self.app.bus.execute(upsert_agent, UpsertAgent(agent_from_proto(request.agent)))
         return agent_to_proto(agent)
 
@@ -57,7 +59,7 @@ class AgentServicer(agents_pb2_grpc.AgentServiceServicer):
         self, request: agents_pb2.SetPresenceRequest, context: grpc.ServicerContext
     ) -> agents_pb2.Agent:
         if not request.agent_id:
-            invalid(context, "agent_id", "is required")
+            invalid("agent_id", "is required")
         command = SetPresence(request.agent_id, parse_presence(request.presence))
         return agent_to_proto(self.app.bus.execute(set_presence, command))
 
@@ -66,7 +68,7 @@ class AgentServicer(agents_pb2_grpc.AgentServiceServicer):
         self, request: agents_pb2.GetAgentRequest, context: grpc.ServicerContext
     ) -> agents_pb2.Agent:
         if not request.agent_id:
-            invalid(context, "agent_id", "is required")
+            invalid("agent_id", "is required")
         with self.app.read_uow() as uow:
             agent = uow.repo.get_agent(request.agent_id)
         if agent is None:
@@ -78,6 +80,11 @@ class AgentServicer(agents_pb2_grpc.AgentServiceServicer):
         self, request: agents_pb2.ListAgentsRequest, context: grpc.ServicerContext
     ) -> agents_pb2.ListAgentsResponse:
         presence = parse_presence(request.presence) if request.presence else None
+        size = page_size(request.page_size)
+        after = decode_key(request.page_token, "agents") if request.page_token else None
         with self.app.read_uow() as uow:
-            agents = uow.repo.list_agents(request.team or None, presence)
-        return agents_pb2.ListAgentsResponse(agents=[agent_to_proto(a) for a in agents])
+            # One more than a page tells whether another page follows.
+            agents = uow.repo.list_agents(request.team or None, presence, after, size + 1)
+        page, more = fill_page(agents, agent_to_proto, size)
+        token = encode_key("agents", page[-1].agent_id) if more else ""
+        return agents_pb2.ListAgentsResponse(agents=page, next_page_token=token)

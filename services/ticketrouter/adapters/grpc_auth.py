@@ -21,6 +21,8 @@ from typing import Any
 
 import grpc
 
+from ticketrouter.adapters.log_limits import LimitedLog
+
 log = logging.getLogger(__name__)
 
 
@@ -237,6 +239,7 @@ class TokenAuthInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
 
     def __init__(self, tokens: TokenTable) -> None:
         self._tokens = tokens
+        self._refusals = LimitedLog(log)
 
     def intercept_service(
         self,
@@ -247,7 +250,7 @@ class TokenAuthInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
         verdict = authorize(self._tokens, method, handler_call_details.invocation_metadata)
         handler = continuation(handler_call_details)
         if not verdict.allowed:
-            return _refusal(handler, method, verdict)
+            return _refusal(handler, method, verdict, self._refusals)
         if handler is None or verdict.role is None:
             return handler
         behavior = (
@@ -261,18 +264,23 @@ class TokenAuthInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
         )
 
 
-def _refusal(handler: grpc.RpcMethodHandler | None, method: str, verdict: Verdict) -> Any:
+def _refusal(
+    handler: grpc.RpcMethodHandler | None, method: str, verdict: Verdict, refusals: LimitedLog
+) -> Any:
     code = verdict.code
     assert code is not None
 
     def refuse(_request: Any, context: grpc.ServicerContext) -> Any:
         # The role and method only: the token itself never reaches a log line.
+        # Rate-limited per status: a client retrying without a token, or probing
+        # method names, must not flood the log (the method path is its choice).
         level = logging.WARNING if code is grpc.StatusCode.PERMISSION_DENIED else logging.INFO
-        log.log(
+        refusals.log(
             level,
+            code.name,
             "gRPC call refused",
-            extra={
-                "method": method,
+            {
+                "method": method[:200],
                 "status": code.name,
                 "role": verdict.role.value if verdict.role else "-",
                 "peer": context.peer(),

@@ -7,12 +7,15 @@ from typing import NoReturn
 import grpc
 
 from ticketrouter.adapters.codec import to_command
+from ticketrouter.adapters.cursors import decode_number_key, encode_key
 from ticketrouter.adapters.grpc_errors import grpc_errors, invalid
+from ticketrouter.adapters.grpc_pages import fill_page
 from ticketrouter.adapters.messages import explanation_to_proto, set_time
 from ticketrouter.adapters.policy_store import SqlPolicyVersions
 from ticketrouter.adapters.rules_file import MAX_POLICY_BYTES, parse_policy_text
 from ticketrouter.bootstrap import App
 from ticketrouter.domain.commands import ReceiveContact
+from ticketrouter.domain.errors import ConflictingState
 from ticketrouter.domain.matching import rank_agents
 from ticketrouter.domain.plan import Step
 from ticketrouter.domain.policy import Policy, PolicyRule, activation_for
@@ -24,6 +27,9 @@ from ticketrouter.service_layer.policies import (
     rollback_policy,
 )
 from ticketrouter.v1 import config_pb2, config_pb2_grpc, events_pb2
+
+# Policy versions per response at most; `next_page_token` continues.
+VERSIONS_PAGE = 50
 
 
 class RoutingConfigServicer(config_pb2_grpc.RoutingConfigServiceServicer):
@@ -81,13 +87,16 @@ class RoutingConfigServicer(config_pb2_grpc.RoutingConfigServiceServicer):
         self, request: config_pb2.ListPolicyVersionsRequest, context: grpc.ServicerContext
     ) -> config_pb2.ListPolicyVersionsResponse:
         if request.limit < 0:
-            invalid(context, "limit", "must be 0 (every version) or more")
-        history = self.versions.history()
-        if request.limit:
-            history = history[: request.limit]
-        return config_pb2.ListPolicyVersionsResponse(
-            versions=[policy_to_proto(record) for record in history]
-        )
+            invalid("limit", "must be 0 (every version) or more")
+        before = None
+        if request.page_token:
+            before = decode_number_key(request.page_token, "policy-versions")
+        # Versions are read a page at a time: each may carry a large source and diff.
+        size = min(request.limit or VERSIONS_PAGE, VERSIONS_PAGE)
+        history = self.versions.history(before, size + 1)
+        page, more = fill_page(history, _version_to_proto, size)
+        token = encode_key("policy-versions", str(page[-1].version)) if more else ""
+        return config_pb2.ListPolicyVersionsResponse(versions=page, next_page_token=token)
 
     @grpc_errors
     def RollbackPolicy(
@@ -103,8 +112,7 @@ class RoutingConfigServicer(config_pb2_grpc.RoutingConfigServiceServicer):
             )
         except InvalidPolicy as err:
             # An old version that no longer validates (the rules grew stricter since).
-            context.abort(grpc.StatusCode.FAILED_PRECONDITION, f"version {request.version}: {err}")
-            raise AssertionError("abort returns only by raising") from None
+            raise ConflictingState(f"version {request.version}: {err}") from None
         self.app.reload_policy()
         return policy_to_proto(applied.record, applied.policy)
 
@@ -113,10 +121,10 @@ class RoutingConfigServicer(config_pb2_grpc.RoutingConfigServiceServicer):
         self, request: config_pb2.DryRunRequest, context: grpc.ServicerContext
     ) -> config_pb2.DryRunResponse:
         if not request.HasField("event"):
-            invalid(context, "event", "required: the contact.received event to evaluate")
+            invalid("event", "required: the contact.received event to evaluate")
         command = to_command(request.event, self.app.settings.default_region)
         if not isinstance(command, ReceiveContact):
-            invalid(context, "event.type", "a dry run evaluates contact.received events")
+            invalid("event.type", "a dry run evaluates contact.received events")
         policy = self._draft_or_active(request.source, context)
         now = self.app.clock.now()
         # A read-only unit of work, never committed: nothing is created or reserved.
@@ -177,16 +185,19 @@ class RoutingConfigServicer(config_pb2_grpc.RoutingConfigServiceServicer):
 
     def _check_size(self, source: str, context: grpc.ServicerContext) -> None:
         if len(source.encode()) > MAX_POLICY_BYTES:
-            invalid(context, "source", "larger than 1 MiB")
+            invalid("source", f"larger than {MAX_POLICY_BYTES // 1024} KiB")
 
 
 def _invalid_source(context: grpc.ServicerContext, err: InvalidPolicy) -> NoReturn:
-    invalid(context, "source", str(err))
+    invalid("source", str(err))
 
 
 def _nothing_applied(context: grpc.ServicerContext) -> NoReturn:
-    context.abort(grpc.StatusCode.FAILED_PRECONDITION, "no routing policy applied yet")
-    raise AssertionError("abort returns only by raising")
+    raise ConflictingState("no routing policy applied yet")
+
+
+def _version_to_proto(record: PolicyVersion) -> config_pb2.Policy:
+    return policy_to_proto(record)
 
 
 def policy_to_proto(record: PolicyVersion, policy: Policy | None = None) -> config_pb2.Policy:

@@ -54,9 +54,9 @@ class CustomerServicer(customers_pb2_grpc.CustomerServiceServicer):
         self, request: customers_pb2.GetCustomerRequest, context: grpc.ServicerContext
     ) -> customers_pb2.Customer:
         if not request.customer_id:
-            invalid(context, "customer_id", "is required")
+            invalid("customer_id", "is required")
         if not 0 <= request.recent_contacts <= MAX_RECENT:
-            invalid(context, "recent_contacts", f"must be 0..{MAX_RECENT}")
+            invalid("recent_contacts", f"must be 0..{MAX_RECENT}")
         with self.app.read_uow() as uow:
             return self._customer(
                 uow, request.customer_id, request.recent_contacts or DEFAULT_RECENT
@@ -67,7 +67,7 @@ class CustomerServicer(customers_pb2_grpc.CustomerServiceServicer):
         self, request: customers_pb2.LookupCustomerRequest, context: grpc.ServicerContext
     ) -> customers_pb2.Customer:
         if not request.HasField("identity"):
-            invalid(context, "identity", "is required")
+            invalid("identity", "is required")
         identity = normalise_identity(
             request.identity.kind,
             request.identity.value,
@@ -85,9 +85,9 @@ class CustomerServicer(customers_pb2_grpc.CustomerServiceServicer):
         self, request: customers_pb2.GetTimelineRequest, context: grpc.ServicerContext
     ) -> customers_pb2.GetTimelineResponse:
         if not request.customer_id:
-            invalid(context, "customer_id", "is required")
+            invalid("customer_id", "is required")
         if not 0 <= request.page_size <= MAX_PAGE:
-            invalid(context, "page_size", f"must be 0..{MAX_PAGE}")
+            invalid("page_size", f"must be 0..{MAX_PAGE}")
         kinds = frozenset(parse_choice(EntryKind, k, "kinds", "kind") for k in request.kinds)
         channel = parse_channel(request.channel).value if request.channel else None
         after = decode_cursor(request.page_token) if request.page_token else None

@@ -11,7 +11,14 @@ from sqlalchemy.exc import OperationalError
 
 from ticketrouter.adapters.codec import CONTACT_RECEIVED, decision_to_proto, to_command
 from ticketrouter.adapters.context_messages import context_to_proto
-from ticketrouter.adapters.grpc_errors import grpc_errors, invalid, required
+from ticketrouter.adapters.grpc_errors import (
+    Abort,
+    grpc_errors,
+    grpc_stream_errors,
+    invalid,
+    required,
+    timestamp,
+)
 from ticketrouter.adapters.messages import case_to_proto, explanation_to_proto
 from ticketrouter.bootstrap import App
 from ticketrouter.domain.cases import Case, parse_case_status, parse_handoff_reason
@@ -45,10 +52,10 @@ def _receive_one(
     return handle_events([cmd], uow, now, settings)[0]
 
 
-def _page_limit(limit: int, context: grpc.ServicerContext) -> int:
+def _page_limit(limit: int) -> int:
     """0 means the default page; anything else must fit the maximum."""
     if not 0 <= limit <= MAX_QUEUE_PAGE:
-        invalid(context, "limit", f"must be 0..{MAX_QUEUE_PAGE}")
+        invalid("limit", f"must be 0..{MAX_QUEUE_PAGE}")
     return limit or DEFAULT_PAGE
 
 
@@ -76,10 +83,10 @@ class RoutingServicer(routing_pb2_grpc.RoutingServiceServicer):
         self, request: routing_pb2.SubmitContactRequest, context: grpc.ServicerContext
     ) -> routing_pb2.SubmitContactResponse:
         if not request.HasField("event"):
-            invalid(context, "event", "is required")
+            invalid("event", "is required")
         command = to_command(request.event, self.app.settings.default_region)
         if not isinstance(command, ReceiveContact):
-            invalid(context, "event.type", f"must be {CONTACT_RECEIVED}; publish others to Kafka")
+            invalid("event.type", f"must be {CONTACT_RECEIVED}; publish others to Kafka")
         decision = self.app.bus.execute(_receive_one, command)
         if decision is None:
             with self.app.read_uow() as uow:
@@ -97,14 +104,14 @@ class RoutingServicer(routing_pb2_grpc.RoutingServiceServicer):
         self, request: routing_pb2.GetCaseRequest, context: grpc.ServicerContext
     ) -> routing_pb2.Case:
         if not request.case_id:
-            invalid(context, "case_id", "is required")
+            invalid("case_id", "is required")
         return self._case_proto(request.case_id, with_context=True)
 
     @grpc_errors
     def ListQueue(
         self, request: routing_pb2.ListQueueRequest, context: grpc.ServicerContext
     ) -> routing_pb2.ListQueueResponse:
-        limit = _page_limit(request.limit, context)
+        limit = _page_limit(request.limit)
         channel = parse_channel(request.channel) if request.channel else None
         with self.app.read_uow() as uow:
             cases = uow.repo.queued_cases(limit, channel)
@@ -115,7 +122,7 @@ class RoutingServicer(routing_pb2_grpc.RoutingServiceServicer):
     def ListCases(
         self, request: routing_pb2.ListCasesRequest, context: grpc.ServicerContext
     ) -> routing_pb2.ListCasesResponse:
-        limit = _page_limit(request.limit, context)
+        limit = _page_limit(request.limit)
         status = parse_case_status(request.status) if request.status else None
         with self.app.read_uow() as uow:
             cases = uow.repo.list_cases(request.owner_agent_id or None, status, limit)
@@ -125,10 +132,12 @@ class RoutingServicer(routing_pb2_grpc.RoutingServiceServicer):
     def GetResolutionReport(
         self, request: routing_pb2.ResolutionReportRequest, context: grpc.ServicerContext
     ) -> routing_pb2.ResolutionReport:
-        since = request.since.ToDatetime(UTC) if request.HasField("since") else _BEGINNING
-        until = request.until.ToDatetime(UTC) if request.HasField("until") else self.app.clock.now()
+        since = timestamp(request.since, "since") if request.HasField("since") else _BEGINNING
+        until = (
+            timestamp(request.until, "until") if request.HasField("until") else self.app.clock.now()
+        )
         if until <= since:
-            invalid(context, "until", "must be after since")
+            invalid("until", "must be after since")
         channel = parse_channel(request.channel) if request.channel else None
         with self.app.read_uow() as uow:
             report = uow.repo.resolution_report(since, until, channel)
@@ -147,9 +156,9 @@ class RoutingServicer(routing_pb2_grpc.RoutingServiceServicer):
         self, request: routing_pb2.TransferRequest, context: grpc.ServicerContext
     ) -> routing_pb2.Case:
         if not request.case_id:
-            invalid(context, "case_id", "is required")
+            invalid("case_id", "is required")
         if not request.reason:
-            invalid(context, "reason", "is required")
+            invalid("reason", "is required")
         command = TransferCase(
             request.case_id,
             parse_handoff_reason(request.reason),
@@ -164,9 +173,9 @@ class RoutingServicer(routing_pb2_grpc.RoutingServiceServicer):
         self, request: routing_pb2.ResolveRequest, context: grpc.ServicerContext
     ) -> routing_pb2.Case:
         if not request.case_id:
-            invalid(context, "case_id", "is required")
+            invalid("case_id", "is required")
         if len(request.resolution_code) > 64:
-            invalid(context, "resolution_code", "longer than 64 characters")
+            invalid("resolution_code", "longer than 64 characters")
         case: Case = self.app.bus.execute(
             resolve_case, ResolveCase(request.case_id, request.resolution_code or "resolved")
         )
@@ -187,7 +196,7 @@ class RoutingServicer(routing_pb2_grpc.RoutingServiceServicer):
         self, request: routing_pb2.DeclineOfferRequest, context: grpc.ServicerContext
     ) -> routing_pb2.Case:
         if len(request.reason) > 200:
-            invalid(context, "reason", "longer than 200 characters")
+            invalid("reason", "longer than 200 characters")
         command = DeclineOffer(
             required(request.case_id, "case_id"),
             required(request.agent_id, "agent_id"),
@@ -231,13 +240,14 @@ class RoutingServicer(routing_pb2_grpc.RoutingServiceServicer):
             ("text", request.text, 2000),
         ):
             if not value.strip():
-                invalid(context, field, "is required")
+                invalid(field, "is required")
             if len(value) > limit:
-                invalid(context, field, f"longer than {limit} characters")
+                invalid(field, f"longer than {limit} characters")
         command = AddNote(request.case_id, request.author.strip(), request.text.strip())
         case: Case = self.app.bus.execute(add_note, command)
         return self._case_proto(case.case_id)
 
+    @grpc_stream_errors
     def WatchAssignments(
         self, request: routing_pb2.WatchAssignmentsRequest, context: grpc.ServicerContext
     ) -> Iterator[routing_pb2.Assignment]:
@@ -253,7 +263,9 @@ class RoutingServicer(routing_pb2_grpc.RoutingServiceServicer):
                 except NotFound:
                     continue
                 except OperationalError:
-                    context.abort(grpc.StatusCode.UNAVAILABLE, "database unavailable, reconnect")
+                    raise Abort(
+                        grpc.StatusCode.UNAVAILABLE, "database unavailable, reconnect"
+                    ) from None
                 yield routing_pb2.Assignment(decision=decision_to_proto(decision), case=case)
         finally:
             self.app.feed.unsubscribe(token)

@@ -31,11 +31,16 @@ class SqlPolicyVersions(PolicyVersions):
             row = session.get(PolicyVersionRow, version)
             return _record(row) if row is not None else None
 
-    def history(self) -> list[PolicyVersion]:
+    def history(self, before: int | None = None, limit: int | None = None) -> list[PolicyVersion]:
+        """Newest first; only versions older than `before`, and `limit` of them,
+        when given."""
+        query = select(PolicyVersionRow).order_by(col(PolicyVersionRow.version).desc())
+        if before is not None:
+            query = query.where(col(PolicyVersionRow.version) < before)
+        if limit is not None:
+            query = query.limit(limit)
         with Session(self.database.reader) as session:
-            rows = session.exec(
-                select(PolicyVersionRow).order_by(col(PolicyVersionRow.version).desc())
-            ).all()
+            rows = session.exec(query).all()
             return [_record(row) for row in rows]
 
     def append(

@@ -533,12 +533,22 @@ class SqlRepository(Repository):
         agents = self._agents(rows, queries.slots_of_agent(agent_id))
         return agents[0] if agents else None
 
-    def list_agents(self, team: str | None = None, presence: Presence | None = None) -> list[Agent]:
+    def list_agents(
+        self,
+        team: str | None = None,
+        presence: Presence | None = None,
+        after: str | None = None,
+        limit: int | None = None,
+    ) -> list[Agent]:
         query = queries.AGENT_COLUMNS.order_by(queries.agents.c.id)
         if team:
             query = query.where(queries.agents.c.team == team)
         if presence:
             query = query.where(queries.agents.c.presence == presence.value)
+        if after is not None:
+            query = query.where(queries.agents.c.id > after)
+        if limit is not None:
+            query = query.limit(limit)
         rows = self._run(query).all()
         return self._agents(rows, queries.slots_of_agents([r.id for r in rows]))
 

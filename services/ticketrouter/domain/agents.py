@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sized
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -11,6 +11,15 @@ from ticketrouter.domain.errors import InvalidField
 from ticketrouter.domain.requirements import MAX_PROFICIENCY, MIN_PROFICIENCY
 
 MAX_CAPACITY_PER_CHANNEL = 50
+# Bounds on what one profile may hold, so that a page of agents always fits a
+# response and matching never walks an unbounded skill map. A real profile holds
+# a few dozen skills; these are far above that and far below trouble.
+MAX_ID_LENGTH = 64
+MAX_NAME_LENGTH = 200
+MAX_SKILLS = 200
+MAX_AUTHORITIES = 50
+MAX_LANGUAGES = 20
+MAX_KEY_LENGTH = 64
 
 
 @dataclass(slots=True)
@@ -39,6 +48,17 @@ class Agent:
             raise InvalidField("agent.agent_id", "must not be empty")
         if not self.name.strip():
             raise InvalidField("agent.name", "must not be empty")
+        _bounded_length("agent.agent_id", self.agent_id, MAX_ID_LENGTH)
+        _bounded_length("agent.name", self.name, MAX_NAME_LENGTH)
+        _bounded_length("agent.team", self.team, MAX_ID_LENGTH)
+        _bounded_count("agent.skills", self.skills, MAX_SKILLS)
+        _bounded_count("agent.authority", self.authority, MAX_AUTHORITIES)
+        _bounded_count("agent.languages", self.languages, MAX_LANGUAGES)
+        for key in (*self.skills, *self.authority, *self.languages):
+            if len(key) > MAX_KEY_LENGTH:
+                raise InvalidField(
+                    "agent", f"{key[:32]!r}…: names are at most {MAX_KEY_LENGTH} characters"
+                )
         for skill, level in self.skills.items():
             if not skill.strip():
                 raise InvalidField("agent.skills", "skill names must not be empty")
@@ -55,3 +75,14 @@ class Agent:
                 raise InvalidField(
                     f"agent.capacity[{channel}]", f"must be 0..{MAX_CAPACITY_PER_CHANNEL}"
                 )
+
+
+def _bounded_length(field: str, value: str, limit: int) -> None:
+    if len(value) > limit:
+        raise InvalidField(field, f"longer than {limit} characters ({len(value)})")
+
+
+def _bounded_count(field: str, values: Sized, limit: int) -> None:
+    count = len(values)
+    if count > limit:
+        raise InvalidField(field, f"more than {limit} entries ({count})")

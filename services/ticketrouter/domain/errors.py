@@ -21,9 +21,17 @@ class InvalidField(DomainError):
         self.reason = reason
 
 
+def echo(value: str, limit: int = 64) -> str:
+    """A client's value quoted back in a message, cut so that a 20 KB id cannot
+    make the answer larger than the question."""
+    if len(value) <= limit:
+        return repr(value)
+    return f"{value[:limit]!r}… ({len(value)} characters)"
+
+
 class NotFound(DomainError):
     def __init__(self, what: str, key: str) -> None:
-        super().__init__(f"{what} {key!r} not found")
+        super().__init__(f"{what} {echo(key)} not found")
         self.what = what
         self.key = key
 
@@ -38,4 +46,4 @@ def parse_choice(choices: type[E], value: str, field: str, what: str) -> E:
         return choices(value.strip().lower())
     except ValueError:
         allowed = ", ".join(c.value for c in choices)
-        raise InvalidField(field, f"unknown {what} {value!r} (one of {allowed})") from None
+        raise InvalidField(field, f"unknown {what} {echo(value)} (one of {allowed})") from None

@@ -21,6 +21,7 @@ from ticketrouter.adapters.grpc_agents import AgentServicer
 from ticketrouter.adapters.grpc_auth import TokenAuthInterceptor, TokenTable
 from ticketrouter.adapters.grpc_config import RoutingConfigServicer
 from ticketrouter.adapters.grpc_customers import CustomerServicer
+from ticketrouter.adapters.grpc_requests import ParseRequestsInterceptor
 from ticketrouter.adapters.grpc_routing import RoutingServicer
 from ticketrouter.bootstrap import App
 from ticketrouter.config import Settings
@@ -122,6 +123,8 @@ def create_server(
             "gRPC authentication is off: every caller may call every method; set "
             "TICKETROUTER_PLATFORM_TOKENS and TICKETROUTER_ADMIN_TOKENS to turn it on"
         )
+    # After authentication: a refused call is never parsed at all.
+    chain.append(ParseRequestsInterceptor())
     chain.extend(interceptors)
     credentials = security.credentials()
     if security.tokens.enabled and credentials is None:

@@ -51,8 +51,9 @@ class PolicyVersions(abc.ABC):
     def get(self, version: int) -> PolicyVersion | None: ...
 
     @abc.abstractmethod
-    def history(self) -> list[PolicyVersion]:
-        """Newest first."""
+    def history(self, before: int | None = None, limit: int | None = None) -> list[PolicyVersion]:
+        """Newest first; only versions older than `before`, and `limit` of them,
+        when given."""
 
     @abc.abstractmethod
     def append(
@@ -84,11 +85,7 @@ def apply_policy(
     """Validate, then append as the new version in force. An invalid policy raises
     InvalidPolicy and changes nothing. Re-applying the source in force (a retried
     call) appends nothing."""
-    author = author.strip()
-    if not author:
-        raise InvalidField("author", "required: who applies this policy")
-    if len(author) > MAX_AUTHOR_CHARS:
-        raise InvalidField("author", f"longer than {MAX_AUTHOR_CHARS} characters")
+    author = _author(author, "who applies this policy")
     policy = parse(source)
     current = versions.latest()
     if current is not None and current.source == source:
@@ -102,10 +99,20 @@ def apply_policy(
     return Applied(record, policy.with_version(record.version), changed=True)
 
 
+def _author(author: str, who: str) -> str:
+    author = author.strip()
+    if not author:
+        raise InvalidField("author", f"required: {who}")
+    if len(author) > MAX_AUTHOR_CHARS:
+        raise InvalidField("author", f"longer than {MAX_AUTHOR_CHARS} characters")
+    return author
+
+
 def rollback_policy(
     versions: PolicyVersions, parse: PolicyParser, version: int, author: str, now: datetime
 ) -> Applied:
     """Put an older version's source back in force, as a new version."""
+    author = _author(author, "who rolls back")
     if version <= 0:
         raise InvalidField("version", "must be a positive version number")
     target = versions.get(version)

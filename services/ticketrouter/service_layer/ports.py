@@ -185,8 +185,14 @@ class Repository(abc.ABC):
 
     @abc.abstractmethod
     def list_agents(
-        self, team: str | None = None, presence: Presence | None = None
-    ) -> list[Agent]: ...
+        self,
+        team: str | None = None,
+        presence: Presence | None = None,
+        after: str | None = None,
+        limit: int | None = None,
+    ) -> list[Agent]:
+        """Ordered by agent id; `after` and `limit` page through them."""
+        ...
 
     @abc.abstractmethod
     def upsert_agent(self, agent: Agent) -> None:
