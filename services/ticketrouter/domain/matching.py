@@ -8,10 +8,8 @@ per hundred candidates.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
 
 from ticketrouter.domain.agents import Agent
 from ticketrouter.domain.cases import Case
@@ -19,8 +17,9 @@ from ticketrouter.domain.channels import Channel, Presence
 from ticketrouter.domain.decisions import Exclusion, Explanation
 from ticketrouter.domain.plan import Strategy
 from ticketrouter.domain.requirements import Requirements
-
-_NEVER = datetime.min.replace(tzinfo=UTC)  # never assigned: idle the longest
+from ticketrouter.domain.roster import EligibleAgents, StaffedAgents
+from ticketrouter.domain.strategies import AgentKey, strategy_key
+from ticketrouter.domain.strategies import fairness_key as _fairness_key
 
 
 def exclusion(agent: Agent, requirements: Requirements, channel: Channel) -> Exclusion | None:
@@ -45,33 +44,6 @@ def exclusion(agent: Agent, requirements: Requirements, channel: Channel) -> Exc
 
 MAX_EXCLUDED_NAMED = 20  # agents named in an explanation; the counts stay whole
 
-AgentKey = Callable[[Agent], tuple[Any, ...]]
-
-
-def _fairness_key(agent: Agent) -> tuple[float, datetime, str]:
-    # Least occupied first, then longest idle, then a stable tie-break.
-    return (agent.occupancy(), agent.last_assigned_at or _NEVER, agent.agent_id)
-
-
-def _idle_key(agent: Agent) -> tuple[datetime, float, str]:
-    return (agent.last_assigned_at or _NEVER, agent.occupancy(), agent.agent_id)
-
-
-def strategy_key(strategy: Strategy, requirements: Requirements) -> AgentKey:
-    """Smaller is better."""
-    if strategy is Strategy.LONGEST_IDLE:
-        return _idle_key
-    if strategy is Strategy.MOST_PROFICIENT:
-        needed = [skill for skill, _ in requirements.skills]
-
-        def proficiency(agent: Agent) -> tuple[int, float, datetime, str]:
-            held = -sum(agent.skills.get(skill, 0) for skill in needed)
-            return (held, *_fairness_key(agent))
-
-        return proficiency
-    return _fairness_key
-
-
 _WHY = {
     Strategy.LEAST_OCCUPIED: "least occupied",
     Strategy.LONGEST_IDLE: "longest idle",
@@ -83,7 +55,7 @@ _WHY = {
 class Ranking:
     """The eligible agents, the best of them, and how they were found."""
 
-    eligible: tuple[Agent, ...]
+    eligible: Sequence[Agent]
     best: Agent | None
     explanation: Explanation
     key: AgentKey = _fairness_key
@@ -106,17 +78,24 @@ class Ranking:
                 yield agent
 
 
-def rank_agents(
+@dataclass(slots=True)
+class _Screening:
+    """Who passed, and who was excluded why, in the order a scan meets them."""
+
+    considered: int
+    eligible: Sequence[Agent]
+    reasons: Counter[Exclusion]
+    named: list[tuple[str, str]]
+    winner: Agent | None
+
+
+def _scan(
     requirements: Requirements,
     channel: Channel,
     candidates: Iterable[Agent],
-    rule: str,
-    excluded_ids: frozenset[str] = frozenset(),
-    policy_version: int = 0,
-    strategy: Strategy = Strategy.LEAST_OCCUPIED,
-    step: int = 0,
-) -> Ranking:
-    """`excluded_ids`: agents who may not have this case (e.g. declined its offer)."""
+    excluded_ids: frozenset[str],
+    key: AgentKey,
+) -> _Screening:
     eligible: list[Agent] = []
     reasons: Counter[Exclusion] = Counter()
     named: list[tuple[str, str]] = []
@@ -131,8 +110,57 @@ def rank_agents(
             reasons[why] += 1
             if len(named) < MAX_EXCLUDED_NAMED:
                 named.append((agent.agent_id, why.value))
-    key = strategy_key(strategy, requirements)
     winner = min(eligible, key=key) if eligible else None
+    return _Screening(considered, tuple(eligible), reasons, named, winner)
+
+
+def _indexed(
+    requirements: Requirements,
+    staffed: StaffedAgents,
+    excluded_ids: frozenset[str],
+    strategy: Strategy,
+) -> _Screening:
+    """The same screening from the roster's bitsets, without visiting every agent."""
+    index = staffed.roster
+    candidates, eligible, excluded = index.exclusions(requirements, staffed.channel, excluded_ids)
+    # A scan counts reasons in the order it first meets them: by lowest slot.
+    first_met = sorted(excluded, key=lambda pair: (pair[1] & -pair[1]).bit_length())
+    reasons: Counter[Exclusion] = Counter({why: mask.bit_count() for why, mask in first_met})
+    named: list[tuple[str, str]] = []
+    if excluded:
+        every = 0
+        for _why, mask in excluded:
+            every |= mask
+        for agent in index.agents_in_order(every, MAX_EXCLUDED_NAMED):
+            why = Exclusion.DECLINED if agent.agent_id in excluded_ids else None
+            why = why or exclusion(agent, requirements, staffed.channel)
+            assert why is not None
+            named.append((agent.agent_id, why.value))
+    winner = index.best(eligible, strategy, requirements)
+    return _Screening(
+        candidates.bit_count(), EligibleAgents(index, eligible), reasons, named, winner
+    )
+
+
+def rank_agents(
+    requirements: Requirements,
+    channel: Channel,
+    candidates: Iterable[Agent],
+    rule: str,
+    excluded_ids: frozenset[str] = frozenset(),
+    policy_version: int = 0,
+    strategy: Strategy = Strategy.LEAST_OCCUPIED,
+    step: int = 0,
+) -> Ranking:
+    """`excluded_ids`: agents who may not have this case (e.g. declined its offer).
+    Candidates from a roster index (`RosterIndex.staffed`) are screened by its
+    bitsets; any other iterable is scanned. Both give the same ranking."""
+    key = strategy_key(strategy, requirements)
+    if isinstance(candidates, StaffedAgents) and candidates.channel is channel:
+        screening = _indexed(requirements, candidates, excluded_ids, strategy)
+    else:
+        screening = _scan(requirements, channel, candidates, excluded_ids, key)
+    eligible, reasons, winner = screening.eligible, screening.reasons, screening.winner
     if winner is not None:
         winner_reason = (
             f"{_WHY[strategy]} of {len(eligible)} eligible"
@@ -154,7 +182,7 @@ def rank_agents(
         rule=rule,
         requirements=requirements,
         channel=channel,
-        candidates_considered=considered,
+        candidates_considered=screening.considered,
         eligible=len(eligible),
         excluded_by_reason={reason.value: n for reason, n in reasons.items()},
         winner_reason=winner_reason,
@@ -162,9 +190,9 @@ def rank_agents(
         policy_version=policy_version,
         step=step,
         strategy=strategy.value,
-        excluded_agents=tuple(named),
+        excluded_agents=tuple(screening.named),
     )
-    return Ranking(tuple(eligible), winner, explanation, key)
+    return Ranking(eligible, winner, explanation, key)
 
 
 def assignment_summary(agent_id: str, requirements: Requirements, channel: Channel) -> str:
