@@ -15,7 +15,7 @@ from ticketrouter.adapters.database import TRANSIENT_ERRORS, Database, connect
 from ticketrouter.adapters.feed import AssignmentFeed
 from ticketrouter.adapters.metrics import PrometheusMetrics
 from ticketrouter.adapters.policy_store import SqlPolicyVersions
-from ticketrouter.adapters.rules_file import parse_policy_text
+from ticketrouter.adapters.rules_file import parse_stored_policy_text
 from ticketrouter.adapters.unit_of_work import OutboxPublisher, SqlUnitOfWork
 from ticketrouter.config import Settings
 from ticketrouter.domain.commands import AdvanceQueue
@@ -98,11 +98,14 @@ class App:
         with self.read_uow() as uow:
             self.metrics.set_gauges(uow.repo.queue_stats(self.clock.now()), uow.repo.staffing())
 
-    def reload_policy(self) -> bool:
+    def reload_policy(self, applied: Policy | None = None) -> bool:
         """Route with the policy version now in force, if another one was applied (by
         any process) since the last call; batches and calls in flight finish with the
-        policy they started with."""
-        return self.policy_watch is not None and self.policy_watch.poll(self._install_policy)
+        policy they started with. `applied`: the version this process just applied,
+        installed without being parsed again while it is still the one in force."""
+        return self.policy_watch is not None and self.policy_watch.poll(
+            self._install_policy, applied
+        )
 
     def _install_policy(self, policy: Policy) -> None:
         # Rule names label metrics; keep the old ones too, their cases may still wait.
@@ -137,7 +140,9 @@ def bootstrap(
         metrics=PrometheusMetrics(registry, settings.teams, rules.rule_names),
         registry=registry,
         clock=clock or SystemClock(),
-        policy_watch=PolicyWatch(SqlPolicyVersions(database), parse_policy_text, rules.version),
+        policy_watch=PolicyWatch(
+            SqlPolicyVersions(database), parse_stored_policy_text, rules.version
+        ),
     )
     app.refresh_gauges()
     log.info(
@@ -188,7 +193,9 @@ def _start_policy(database: Database, settings: Settings, now: datetime) -> Poli
         log.warning("cannot read the rules file", extra={"rules_file": origin, "error": str(err)})
         source = None
     try:
-        return start_policy(SqlPolicyVersions(database), parse_policy_text, source, origin, now)
+        return start_policy(
+            SqlPolicyVersions(database), parse_stored_policy_text, source, origin, now
+        )
     except InvalidField:
         raise SystemExit(
             f"TICKETROUTER_RULES_FILE: cannot read {origin}, and no routing policy is applied"

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import text
 
 from tests.builders import RULES_FILE, event_proto
+from tests.policy_builders import big_policy
 from ticketrouter.bootstrap import App
 from ticketrouter.entrypoints.grpc_server import create_server
 from ticketrouter.v1 import agents_pb2, agents_pb2_grpc, config_pb2, config_pb2_grpc
@@ -186,3 +187,28 @@ def test_a_dry_run_names_what_is_wrong_with_the_request(
     )
     assert draft.code() is grpc.StatusCode.INVALID_ARGUMENT
     assert draft.details().startswith("source: rule 'vip', field 'when'")
+
+
+def test_a_policy_over_256_kib_is_refused_by_every_call_that_takes_one(
+    app: App, config: config_pb2_grpc.RoutingConfigServiceStub
+) -> None:
+    huge = big_policy(450, topics_per_rule=150).text
+    calls = {
+        "ValidatePolicy": lambda: config.ValidatePolicy(
+            config_pb2.ValidatePolicyRequest(source=huge)
+        ),
+        "ApplyPolicy": lambda: config.ApplyPolicy(
+            config_pb2.ApplyPolicyRequest(source=huge, author="ana")
+        ),
+        "DryRun": lambda: config.DryRun(
+            config_pb2.DryRunRequest(source=huge, event=event_proto("d", "a@b.c"))
+        ),
+    }
+    for name, call in calls.items():
+        err = refused(call)
+        assert err.code() is grpc.StatusCode.INVALID_ARGUMENT, name
+        assert err.details() == (
+            f"source: the policy is {len(huge.encode()):,} bytes, more than the limit of "
+            "262,144 bytes (256 KiB): split long `in` lists or merge rules"
+        ), name
+    assert app.routing.policy.version == 1

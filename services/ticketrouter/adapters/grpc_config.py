@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import NoReturn
 
 import grpc
@@ -12,14 +13,18 @@ from ticketrouter.adapters.grpc_errors import grpc_errors, invalid
 from ticketrouter.adapters.grpc_pages import fill_page
 from ticketrouter.adapters.messages import explanation_to_proto, set_time
 from ticketrouter.adapters.policy_store import SqlPolicyVersions
-from ticketrouter.adapters.rules_file import MAX_POLICY_BYTES, parse_policy_text
+from ticketrouter.adapters.rules_file import (
+    MAX_POLICY_BYTES,
+    parse_policy_text,
+    parse_stored_policy_text,
+)
 from ticketrouter.bootstrap import App
 from ticketrouter.domain.commands import ReceiveContact
 from ticketrouter.domain.errors import ConflictingState
 from ticketrouter.domain.matching import rank_agents
 from ticketrouter.domain.plan import Step
 from ticketrouter.domain.policy import Policy, PolicyRule, activation_for
-from ticketrouter.domain.policy_document import InvalidPolicy
+from ticketrouter.domain.policy_document import InvalidPolicy, policy_size_problem
 from ticketrouter.service_layer.policies import (
     PolicyVersion,
     apply_policy,
@@ -30,6 +35,17 @@ from ticketrouter.v1 import config_pb2, config_pb2_grpc, events_pb2
 
 # Policy versions per response at most; `next_page_token` continues.
 VERSIONS_PAGE = 50
+
+# Drafts (ValidatePolicy, ApplyPolicy, RollbackPolicy, DryRun with a source) are parsed
+# one at a time per process: validating is pure CPU under the GIL, and several admins
+# at once would otherwise take as many threads from the routing and health calls
+# this process serves. A call waits its turn without using the CPU.
+_DRAFTS = threading.Lock()
+
+
+def parse_draft(source: str) -> Policy:
+    with _DRAFTS:
+        return parse_policy_text(source)
 
 
 class RoutingConfigServicer(config_pb2_grpc.RoutingConfigServiceServicer):
@@ -53,7 +69,7 @@ class RoutingConfigServicer(config_pb2_grpc.RoutingConfigServiceServicer):
     ) -> config_pb2.ValidatePolicyResponse:
         self._check_size(request.source, context)
         try:
-            policy = parse_policy_text(request.source)
+            policy = parse_draft(request.source)
         except InvalidPolicy as err:
             return config_pb2.ValidatePolicyResponse(
                 valid=False,
@@ -72,14 +88,15 @@ class RoutingConfigServicer(config_pb2_grpc.RoutingConfigServiceServicer):
         try:
             applied = apply_policy(
                 self.versions,
-                parse_policy_text,
+                parse_draft,
                 request.source,
                 request.author,
                 self.app.clock.now(),
             )
         except InvalidPolicy as err:
             _invalid_source(context, err)
-        self.app.reload_policy()  # here at once; the other processes within a second
+        # Here at once, as validated (not parsed again); the other processes within a second.
+        self.app.reload_policy(applied.policy)
         return policy_to_proto(applied.record, applied.policy)
 
     @grpc_errors
@@ -105,7 +122,7 @@ class RoutingConfigServicer(config_pb2_grpc.RoutingConfigServiceServicer):
         try:
             applied = rollback_policy(
                 self.versions,
-                parse_policy_text,
+                parse_draft,
                 request.version,
                 request.author,
                 self.app.clock.now(),
@@ -113,7 +130,7 @@ class RoutingConfigServicer(config_pb2_grpc.RoutingConfigServiceServicer):
         except InvalidPolicy as err:
             # An old version that no longer validates (the rules grew stricter since).
             raise ConflictingState(f"version {request.version}: {err}") from None
-        self.app.reload_policy()
+        self.app.reload_policy(applied.policy)
         return policy_to_proto(applied.record, applied.policy)
 
     @grpc_errors
@@ -167,7 +184,7 @@ class RoutingConfigServicer(config_pb2_grpc.RoutingConfigServiceServicer):
         if source:
             self._check_size(source, context)
             try:
-                return parse_policy_text(source)
+                return parse_draft(source)
             except InvalidPolicy as err:
                 _invalid_source(context, err)
         self.app.reload_policy()
@@ -181,11 +198,13 @@ class RoutingConfigServicer(config_pb2_grpc.RoutingConfigServiceServicer):
         current = self.app.routing.policy
         if isinstance(current, Policy) and current.version == record.version:
             return current
-        return parse_policy_text(record.source).with_version(record.version)
+        return parse_stored_policy_text(record.source).with_version(record.version)
 
     def _check_size(self, source: str, context: grpc.ServicerContext) -> None:
-        if len(source.encode()) > MAX_POLICY_BYTES:
-            invalid("source", f"larger than {MAX_POLICY_BYTES // 1024} KiB")
+        """Before anything parses it: validating is the costly part of these calls."""
+        size = len(source.encode("utf-8", errors="surrogatepass"))
+        if size > MAX_POLICY_BYTES:
+            invalid("source", policy_size_problem(size))
 
 
 def _invalid_source(context: grpc.ServicerContext, err: InvalidPolicy) -> NoReturn:

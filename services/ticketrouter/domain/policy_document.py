@@ -32,6 +32,11 @@ STEP_FIELDS = ("after_seconds", "proficiency", "allow_teams", "drop_language")
 MAX_RULES = 500
 MAX_STEPS = 10
 MAX_NAME_CHARS = 64
+# A policy's text, in UTF-8. Every version is kept and listed with its diff, parsed by
+# every router process, and validated while that process serves: 256 KiB holds 500
+# rules of a few hundred characters each, validates in a fraction of a second, and
+# lets a version and its diff travel in one gRPC message (4 MiB) many times over.
+MAX_POLICY_BYTES = 256 * 1024
 _LANGUAGE = re.compile(r"^[a-z]{2,3}$")
 _ANY_LANGUAGE = "any"
 
@@ -68,6 +73,20 @@ class _Problems:
 
     def add(self, rule: str, where: str, reason: str) -> None:
         self.found.append(RuleProblem(rule, where, reason))
+
+
+def check_policy_size(text: str) -> None:
+    """Refuse a policy text over MAX_POLICY_BYTES, before anything parses it."""
+    size = len(text.encode("utf-8", errors="surrogatepass"))
+    if size > MAX_POLICY_BYTES:
+        raise InvalidPolicy([RuleProblem("-", "-", policy_size_problem(size))])
+
+
+def policy_size_problem(size: int) -> str:
+    return (
+        f"the policy is {size:,} bytes, more than the limit of {MAX_POLICY_BYTES:,} bytes "
+        f"({MAX_POLICY_BYTES // 1024} KiB): split long `in` lists or merge rules"
+    )
 
 
 def parse_policy(document: Any, version: int = 0) -> Policy:
@@ -204,7 +223,7 @@ def _skills(
     for skill, level in raw.items():
         where = f"skills.{skill}"
         if not isinstance(skill, str) or skill not in catalog:
-            known = ", ".join(sorted(catalog)) or "none listed"
+            known = _some(sorted(catalog)) or "none listed"
             problems.add(label, where, f"unknown skill: not in the skills catalog ({known})")
             continue
         if not _is_int(level) or not MIN_PROFICIENCY <= level <= MAX_PROFICIENCY:
@@ -378,6 +397,14 @@ def _check_reachability(parsed: list[_Rule], problems: _Problems) -> None:
             'the last rule must be the default: no `when` (or `when: "true"`), '
             "so that every contact gets a plan",
         )
+
+
+def _some(names: list[str], shown: int = 20) -> str:
+    """A list for a message. Each unknown skill names the catalog: all of a long one,
+    for each of many unknown skills, would make the problems grow with their product."""
+    if len(names) <= shown:
+        return ", ".join(names)
+    return ", ".join(names[:shown]) + f", ... ({len(names) - shown} more)"
 
 
 def _is_int(value: object) -> TypeGuard[int]:

@@ -26,7 +26,7 @@ from ticketrouter.adapters.event_history import (
     TopicHistory,
 )
 from ticketrouter.adapters.policy_store import SqlPolicyVersions
-from ticketrouter.adapters.rules_file import load_policy, parse_policy_text
+from ticketrouter.adapters.rules_file import load_policy, parse_stored_policy_text
 from ticketrouter.adapters.unit_of_work import SqlUnitOfWork
 from ticketrouter.config import Settings
 from ticketrouter.domain.agents import Agent
@@ -114,7 +114,7 @@ def _current_policy(database: Database | None, settings: Settings) -> tuple[Poli
     if database is not None and _has_table(database, "policy_versions"):
         record = SqlPolicyVersions(database).latest()
         if record is not None:
-            policy = parse_policy_text(record.source).with_version(record.version)
+            policy = parse_stored_policy_text(record.source).with_version(record.version)
             return policy, f"version {record.version} in force (database)"
     try:
         return load_policy(settings.rules_file), f"{settings.rules_file} (none in the database)"

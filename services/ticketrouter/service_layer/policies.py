@@ -19,7 +19,7 @@ from ticketrouter.domain.context import ContextLimits
 from ticketrouter.domain.errors import InvalidField, NotFound
 from ticketrouter.domain.plan import ContactFacts
 from ticketrouter.domain.policy import Policy
-from ticketrouter.domain.policy_document import InvalidPolicy
+from ticketrouter.domain.policy_document import InvalidPolicy, check_policy_size
 from ticketrouter.service_layer.ports import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -83,9 +83,11 @@ def apply_policy(
     note: str = "",
 ) -> Applied:
     """Validate, then append as the new version in force. An invalid policy raises
-    InvalidPolicy and changes nothing. Re-applying the source in force (a retried
-    call) appends nothing."""
+    InvalidPolicy and changes nothing; so does one over MAX_POLICY_BYTES, before it is
+    parsed (a rollback to a version stored before that limit included). Re-applying
+    the source in force (a retried call) appends nothing."""
     author = _author(author, "who applies this policy")
+    check_policy_size(source)
     policy = parse(source)
     current = versions.latest()
     if current is not None and current.source == source:
@@ -136,6 +138,7 @@ def start_policy(
     if record is None:
         if file_source is None:
             raise InvalidField("rules file", f"{origin} is unreadable and no policy is applied")
+        check_policy_size(file_source)  # it becomes a version: the limit of any other
         parse(file_source)  # an invalid file stops the start, with its problems
         versions.append(file_source, "bootstrap", f"from {origin}", now, only_if_empty=True)
         record = versions.latest()  # ours, or a replica's that got there first
@@ -168,12 +171,19 @@ class PolicyWatch:
         self.current = current
         self._lock = threading.Lock()
 
-    def poll(self, install: Callable[[Policy], None]) -> bool:
-        """Install the policy now in force if it changed since the last poll."""
+    def poll(self, install: Callable[[Policy], None], parsed: Policy | None = None) -> bool:
+        """Install the policy now in force if it changed since the last poll. `parsed`:
+        a version this process has just applied (and so validated), installed as it is
+        when it is still the one in force, rather than parsed a second time."""
         with self._lock:
             latest = self.versions.latest_number()
             if latest == self.current:
                 return False
+            if parsed is not None and parsed.version == latest:
+                self.current = latest
+                install(parsed)
+                log.info("routing policy version in force", extra={"version": latest})
+                return True
             record = self.versions.get(latest)
             if record is None:
                 return False
