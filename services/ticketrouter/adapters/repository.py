@@ -48,6 +48,7 @@ from ticketrouter.domain.customers import Contact, Customer, Offer
 from ticketrouter.domain.identity import Identity, IdentityKind
 from ticketrouter.domain.merging import IdentityConflict, Merge
 from ticketrouter.domain.reports import ChannelStaffing, QueueStat, ResolutionReport
+from ticketrouter.domain.roster import RosterIndex
 from ticketrouter.domain.timeline import EntryKind, TimelineEntry, TimelinePage
 from ticketrouter.service_layer.ports import ConcurrentUpdate, Repository
 
@@ -67,8 +68,8 @@ class SqlRepository(Repository):
         self._aging = aging_per_minute
         self._postgres = session.get_bind().dialect.name == "postgresql"
         self._profiles = profiles or AgentProfiles()
-        self._available: dict[str, Agent] | None = None  # snapshot for this transaction
-        self._staffed: dict[Channel, list[Agent]] = {}  # snapshot agents by channel
+        # The available roster as this transaction saw it, indexed for matching.
+        self._available: RosterIndex | None = None
         self._pending_contacts: list[dict[str, Any]] = []
         self._pending_processed: list[dict[str, Any]] = []
         self._pending_timeline: list[dict[str, Any]] = []
@@ -526,9 +527,9 @@ class SqlRepository(Repository):
         )
 
     def get_agent(self, agent_id: str) -> Agent | None:
-        if self._available is not None and agent_id in self._available:
+        if self._available is not None and (known := self._available.get(agent_id)) is not None:
             # The transaction's snapshot; the reservation re-checks presence atomically.
-            return self._available[agent_id]
+            return known
         rows = self._run(queries.AGENT_COLUMNS.where(queries.agents.c.id == agent_id)).all()
         agents = self._agents(rows, queries.slots_of_agent(agent_id))
         return agents[0] if agents else None
@@ -602,18 +603,12 @@ class SqlRepository(Repository):
         )
         return bool(result.rowcount == 1)
 
-    def available_agents(self, channel: Channel) -> list[Agent]:
+    def available_agents(self, channel: Channel) -> Sequence[Agent]:
         if self._available is None:
-            rows = self._run(queries.AVAILABLE_AGENTS).all()
-            agents = self._agents(rows, queries.SLOTS_OF_AVAILABLE_AGENTS)
-            self._available = {a.agent_id: a for a in agents}
-            self._staffed = {}
+            rows = self._run(queries.AVAILABLE_AGENTS.order_by(queries.agents.c.id)).all()
+            self._available = RosterIndex(self._agents(rows, queries.SLOTS_OF_AVAILABLE_AGENTS))
         # Agents who work this channel at all; matching checks their free capacity.
-        staffed = self._staffed.get(channel)
-        if staffed is None:
-            staffed = [a for a in self._available.values() if a.capacity.get(channel, 0) > 0]
-            self._staffed[channel] = staffed
-        return staffed
+        return self._available.staffed(channel)
 
     def note_missed_offer(self, agent_id: str) -> int:
         self._run(
@@ -639,17 +634,15 @@ class SqlRepository(Repository):
             self._available = None  # our snapshot was stale
             return False
         self._pending_touches[agent_id] = now
-        if self._available is not None and agent_id in self._available:
-            cached = self._available[agent_id]
-            cached.load[channel] = cached.load.get(channel, 0) + 1
-            cached.last_assigned_at = now
+        if self._available is not None and (cached := self._available.get(agent_id)) is not None:
+            self._available.set_load(agent_id, channel, cached.load.get(channel, 0) + 1)
+            self._available.touch(agent_id, now)
         return True
 
     def release_capacity(self, agent_id: str, channel: Channel) -> None:
         self._run(queries.RELEASE_SLOT, {"b_agent_id": agent_id, "b_channel": channel.value})
-        if self._available is not None and agent_id in self._available:
-            cached = self._available[agent_id]
-            cached.load[channel] = max(0, cached.load.get(channel, 0) - 1)
+        if self._available is not None and (cached := self._available.get(agent_id)) is not None:
+            self._available.set_load(agent_id, channel, max(0, cached.load.get(channel, 0) - 1))
 
     def queue_stats(self, now: datetime) -> dict[str, QueueStat]:
         rows = self._run(

@@ -114,8 +114,7 @@ class RosterIndex:
         self._thresholds: dict[str, _Thresholds] = {}
         self._keys: dict[Strategy, dict[int, tuple[Any, ...]]] = {s: {} for s in _ORDERED}
         self._orders: dict[Strategy, list[tuple[Any, ...]]] = {s: [] for s in _ORDERED}
-        for agent in agents:
-            self.put(agent)
+        self._load_all(list(agents))
 
     def __len__(self) -> int:
         return len(self._slot)
@@ -132,6 +131,64 @@ class RosterIndex:
         return StaffedAgents(self, channel)
 
     # -- changes ---------------------------------------------------------------
+
+    def _load_all(self, agents: list[Agent]) -> None:
+        """The first load, in bulk: one bitmap per attribute set bit by bit and
+        turned into an int once (OR-ing agents into growing ints one at a time
+        would copy every int per agent), and each order sorted once."""
+        bitmaps: dict[tuple[Any, ...], bytearray] = {}
+        size = len(agents) // 8 + 1
+
+        def mark(key: tuple[Any, ...], slot: int) -> None:
+            bitmap = bitmaps.get(key)
+            if bitmap is None:
+                bitmap = bitmaps[key] = bytearray(size)
+            bitmap[slot >> 3] |= 1 << (slot & 7)
+
+        # An agent listed twice keeps the first place and the later profile, as put() does.
+        for agent in {a.agent_id: a for a in agents}.values():
+            slot = len(self._agents)
+            self._agents.append(agent)
+            self._slot[agent.agent_id] = slot
+            if agent.presence is Presence.AVAILABLE:
+                mark(("available",), slot)
+            for channel, capacity in agent.capacity.items():
+                if capacity > 0:
+                    mark(("staffed", channel), slot)
+                if capacity > agent.load.get(channel, 0):
+                    mark(("free", channel), slot)
+            for language in agent.languages:
+                mark(("language", language), slot)
+            mark(("team", agent.team), slot)
+            for skill, level in agent.skills.items():
+                for at_least in range(1, level + 1):
+                    mark(("skill", skill, at_least), slot)
+            for name, amount in agent.authority.items():
+                self._authority.setdefault(name, {})[slot] = amount
+            for strategy in _ORDERED:
+                order_key = (*_ORDER_KEYS[strategy](agent), slot)
+                self._keys[strategy][slot] = order_key
+                self._orders[strategy].append(order_key)
+        for key, bitmap in bitmaps.items():
+            mask = int.from_bytes(bitmap, "little")
+            kind = key[0]
+            if kind == "available":
+                self._available |= mask
+            elif kind == "staffed":
+                self._staffed[key[1]] = self._staffed.get(key[1], 0) | mask
+            elif kind == "free":
+                self._free[key[1]] = self._free.get(key[1], 0) | mask
+            elif kind == "language":
+                self._languages[key[1]] = self._languages.get(key[1], 0) | mask
+            elif kind == "team":
+                self._teams[key[1]] = self._teams.get(key[1], 0) | mask
+            else:
+                levels = self._skills.setdefault(key[1], [0] * (MAX_PROFICIENCY + 1))
+                if key[2] >= len(levels):
+                    levels.extend([0] * (key[2] + 1 - len(levels)))
+                levels[key[2]] |= mask
+        for order in self._orders.values():
+            order.sort()
 
     def put(self, agent: Agent) -> None:
         """Add an agent, or replace their profile, presence and loads."""
