@@ -8,7 +8,7 @@ PROTOS  = $(wildcard proto/ticketrouter/v1/*.proto)
 STUBS   = services/ticketrouter/v1/.generated
 PYTEST  = $(BIN)/python -m pytest -p no:cacheprovider
 
-.PHONY: setup run test unit integration e2e bench lint stubs clean prometheus-tools
+.PHONY: setup run test unit integration e2e bench bench-quick lint stubs clean prometheus-tools
 
 setup: $(STUBS)
 
@@ -46,6 +46,11 @@ e2e: setup prometheus-tools
 
 bench: setup
 	$(BIN)/ticketrouter bench $(BENCH_ARGS)
+
+# Every stage on fewer events and agents (matching at 100, 1,000 and 10,000 agents):
+# a few minutes, to see that nothing broke; the figures to quote come from `bench`.
+bench-quick: setup
+	$(BIN)/ticketrouter bench --events 5000 --agents 1000
 
 lint: setup
 	$(BIN)/ruff check services tests

@@ -13,14 +13,16 @@ failure (on PostgreSQL, mostly deadlocks between workers reserving the same agen
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from ticketrouter.adapters.kafka import ensure_topics
-from ticketrouter.adapters.orm import ProcessedEventRow
+from ticketrouter.adapters.orm import CustomerRow, ProcessedEventRow
 from ticketrouter.bootstrap import App, bootstrap
 from ticketrouter.config import Settings
 from ticketrouter.entrypoints.bench.baseline import bench_baseline
 from ticketrouter.entrypoints.bench.kafka_tools import Topics
+from ticketrouter.entrypoints.bench.procfs import cpu_seconds, peak_rss_mb, postgres_cpu_seconds
 from ticketrouter.entrypoints.bench.publish import bench_publish
 from ticketrouter.entrypoints.bench.reporting import BenchFailed, Progress, emit, say
 from ticketrouter.entrypoints.bench.throughput import count_rows
@@ -35,6 +37,8 @@ from ticketrouter.entrypoints.bench.worker_fleet import (
 from ticketrouter.entrypoints.bench.worker_rig import SEEDED_AGENTS, seed_agents
 
 WORKER_COUNTS = (1, 2, 4)
+EFFICIENCY_TARGET = 0.8  # contacts per CPU-second with 4 workers vs with 1
+RSS_TARGET_MB = 300.0
 # Per worker count: a steady rate (20 batches of 500) while keeping `make bench` short.
 MAX_EVENTS = 10_000
 
@@ -70,10 +74,10 @@ def bench_scale_out(settings: Settings, servers: str, base: Topics, events: int,
         servers, base.contacts, events, settings.batch_size, "scale_out_consume_baseline"
     )
     single: float | None = None
+    single_efficiency: float | None = None
     for count, run in scale_out_topics(base).items():
-        rate, stable, retries = _drain(
-            settings, servers, run, partitions, count, events, server, tmp
-        )
+        drained = _drain(settings, servers, run, partitions, count, events, server, tmp)
+        rate, stable, retries = drained.rate, drained.stable, drained.retries
         single = single or rate
         emit(
             "scale_out_throughput",
@@ -90,7 +94,45 @@ def bench_scale_out(settings: Settings, servers: str, base: Topics, events: int,
             stable_group=stable,
             batch_retries=retries,
         )
+        if drained.contacts_per_cpu_second is not None:
+            efficiency = drained.contacts_per_cpu_second
+            single_efficiency = single_efficiency or efficiency
+            emit(
+                "scale_out_contacts_per_cpu_second",
+                round(efficiency, 1),
+                "contacts/cpu-s",
+                workers=count,
+                cpu_seconds=round(drained.cpu_seconds, 1),
+                counted="worker processes and every PostgreSQL process, first to last event",
+                baseline=round(single_efficiency, 1),
+                ratio=round(efficiency / single_efficiency, 2),
+                target_ratio=EFFICIENCY_TARGET,
+                meets_target=efficiency / single_efficiency >= EFFICIENCY_TARGET,
+            )
+        emit(
+            "worker_rss_mb",
+            round(drained.peak_rss_mb, 1),
+            "MiB",
+            workers=count,
+            measured="largest peak resident set (VmHWM) among the workers",
+            agents=SEEDED_AGENTS,
+            customers=drained.customers,
+            events=events,
+            target_mb=RSS_TARGET_MB,
+            meets_target=drained.peak_rss_mb <= RSS_TARGET_MB,
+        )
     return True
+
+
+@dataclass(frozen=True)
+class Drained:
+    rate: float
+    stable: bool
+    retries: int
+    cpu_seconds: float
+    contacts_per_cpu_second: float | None
+    peak_rss_mb: float
+    customers: int
 
 
 def _drain(
@@ -102,8 +144,9 @@ def _drain(
     events: int,
     server: str,
     tmp: Path,
-) -> tuple[float, bool, int]:
-    """(rate, whether the group formed once, batches retried after a transient failure)."""
+) -> Drained:
+    """The rate, whether the group formed once, batches retried after a transient
+    failure, and what the run cost in CPU and memory."""
     with scratch_database(server) as url:
         stage = settings.with_overrides(
             database_url=url,
@@ -121,7 +164,9 @@ def _drain(
             say(f"  {count} worker(s) draining into a fresh PostgreSQL database")
             workers = start_workers(stage, count, tmp)
             try:
-                rate = _time_drain(app, workers, events)
+                rate, routed, cpu = _time_drain(app, workers, events)
+                peak = max(peak_rss_mb(w.process.pid) or 0.0 for w in workers)
+                customers = count_rows(app, CustomerRow)
             finally:
                 stop_workers(workers)
             stable = (
@@ -130,19 +175,40 @@ def _drain(
             )
         finally:
             app.close()
-    return rate, stable, sum(w.retried_batches() for w in workers)
+    return Drained(
+        rate,
+        stable,
+        sum(w.retried_batches() for w in workers),
+        cpu or 0.0,
+        routed / cpu if cpu else None,
+        peak,
+        customers,
+    )
 
 
-def _time_drain(app: App, workers: list[WorkerProcess], events: int) -> float:
-    """Polls the database: the rate counts from the first routed event to the last."""
+def _cpu_now(workers: list[WorkerProcess]) -> float | None:
+    database = postgres_cpu_seconds()
+    if database is None:
+        return None
+    return database + sum(cpu_seconds(w.process.pid) for w in workers)
+
+
+def _time_drain(
+    app: App, workers: list[WorkerProcess], events: int
+) -> tuple[float, int, float | None]:
+    """Polls the database: the rate counts from the first routed event to the last.
+    Also the events routed in that span and the CPU seconds it cost (None when
+    PostgreSQL runs elsewhere and its CPU cannot be read)."""
     progress = Progress("routed", events)
     deadline = time.monotonic() + 120 + events / 100
     first: tuple[float, int] | None = None
+    cpu_at_first: float | None = None
     while True:
         done = count_rows(app, ProcessedEventRow)
         now = time.perf_counter()
         if first is None and done:
             first = (now, done)
+            cpu_at_first = _cpu_now(workers)
         progress.update(done)
         if done >= events:
             break
@@ -152,6 +218,8 @@ def _time_drain(app: App, workers: list[WorkerProcess], events: int) -> float:
                 f"last words of a worker:\n{workers[0].tail()}"
             )
         time.sleep(0.05)
+    cpu_at_last = _cpu_now(workers)
     progress.update(done, final=True)
     since, base = first or (now, 0)
-    return (events - base) / max(now - since, 1e-3)
+    cpu = cpu_at_last - cpu_at_first if cpu_at_first is not None and cpu_at_last else None
+    return (events - base) / max(now - since, 1e-3), events - base, cpu
