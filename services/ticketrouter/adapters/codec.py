@@ -14,7 +14,12 @@ from typing import Any
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError
 
-from ticketrouter.adapters.context_messages import context_to_json, context_to_proto
+from ticketrouter.adapters.context_messages import (
+    context_to_json,
+    context_to_proto,
+    present,
+    timestamp_json,
+)
 from ticketrouter.adapters.messages import explanation_to_proto
 from ticketrouter.adapters.proto_values import check_storable
 from ticketrouter.domain.channels import parse_channel
@@ -26,7 +31,7 @@ from ticketrouter.domain.commands import (
     UpdateCustomer,
 )
 from ticketrouter.domain.customers import Offer
-from ticketrouter.domain.decisions import Decision
+from ticketrouter.domain.decisions import Decision, Explanation
 from ticketrouter.domain.errors import InvalidField
 from ticketrouter.domain.identity import Identity, normalise_identity
 from ticketrouter.v1 import events_pb2
@@ -219,10 +224,69 @@ def decision_to_proto(decision: Decision, with_context: bool = True) -> events_p
 
 
 def encode_decision(decision: Decision) -> bytes:
-    """The JSON mapping of RoutingDecision, as published on `routing-decisions`."""
-    fields = json_format.MessageToDict(
-        decision_to_proto(decision, with_context=False), preserving_proto_field_name=True
+    """The JSON mapping of RoutingDecision, as published on `routing-decisions`:
+    built directly from the decision (json_format walks the message field by field
+    in Python, a tenth of the worker's time); the unit tests hold the two equal."""
+    return json.dumps(decision_to_json(decision), separators=(",", ":")).encode()
+
+
+def decision_to_json(decision: Decision) -> dict[str, Any]:
+    """What json_format.MessageToDict(decision_to_proto(decision),
+    preserving_proto_field_name=True) gives: proto field names, defaults left out."""
+    fields = present(
+        {
+            "decision_id": decision.decision_id,
+            "event_id": decision.event_id,
+            "case_id": decision.case_id,
+            "customer_id": decision.customer_id,
+            "outcome": decision.outcome.value,
+            "agent_id": decision.agent_id or "",
+            "channel": decision.channel.value,
+            "topic": decision.topic,
+            "decided_at": timestamp_json(decision.decided_at),
+            "explanation": _explanation_json(decision.explanation),
+            "priority": decision.priority,
+        }
     )
     if decision.context is not None:
         fields["context"] = context_to_json(decision.context)
-    return json.dumps(fields, separators=(",", ":")).encode()
+    return fields
+
+
+def _explanation_json(exp: Explanation) -> dict[str, Any]:
+    req = exp.requirements
+    authority = [
+        {"name": need.name, "must_be_true": True}
+        if need.must_be_true
+        else {"name": need.name, "at_least": float(need.at_least or 0.0)}
+        for need in req.authority
+    ]
+    requirements = present(
+        {
+            "skills": [
+                present({"skill": skill, "min_proficiency": level}) for skill, level in req.skills
+            ],
+            "authority": authority,
+            "language": req.language or "",
+            "channel": exp.channel.value,
+            "teams": sorted(req.teams),
+        }
+    )
+    return present(
+        {
+            "rule": exp.rule,
+            "requirements": requirements,
+            "candidates_considered": exp.candidates_considered,
+            "eligible": exp.eligible,
+            "excluded_by_reason": dict(exp.excluded_by_reason),
+            "winner_reason": exp.winner_reason,
+            "summary": exp.summary,
+            "policy_version": exp.policy_version,
+            "step": exp.step,
+            "strategy": exp.strategy,
+            "excluded_agents": [
+                present({"agent_id": agent, "reason": reason})
+                for agent, reason in exp.excluded_agents
+            ],
+        }
+    )

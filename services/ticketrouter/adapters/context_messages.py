@@ -94,32 +94,32 @@ def context_to_json(packet: ContextPacket) -> dict[str, Any]:
         "open_cases": [_case_json(c) for c in packet.open_cases],
         "previous_cases": [_case_json(c) for c in packet.previous_cases],
         "recent_contacts": [
-            _present(
+            present(
                 {
                     "event_id": c.event_id,
                     "case_id": c.case_id,
                     "channel": c.channel.value,
                     "topic": c.topic,
                     "subject": c.subject,
-                    "occurred_at": _timestamp(c.occurred_at),
+                    "occurred_at": timestamp_json(c.occurred_at),
                     "outcome": c.outcome,
                 }
             )
             for c in packet.recent_contacts
         ],
         "recent_csat": [
-            _present({"case_id": case_id, "score": score}) for case_id, score in packet.recent_csat
+            present({"case_id": case_id, "score": score}) for case_id, score in packet.recent_csat
         ],
         "notes": [
-            _present({"case_id": n.case_id, "at": _timestamp(n.at), "text": n.text})
+            present({"case_id": n.case_id, "at": timestamp_json(n.at), "text": n.text})
             for n in packet.notes
         ],
         "offers": [
-            _present(
+            present(
                 {
                     "code": o.code,
                     "description": o.description,
-                    "expires_at": _timestamp(o.expires_at),
+                    "expires_at": timestamp_json(o.expires_at),
                 }
             )
             for o in packet.offers
@@ -129,28 +129,29 @@ def context_to_json(packet: ContextPacket) -> dict[str, Any]:
         fields["last_agent_id"] = packet.last_agent.agent_id
         fields["last_agent_case_id"] = packet.last_agent.case_id
         fields["last_agent_outcome"] = packet.last_agent.outcome
-    return _present(fields)
+    return present(fields)
 
 
 def _case_json(case: CaseSummary) -> dict[str, Any]:
-    return _present(
+    return present(
         {
             "case_id": case.case_id,
             "topic": case.topic,
             "status": case.status,
             "owner_agent_id": case.owner_agent_id or "",
-            "opened_at": _timestamp(case.opened_at),
+            "opened_at": timestamp_json(case.opened_at),
             "resolution_code": case.resolution_code,
         }
     )
 
 
-def _present(fields: dict[str, Any]) -> dict[str, Any]:
-    """proto3 JSON leaves out fields at their default value."""
-    return {k: v for k, v in fields.items() if v not in ("", 0, None, [])}
+def present(fields: dict[str, Any]) -> dict[str, Any]:
+    """proto3 JSON leaves out fields at their default value. (It keeps a message
+    that is set even when empty; none of the messages built here ever is.)"""
+    return {k: v for k, v in fields.items() if v is not None and v not in ("", 0, [], {})}
 
 
-def _timestamp(value: datetime | None) -> str | None:
+def timestamp_json(value: datetime | None) -> str | None:
     """RFC 3339 in UTC with 0, 3 or 6 fractional digits, as json_format writes it."""
     if value is None:
         return None
