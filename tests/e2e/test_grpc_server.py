@@ -31,6 +31,15 @@ def test_health_is_serving_for_the_server_and_each_service(service: Service) -> 
         assert answer.status == health_pb2.HealthCheckResponse.SERVING
 
 
+def test_health_lists_every_service_it_checks(service: Service) -> None:
+    stub = health_pb2_grpc.HealthStub(service.channel)
+    listed = stub.List(health_pb2.HealthListRequest(), timeout=10).statuses
+    assert {"", "ticketrouter.v1.RoutingService", "ticketrouter.worker"} <= set(listed)
+    for name, status in listed.items():
+        checked = stub.Check(health_pb2.HealthCheckRequest(service=name), timeout=10)
+        assert status.status == checked.status, name
+
+
 def test_the_rules_in_force_can_be_read_and_a_draft_validated(service: Service) -> None:
     stub = config_pb2_grpc.RoutingConfigServiceStub(service.channel)
     policy = stub.GetActivePolicy(config_pb2.GetActivePolicyRequest())

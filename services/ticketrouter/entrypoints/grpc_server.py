@@ -21,6 +21,7 @@ from ticketrouter.adapters.grpc_agents import AgentServicer
 from ticketrouter.adapters.grpc_auth import TokenAuthInterceptor, TokenTable
 from ticketrouter.adapters.grpc_config import RoutingConfigServicer
 from ticketrouter.adapters.grpc_customers import CustomerServicer
+from ticketrouter.adapters.grpc_health import ListingHealthServicer
 from ticketrouter.adapters.grpc_requests import ParseRequestsInterceptor
 from ticketrouter.adapters.grpc_routing import RoutingServicer
 from ticketrouter.bootstrap import App
@@ -139,7 +140,7 @@ def create_server(
     agents_pb2_grpc.add_AgentServiceServicer_to_server(AgentServicer(app), server)
     customers_pb2_grpc.add_CustomerServiceServicer_to_server(CustomerServicer(app), server)
     config_pb2_grpc.add_RoutingConfigServiceServicer_to_server(RoutingConfigServicer(app), server)
-    health_servicer = health.HealthServicer()
+    health_servicer = ListingHealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for name in ("", *SERVICE_NAMES):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
