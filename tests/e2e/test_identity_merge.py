@@ -12,7 +12,7 @@ from typing import Any
 import grpc
 import pytest
 
-from tests.builders import event_json
+from tests.builders import event_json, event_proto
 from tests.e2e.conftest import Service, read_topic
 from tests.e2e.test_contact_flow import _collect
 from ticketrouter.v1 import customers_pb2, events_pb2, routing_pb2
@@ -254,3 +254,28 @@ def test_a_new_case_carries_the_customers_context_to_kafka_grpc_and_the_desk(
     assert assignment.decision.case_id == published["case_id"]
     assert assignment.decision.context.last_agent_id == "kim"
     assert len(assignment.decision.context.previous_cases) == 5
+
+
+def test_a_submitted_contact_comes_back_with_the_customers_context(service: Service) -> None:
+    """The synchronous path platforms call to show the agent who is calling."""
+    service.add_agent("kim", {"general": 3}, capacity={"email": 20, "voice": 5})
+    for n in range(3):
+        earlier = event_proto(f"s{n}", "returning@example.com", "email")
+        earlier.topic = f"general.q{n}"  # a topic of its own: not a reopened case
+        answer = service.routing.SubmitContact(
+            routing_pb2.SubmitContactRequest(event=earlier), timeout=20
+        )
+        service.routing.Resolve(
+            routing_pb2.ResolveRequest(case_id=answer.case.case_id, resolution_code="done"),
+            timeout=20,
+        )
+    call = service.routing.SubmitContact(
+        routing_pb2.SubmitContactRequest(
+            event=event_proto("s-call", "returning@example.com", "voice")
+        ),
+        timeout=20,
+    )
+    assert call.decision.context.customer_id == call.case.customer_id
+    assert len(call.decision.context.previous_cases) == 3
+    assert call.decision.context.last_agent_id == "kim"
+    assert [c.case_id for c in call.case.context.open_cases] == [call.case.case_id]

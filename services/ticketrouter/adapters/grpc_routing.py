@@ -95,9 +95,13 @@ class RoutingServicer(routing_pb2_grpc.RoutingServiceServicer):
             if case_id:
                 response.case.CopyFrom(self._case_proto(case_id))
             return response
-        return routing_pb2.SubmitContactResponse(
-            decision=decision_to_proto(decision), case=self._case_proto(decision.case_id)
-        )
+        # The packet the agent needs before saying hello, as the commit left it: the
+        # decision itself was made before the transaction's context was read.
+        case = self._case_proto(decision.case_id, with_context=True)
+        message = decision_to_proto(decision)
+        if case.HasField("context"):
+            message.context.CopyFrom(case.context)
+        return routing_pb2.SubmitContactResponse(decision=message, case=case)
 
     @grpc_errors
     def GetCase(
