@@ -7,7 +7,13 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import (
+    DBAPIError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    ProgrammingError,
+)
 from sqlmodel import SQLModel
 
 from ticketrouter.adapters import orm  # noqa: F401  (registers the tables)
@@ -21,6 +27,29 @@ TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
     IntegrityError,
     ConcurrentUpdate,
 )
+
+
+# A database whose tables do not match this version's models fails the same way
+# on every retry: retrying it forever would only hide it. SQLite reports these as
+# OperationalError; PostgreSQL as ProgrammingError with an SQLSTATE of class 42.
+_SQLITE_SCHEMA_ERRORS = ("no such table", "no such column", "has no column named")
+
+
+class SchemaMismatch(Exception):
+    """The database's schema is not the one this version expects: not transient."""
+
+
+def schema_problem(error: Exception) -> str | None:
+    """What is missing or wrong in the schema, when `error` says so; else None."""
+    if not isinstance(error, DBAPIError):
+        return None
+    message = str(error.orig).splitlines()[0] if error.orig is not None else str(error)
+    code = getattr(error.orig, "pgcode", None)
+    if isinstance(error, ProgrammingError) and isinstance(code, str) and code.startswith("42"):
+        return message
+    if isinstance(error, OperationalError) and any(p in message for p in _SQLITE_SCHEMA_ERRORS):
+        return message
+    return None
 
 
 @dataclass(frozen=True)

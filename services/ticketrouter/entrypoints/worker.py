@@ -32,9 +32,10 @@ from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer, OffsetAndMetadata, TopicPartition
 from kafka.errors import CommitFailedError, KafkaError, RetriableError
+from sqlalchemy.exc import DBAPIError
 
 from ticketrouter.adapters.codec import InvalidEvent, decode
-from ticketrouter.adapters.database import TRANSIENT_ERRORS
+from ticketrouter.adapters.database import TRANSIENT_ERRORS, SchemaMismatch, schema_problem
 from ticketrouter.adapters.dead_letters import DeadLetterQueue, dead_letter_copy
 from ticketrouter.adapters.kafka import OutboxRelay
 from ticketrouter.bootstrap import App
@@ -208,6 +209,8 @@ class ContactWorker:
             refused: list[Rejected] = []
             try:
                 self._route([c for _, c in commands])
+            except SchemaMismatch:
+                raise
             except TRANSIENT_ERRORS:
                 raise
             except DomainError:
@@ -285,9 +288,22 @@ class ContactWorker:
         return False
 
     def _route(self, commands: list[EventCommand]) -> None:
-        with self.app.uow() as uow:
-            handle_events(commands, uow, self.app.clock.now(), self.app.routing)
-            events = uow.commit()
+        try:
+            with self.app.uow() as uow:
+                handle_events(commands, uow, self.app.clock.now(), self.app.routing)
+                events = uow.commit()
+        except DBAPIError as err:
+            problem = schema_problem(err)
+            if problem is None:
+                raise
+            # Every event would fail alike and none is to blame: stop, commit nothing.
+            log.error(
+                "halting: the database schema does not match this version of ticketrouter "
+                "(recreate the database, or point TICKETROUTER_DATABASE_URL at one this "
+                "version created); nothing of this batch is committed",
+                extra={"problem": problem},
+            )
+            raise SchemaMismatch(problem) from err
         self.app.after_commit(events)
 
     def _route_one_by_one(
@@ -300,6 +316,8 @@ class ContactWorker:
         for record, command in commands:
             try:
                 self._route([command])
+            except SchemaMismatch:
+                raise
             except TRANSIENT_ERRORS:
                 raise  # the whole batch is retried; events routed so far are skipped
             except NotFound as err:
