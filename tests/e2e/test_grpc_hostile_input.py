@@ -172,6 +172,12 @@ def test_requests_that_do_not_parse_are_invalid_argument_without_a_traceback(
             error = failure(lambda c=call, p=payload: c(p, timeout=TIMEOUT))
             assert error.code() is grpc.StatusCode.INVALID_ARGUMENT, (name, error.details())
             assert error.details().startswith("request: not a valid protobuf message")
+        # Server reflection reads a stream of requests: one that does not parse too.
+        reflect = channel.stream_stream(
+            "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"
+        )
+        error = failure(lambda: list(reflect(iter([b"\x0a\x02\xff\xfe"]), timeout=TIMEOUT)))
+        assert error.code() is grpc.StatusCode.INVALID_ARGUMENT, error.details()
         # The server still answers well-formed calls.
         routing = routing_pb2_grpc.RoutingServiceStub(channel)
         missing = failure(

@@ -75,8 +75,24 @@ def _guarded(behavior: Behavior, streaming: bool) -> Behavior:
     return stream
 
 
+def _guarded_requests(behavior: Behavior) -> Behavior:
+    """For a method that reads a stream of requests (server reflection): a message
+    of the stream that does not parse ends the call with INVALID_ARGUMENT."""
+
+    def checked(requests: Iterator[Any], context: grpc.ServicerContext) -> Any:
+        def parsed() -> Iterator[Any]:
+            for request in requests:
+                if isinstance(request, Unparsable):
+                    _refuse(context, request)
+                yield request
+
+        return behavior(parsed(), context)
+
+    return checked
+
+
 class ParseRequestsInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
-    """Unary-request methods only: every method of ours takes one request."""
+    """Every method: ours take one request, server reflection reads a stream."""
 
     def __init__(self) -> None:
         self._unparsable = LimitedLog(log)
@@ -87,10 +103,21 @@ class ParseRequestsInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler | None:
         handler = continuation(handler_call_details)
-        if handler is None or handler.request_streaming or handler.request_deserializer is None:
+        if handler is None or handler.request_deserializer is None:
             return handler
         method: str = handler_call_details.method
         deserializer = safe_deserializer(handler.request_deserializer, method, self._unparsable)
+        if handler.request_streaming:
+            factory = (
+                grpc.stream_stream_rpc_method_handler
+                if handler.response_streaming
+                else grpc.stream_unary_rpc_method_handler
+            )
+            return factory(
+                _guarded_requests(handler.stream_stream or handler.stream_unary),
+                request_deserializer=deserializer,
+                response_serializer=handler.response_serializer,
+            )
         if handler.response_streaming:
             return grpc.unary_stream_rpc_method_handler(
                 _guarded(handler.unary_stream, True),
