@@ -152,10 +152,23 @@ def test_a_policy_that_reads_only_the_contact_does_not_need_the_customer() -> No
     assert policy.plan_for(ContactFacts("email", "x")).requirements.skills == ()
 
 
-def test_the_readme_example_is_a_valid_policy() -> None:
+def test_the_readme_policies_are_valid() -> None:
+    """The shipped policy as the README shows it, and the richer example rule the
+    README shows after it, put before the default rule."""
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
     section = readme[readme.index("## Routing policy") :]
-    example = section[section.index("```yaml\n") + 8 : section.index("```\n", 8)]
-    policy = parse_policy_text(example)
-    assert policy.rule_names == ("refunds", "vip-complaints", "default")
-    assert policy.needs_customer
+    shipped, example = [part.split("```\n", 1)[0] for part in section.split("```yaml\n")[1:3]]
+    policy = parse_policy_text(shipped)
+    assert policy.rule_names == (
+        "refunds",
+        "fee-disputes",
+        "billing",
+        "orders",
+        "technical",
+        "account-security",
+        "default",
+    )
+    default = "  - name: default\n"
+    richer = parse_policy_text(shipped.replace(default, example + default))
+    assert "vip-complaints" in richer.rule_names
+    assert richer.needs_customer
