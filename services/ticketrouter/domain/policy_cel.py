@@ -193,21 +193,9 @@ def _syntax_error(source: str, line: int | None, column: int | None) -> str:
 # --- the compiler ---------------------------------------------------------------------
 
 
-# The single-child wrappers the grammar adds at every precedence level.
-_WRAPPERS = frozenset(
-    {
-        "expr",
-        "conditionalor",
-        "conditionaland",
-        "relation",
-        "addition",
-        "multiplication",
-        "unary",
-        "member",
-        "primary",
-        "paren_expr",
-    }
-)
+# The single-child wrappers the grammar adds at every precedence level (those the
+# parser inlines when they wrap one node, and parentheses).
+_WRAPPERS = frozenset(_INLINED) | {"paren_expr"}
 # The grammar's rules the compiler handles; any other is refused by name.
 _COMPILED = _WRAPPERS | {
     "member_dot",

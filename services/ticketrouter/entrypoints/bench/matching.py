@@ -68,24 +68,20 @@ def _bench_size(rules: RoutingPolicy, size: int) -> None:
         "baseline_decisions": len(scanned),
         "target_us": MATCHING_TARGET_US,
     }
-    mean, base_mean = fmean(indexed), fmean(scanned)
-    emit(
-        "matching_mean",
-        round(mean, 1),
-        "us",
-        baseline_us=round(base_mean, 1),
-        meets_target=mean <= MATCHING_TARGET_US,
-        **context,
-    )
-    p99, base_p99 = percentile(indexed, 99), percentile(scanned, 99)
-    emit(
-        "matching_p99",
-        round(p99, 1),
-        "us",
-        baseline_us=round(base_p99, 1),
-        meets_target=p99 <= MATCHING_TARGET_US,
-        **context,
-    )
+    for figure, measure in (("matching_mean", fmean), ("matching_p99", _p99)):
+        value, base = measure(indexed), measure(scanned)
+        emit(
+            figure,
+            round(value, 1),
+            "us",
+            baseline_us=round(base, 1),
+            meets_target=value <= MATCHING_TARGET_US,
+            **context,
+        )
+
+
+def _p99(values: list[float]) -> float:
+    return percentile(values, 99)
 
 
 def _check_same_winners(
