@@ -149,3 +149,31 @@ def test_slots_of_a_mask() -> None:
     assert slots_of(0) == []
     assert slots_of(0b1011) == [0, 1, 3]
     assert slots_of(1 << 5000) == [5000]
+
+
+def test_a_snapshot_scans_at_first_then_indexes_with_the_loads_it_booked() -> None:
+    from ticketrouter.domain.roster import INDEX_AFTER_MATCHINGS, RosterSnapshot, StaffedAgents
+
+    def member(n: int) -> Agent:
+        return Agent(
+            agent_id=f"a{n}",
+            name="A",
+            team="care",
+            skills={"billing": 3},
+            authority={},
+            languages=frozenset({"en"}),
+            capacity={Channel.EMAIL: 1},
+            presence=Presence.AVAILABLE,
+        )
+
+    snapshot = RosterSnapshot([member(n) for n in range(3)])
+    needs = Requirements(skills=(("billing", 2),))
+    winners = []
+    for _ in range(INDEX_AFTER_MATCHINGS + 2):
+        candidates = snapshot.candidates(Channel.EMAIL)
+        best = rank_agents(needs, Channel.EMAIL, candidates, "r").best
+        winners.append((isinstance(candidates, StaffedAgents), best and best.agent_id))
+        if best is not None:
+            snapshot.set_load(best.agent_id, Channel.EMAIL, 1)
+    assert [indexed for indexed, _ in winners] == [False] * INDEX_AFTER_MATCHINGS + [True] * 2
+    assert [agent for _, agent in winners] == ["a0", "a1", "a2"] + [None] * 7

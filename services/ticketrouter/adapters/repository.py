@@ -48,7 +48,7 @@ from ticketrouter.domain.customers import Contact, Customer, Offer
 from ticketrouter.domain.identity import Identity, IdentityKind
 from ticketrouter.domain.merging import IdentityConflict, Merge
 from ticketrouter.domain.reports import ChannelStaffing, QueueStat, ResolutionReport
-from ticketrouter.domain.roster import RosterIndex
+from ticketrouter.domain.roster import RosterSnapshot
 from ticketrouter.domain.timeline import EntryKind, TimelineEntry, TimelinePage
 from ticketrouter.service_layer.ports import ConcurrentUpdate, Repository
 
@@ -69,7 +69,7 @@ class SqlRepository(Repository):
         self._postgres = session.get_bind().dialect.name == "postgresql"
         self._profiles = profiles or AgentProfiles()
         # The available roster as this transaction saw it, indexed for matching.
-        self._available: RosterIndex | None = None
+        self._available: RosterSnapshot | None = None
         self._pending_contacts: list[dict[str, Any]] = []
         self._pending_processed: list[dict[str, Any]] = []
         self._pending_timeline: list[dict[str, Any]] = []
@@ -606,9 +606,8 @@ class SqlRepository(Repository):
     def available_agents(self, channel: Channel) -> Sequence[Agent]:
         if self._available is None:
             rows = self._run(queries.AVAILABLE_AGENTS.order_by(queries.agents.c.id)).all()
-            self._available = RosterIndex(self._agents(rows, queries.SLOTS_OF_AVAILABLE_AGENTS))
-        # Agents who work this channel at all; matching checks their free capacity.
-        return self._available.staffed(channel)
+            self._available = RosterSnapshot(self._agents(rows, queries.SLOTS_OF_AVAILABLE_AGENTS))
+        return self._available.candidates(channel)
 
     def note_missed_offer(self, agent_id: str) -> int:
         self._run(

@@ -361,19 +361,57 @@ class RosterIndex:
         return min(self.agents_in(eligible), key=strategy_key(strategy, requirements))
 
 
-class StaffedAgents(Sequence[Agent]):
-    """The agents of an index who work one channel, in slot order: a sequence for
-    whoever iterates it, and a handle to the index for matching."""
+# Building the index costs about as much as ten scans of the same roster (200 agents:
+# 1.5 ms against 0.13 ms a scan; 2,000 agents: 15 ms against 1.2 ms). A transaction
+# that matches once (a gRPC call) scans; one that keeps matching (a worker's batch)
+# builds the index after this many scans, so it never pays more than about twice
+# the cheaper of the two.
+INDEX_AFTER_MATCHINGS = 8
 
-    def __init__(self, roster: RosterIndex, channel: Channel) -> None:
-        self.roster = roster
-        self.channel = channel
+
+class RosterSnapshot:
+    """The available roster as one transaction saw it, with the loads its own
+    reservations and releases changed: scanned for the first few matchings, then
+    indexed."""
+
+    def __init__(self, agents: Iterable[Agent]) -> None:
+        self._by_id = {agent.agent_id: agent for agent in agents}
+        self._index: RosterIndex | None = None
+        self._matchings = 0
+
+    def get(self, agent_id: str) -> Agent | None:
+        return self._by_id.get(agent_id)
+
+    def candidates(self, channel: Channel) -> Sequence[Agent]:
+        """The agents who work `channel` at all (matching checks their free room)."""
+        self._matchings += 1
+        if self._index is None and self._matchings > INDEX_AFTER_MATCHINGS:
+            self._index = RosterIndex(self._by_id.values())
+        if self._index is not None:
+            return self._index.staffed(channel)
+        return [a for a in self._by_id.values() if a.capacity.get(channel, 0) > 0]
+
+    def set_load(self, agent_id: str, channel: Channel, load: int) -> None:
+        if self._index is not None:
+            self._index.set_load(agent_id, channel, load)
+        elif (agent := self._by_id.get(agent_id)) is not None:
+            agent.load[channel] = load
+
+    def touch(self, agent_id: str, at: datetime) -> None:
+        if self._index is not None:
+            self._index.touch(agent_id, at)
+        elif (agent := self._by_id.get(agent_id)) is not None:
+            agent.last_assigned_at = at
+
+
+class _AgentsOfIndex(Sequence[Agent]):
+    """Agents of an index as a sequence, listed only when someone iterates them."""
 
     def _members(self) -> list[Agent]:
-        return self.roster.agents_in(self.roster.staffed_mask(self.channel))
+        raise NotImplementedError
 
     def __len__(self) -> int:
-        return self.roster.staffed_mask(self.channel).bit_count()
+        raise NotImplementedError
 
     def __iter__(self) -> Iterator[Agent]:
         return iter(self._members())
@@ -388,7 +426,22 @@ class StaffedAgents(Sequence[Agent]):
         return self._members()[index]
 
 
-class EligibleAgents(Sequence[Agent]):
+class StaffedAgents(_AgentsOfIndex):
+    """The agents of an index who work one channel, in slot order: a sequence for
+    whoever iterates it, and a handle to the index for matching."""
+
+    def __init__(self, roster: RosterIndex, channel: Channel) -> None:
+        self.roster = roster
+        self.channel = channel
+
+    def _members(self) -> list[Agent]:
+        return self.roster.agents_in(self.roster.staffed_mask(self.channel))
+
+    def __len__(self) -> int:
+        return self.roster.staffed_mask(self.channel).bit_count()
+
+
+class EligibleAgents(_AgentsOfIndex):
     """The eligible agents of a ranking, materialised only when someone looks."""
 
     def __init__(self, index: RosterIndex, mask: int) -> None:
@@ -404,18 +457,6 @@ class EligibleAgents(Sequence[Agent]):
 
     def __len__(self) -> int:
         return self._count
-
-    def __iter__(self) -> Iterator[Agent]:
-        return iter(self._members())
-
-    @overload
-    def __getitem__(self, index: int) -> Agent: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> Sequence[Agent]: ...
-
-    def __getitem__(self, index: int | slice) -> Agent | Sequence[Agent]:
-        return self._members()[index]
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Sequence):
