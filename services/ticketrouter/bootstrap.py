@@ -11,7 +11,7 @@ from prometheus_client import CollectorRegistry
 
 from ticketrouter.adapters.agent_profiles import AgentProfiles
 from ticketrouter.adapters.codec import encode_decision
-from ticketrouter.adapters.database import TRANSIENT_ERRORS, Database, connect
+from ticketrouter.adapters.database import Database, connect, is_transient
 from ticketrouter.adapters.feed import AssignmentFeed
 from ticketrouter.adapters.metrics import PrometheusMetrics
 from ticketrouter.adapters.policy_store import SqlPolicyVersions
@@ -58,7 +58,7 @@ class App:
 
     def __post_init__(self) -> None:
         self.bus = MessageBus(
-            self.uow, self.clock, lambda: self.routing, self.after_commit, TRANSIENT_ERRORS
+            self.uow, self.clock, lambda: self.routing, self.after_commit, is_transient
         )
 
     def uow(self) -> SqlUnitOfWork:
@@ -121,7 +121,9 @@ def bootstrap(
     registry: CollectorRegistry | None = None,
     clock: Clock | None = None,
 ) -> App:
-    database = connect(settings.database_url)
+    database = connect(
+        settings.database_url, settings.db_lock_timeout_ms, settings.db_statement_timeout_ms
+    )
     database.create_schema()
     rules = _start_policy(database, settings, (clock or SystemClock()).now())
     registry = registry or CollectorRegistry()

@@ -24,6 +24,11 @@ class Settings:
     group_id: str = "ticketrouter"
     batch_size: int = 500
     max_poll_interval_ms: int = 30_000
+    # A lock wait or a statement that runs longer fails as transient, so the worker's
+    # own back-off takes over well before Kafka would drop it from the group (both
+    # must stay below max_poll_interval_ms). Statements time out on PostgreSQL only.
+    db_lock_timeout_ms: int = 10_000
+    db_statement_timeout_ms: int = 20_000
     # Above this share of invalid events among the last 1,000 the worker halts rather
     # than dead-letter a whole broken deploy (1.0: never).
     max_invalid_ratio: float = 0.5
@@ -110,6 +115,19 @@ def _event_bytes(env: Mapping[str, str]) -> int:
     return value
 
 
+def _below_poll(env: Mapping[str, str], name: str, default: int) -> int:
+    """A database timeout: positive and below the poll interval, or the worker is
+    dropped from its group while the database still waits."""
+    value = _int(env, name, default)
+    poll = _int(env, "TICKETROUTER_MAX_POLL_INTERVAL_MS", Settings.max_poll_interval_ms)
+    if not 0 < value < poll:
+        raise SystemExit(
+            f"{name} must be positive and below TICKETROUTER_MAX_POLL_INTERVAL_MS "
+            f"({poll}), got {value}"
+        )
+    return value
+
+
 def _ratio(env: Mapping[str, str], name: str, default: float) -> float:
     value = _float(env, name, default)
     if value > 1.0:
@@ -150,6 +168,12 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         group_id=get("TICKETROUTER_GROUP_ID") or d.group_id,
         batch_size=_int(env, "TICKETROUTER_BATCH_SIZE", d.batch_size),
         max_poll_interval_ms=_int(env, "TICKETROUTER_MAX_POLL_INTERVAL_MS", d.max_poll_interval_ms),
+        db_lock_timeout_ms=_below_poll(
+            env, "TICKETROUTER_DB_LOCK_TIMEOUT_MS", d.db_lock_timeout_ms
+        ),
+        db_statement_timeout_ms=_below_poll(
+            env, "TICKETROUTER_DB_STATEMENT_TIMEOUT_MS", d.db_statement_timeout_ms
+        ),
         max_invalid_ratio=_ratio(env, "TICKETROUTER_MAX_INVALID_RATIO", d.max_invalid_ratio),
         max_event_bytes=_event_bytes(env),
         stall_seconds=_float(env, "TICKETROUTER_STALL_SECONDS", d.stall_seconds),
@@ -193,6 +217,8 @@ def to_env(settings: Settings) -> dict[str, str]:
         "TICKETROUTER_GROUP_ID": s.group_id,
         "TICKETROUTER_BATCH_SIZE": str(s.batch_size),
         "TICKETROUTER_MAX_POLL_INTERVAL_MS": str(s.max_poll_interval_ms),
+        "TICKETROUTER_DB_LOCK_TIMEOUT_MS": str(s.db_lock_timeout_ms),
+        "TICKETROUTER_DB_STATEMENT_TIMEOUT_MS": str(s.db_statement_timeout_ms),
         "TICKETROUTER_MAX_INVALID_RATIO": repr(s.max_invalid_ratio),
         "TICKETROUTER_MAX_EVENT_BYTES": str(s.max_event_bytes),
         "TICKETROUTER_STALL_SECONDS": repr(s.stall_seconds),

@@ -12,7 +12,7 @@ import pytest
 
 from tests.builders import agent, contact, rules
 from tests.integration.conftest import UowFactory
-from ticketrouter.adapters.database import TRANSIENT_ERRORS, Database
+from ticketrouter.adapters.database import Database, is_transient
 from ticketrouter.adapters.unit_of_work import SqlUnitOfWork
 from ticketrouter.domain.commands import (
     AddNote,
@@ -315,8 +315,9 @@ def test_concurrent_overlapping_merges_leave_one_customer_and_no_orphans(
                     handle_events([command], uow, T0, SETTINGS)
                     uow.commit()
                 return
-            except TRANSIENT_ERRORS:
-                continue
+            except Exception as err:
+                if not is_transient(err):
+                    raise
         raise AssertionError("never committed")
 
     for n in range(rounds):

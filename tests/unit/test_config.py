@@ -42,6 +42,8 @@ EVERY_FIELD_CHANGED = Settings(
     grpc_tls_cert=Path("/tls/server.pem"),
     grpc_tls_key=Path("/tls/server.key"),
     grpc_tls_client_ca=Path("/tls/ca.pem"),
+    db_lock_timeout_ms=2_000,
+    db_statement_timeout_ms=5_000,
 )
 
 
@@ -67,3 +69,18 @@ def test_every_field_is_handed_on() -> None:
 def test_the_event_size_limit_leaves_room_for_the_dead_letter_copy(value: str) -> None:
     with pytest.raises(SystemExit, match="TICKETROUTER_MAX_EVENT_BYTES"):
         from_env({"TICKETROUTER_MAX_EVENT_BYTES": value})
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("TICKETROUTER_DB_LOCK_TIMEOUT_MS", "30000"),
+        ("TICKETROUTER_DB_LOCK_TIMEOUT_MS", "0"),
+        ("TICKETROUTER_DB_STATEMENT_TIMEOUT_MS", "45000"),
+    ],
+)
+def test_database_timeouts_stay_below_the_poll_interval(name: str, value: str) -> None:
+    # A driver that waits longer than max.poll.interval.ms gets the worker dropped
+    # from its group while it waits, instead of its own back-off taking over.
+    with pytest.raises(SystemExit, match=f"{name} must be positive and below .*30000"):
+        from_env({name: value, "TICKETROUTER_MAX_POLL_INTERVAL_MS": "30000"})

@@ -19,9 +19,9 @@ from typing import Any, NoReturn, TypeVar
 import grpc
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
-from sqlalchemy.exc import OperationalError
 
 from ticketrouter.adapters.codec import InvalidEvent
+from ticketrouter.adapters.database import is_transient
 from ticketrouter.adapters.proto_values import check_storable
 from ticketrouter.domain.errors import ConflictingState, InvalidField, NotFound
 from ticketrouter.domain.policy_document import InvalidPolicy
@@ -83,7 +83,7 @@ def _status(error: Exception) -> tuple[grpc.StatusCode, str] | None:
         return grpc.StatusCode.FAILED_PRECONDITION, str(error)
     if isinstance(error, Abort):
         return error.code, error.details
-    if isinstance(error, OperationalError):
+    if is_transient(error):
         log.warning("database unavailable", extra={"error": str(error).splitlines()[0]})
         return grpc.StatusCode.UNAVAILABLE, "database unavailable, retry later"
     return None

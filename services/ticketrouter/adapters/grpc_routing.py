@@ -7,10 +7,10 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import grpc
-from sqlalchemy.exc import OperationalError
 
 from ticketrouter.adapters.codec import CONTACT_RECEIVED, decision_to_proto, to_command
 from ticketrouter.adapters.context_messages import context_to_proto
+from ticketrouter.adapters.database import is_transient
 from ticketrouter.adapters.grpc_errors import (
     Abort,
     grpc_errors,
@@ -266,7 +266,9 @@ class RoutingServicer(routing_pb2_grpc.RoutingServiceServicer):
                     case = self._case_proto(decision.case_id)
                 except NotFound:
                     continue
-                except OperationalError:
+                except Exception as err:
+                    if not is_transient(err):
+                        raise
                     raise Abort(
                         grpc.StatusCode.UNAVAILABLE, "database unavailable, reconnect"
                     ) from None

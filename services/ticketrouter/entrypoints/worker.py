@@ -35,7 +35,7 @@ from kafka.errors import CommitFailedError, KafkaError, RetriableError
 from sqlalchemy.exc import DBAPIError
 
 from ticketrouter.adapters.codec import InvalidEvent, decode
-from ticketrouter.adapters.database import TRANSIENT_ERRORS, SchemaMismatch, schema_problem
+from ticketrouter.adapters.database import SchemaMismatch, is_transient, schema_problem
 from ticketrouter.adapters.dead_letters import DeadLetterQueue, dead_letter_copy
 from ticketrouter.adapters.kafka import OutboxRelay
 from ticketrouter.bootstrap import App
@@ -211,12 +211,12 @@ class ContactWorker:
                 self._route([c for _, c in commands])
             except SchemaMismatch:
                 raise
-            except TRANSIENT_ERRORS:
-                raise
             except DomainError:
                 # A command the decoder accepted but the domain refused: isolate it.
                 self._route_one_by_one(commands, refused)
             except Exception as err:
+                if is_transient(err):
+                    raise
                 # A bug met in someone's data: find the event, keep routing the rest.
                 log.warning(
                     "batch failed, replaying it one event at a time",
@@ -228,7 +228,7 @@ class ContactWorker:
             rejected.extend(refused)
 
         return self._until_done(
-            route, TRANSIENT_ERRORS, "transient failure, retrying the batch without committing"
+            route, is_transient, "transient failure, retrying the batch without committing"
         )
 
     def _check_invalid_ratio(
@@ -266,7 +266,7 @@ class ContactWorker:
         )
 
     def _until_done(
-        self, action: Callable[[], None], transient: tuple[type[Exception], ...], problem: str
+        self, action: Callable[[], None], transient: Callable[[Exception], bool], problem: str
     ) -> bool:
         """Run `action` until it succeeds, backing off on `transient` failures while
         keeping group membership; returns False only when asked to stop first."""
@@ -275,7 +275,9 @@ class ContactWorker:
             try:
                 action()
                 return True
-            except transient as err:
+            except Exception as err:
+                if not transient(err):
+                    raise
                 log.warning(
                     problem,
                     extra={
@@ -298,9 +300,10 @@ class ContactWorker:
                 raise
             # Every event would fail alike and none is to blame: stop, commit nothing.
             log.error(
-                "halting: the database schema does not match this version of ticketrouter "
-                "(recreate the database, or point TICKETROUTER_DATABASE_URL at one this "
-                "version created); nothing of this batch is committed",
+                "halting: the database refuses this version's statements (its schema does "
+                "not match this version of ticketrouter: recreate the database, or point "
+                "TICKETROUTER_DATABASE_URL at one this version created); nothing of this "
+                "batch is committed",
                 extra={"problem": problem},
             )
             raise SchemaMismatch(problem) from err
@@ -318,13 +321,13 @@ class ContactWorker:
                 self._route([command])
             except SchemaMismatch:
                 raise
-            except TRANSIENT_ERRORS:
-                raise  # the whole batch is retried; events routed so far are skipped
             except NotFound as err:
                 rejected.append(Rejected(record, "unknown_reference", str(err)))
             except DomainError as err:
                 rejected.append(Rejected(record, "invalid_value", str(err)))
             except Exception as err:
+                if is_transient(err):
+                    raise  # the whole batch is retried; events routed so far are skipped
                 log.exception(
                     "event fails on its own: dead-lettering it as processing_error",
                     extra={"event_id": command.event_id[:128], "source": _source(record)},
@@ -373,7 +376,9 @@ class ContactWorker:
         never waits for the broker, so publishing overlaps the next batch."""
         try:
             self.relay.settle()
-        except TRANSIENT_ERRORS as err:
+        except Exception as err:
+            if not is_transient(err):
+                raise
             log.warning("delivered decisions stay in the outbox", extra={"error": str(err)})
 
     def _publish_decisions(self) -> None:
@@ -395,7 +400,7 @@ class ContactWorker:
             return True
         if not self._until_done(
             lambda: self._send_to_dlq(rejected),
-            (KafkaError,),
+            lambda err: isinstance(err, KafkaError),
             "dead-lettering failed, retrying before committing",
         ):
             return False

@@ -27,10 +27,11 @@ class MessageBus:
         clock: Clock,
         settings: Callable[[], RoutingSettings],
         after_commit: Callable[[Sequence[Event]], None],
-        transient: tuple[type[Exception], ...],
+        transient: Callable[[Exception], bool],
         attempts: int = 5,
     ) -> None:
-        """`transient`: the failures worth retrying the whole unit for (adapter-defined)."""
+        """`transient`: whether a failure is worth retrying the whole unit for
+        (adapter-defined)."""
         self._transient = transient
         self._uow_factory = uow_factory
         self._clock = clock
@@ -44,8 +45,8 @@ class MessageBus:
                 with self._uow_factory() as uow:
                     result = handler(command, uow, self._clock.now(), self._settings())
                     events = uow.commit()
-            except self._transient as err:
-                if attempt == self._attempts:
+            except Exception as err:
+                if not self._transient(err) or attempt == self._attempts:
                     raise
                 log.info(
                     "retrying after a conflicting transaction",
