@@ -8,15 +8,27 @@ PROTOS  = $(wildcard proto/ticketrouter/v1/*.proto)
 STUBS   = services/ticketrouter/v1/.generated
 PYTEST  = $(BIN)/python -m pytest -p no:cacheprovider
 
-.PHONY: setup run test unit integration e2e bench bench-quick lint stubs clean prometheus-tools
+.PHONY: setup lock run test unit integration e2e bench bench-quick lint stubs clean prometheus-tools
 
 setup: $(STUBS)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev]'
 	touch $@
+
+# Re-resolve the dependencies from pyproject.toml in a throwaway virtualenv and pin
+# what was installed; review the diff before committing it.
+lock:
+	rm -rf $(VENV)-lock
+	$(PYTHON) -m venv $(VENV)-lock
+	$(VENV)-lock/bin/python -m pip install --quiet --upgrade pip
+	$(VENV)-lock/bin/python -m pip install --quiet -e '.[dev]'
+	{ sed -n '/^#/p' requirements.lock; \
+	  $(VENV)-lock/bin/python -m pip freeze --exclude-editable; } > requirements.lock.new
+	mv requirements.lock.new requirements.lock
+	rm -rf $(VENV)-lock
 
 $(STUBS): $(STAMP) $(PROTOS)
 	mkdir -p services/ticketrouter/v1
