@@ -16,6 +16,7 @@ from ticketrouter.adapters.feed import AssignmentFeed
 from ticketrouter.adapters.metrics import PrometheusMetrics
 from ticketrouter.adapters.policy_store import SqlPolicyVersions
 from ticketrouter.adapters.rules_file import parse_stored_policy_text
+from ticketrouter.adapters.schema import prepare_schema
 from ticketrouter.adapters.unit_of_work import OutboxPublisher, SqlUnitOfWork
 from ticketrouter.config import Settings
 from ticketrouter.domain.commands import AdvanceQueue
@@ -122,9 +123,9 @@ def bootstrap(
     clock: Clock | None = None,
 ) -> App:
     database = connect(
-        settings.database_url, settings.db_lock_timeout_ms, settings.db_statement_timeout_ms
+        settings.database_url, settings.lock_timeout_ms, settings.statement_timeout_ms
     )
-    database.create_schema()
+    prepare_schema(database.writer, settings.migrates_automatically)
     rules = _start_policy(database, settings, (clock or SystemClock()).now())
     registry = registry or CollectorRegistry()
     app = App(

@@ -27,8 +27,13 @@ class Settings:
     # A lock wait or a statement that runs longer fails as transient, so the worker's
     # own back-off takes over well before Kafka would drop it from the group (both
     # must stay below max_poll_interval_ms). Statements time out on PostgreSQL only.
-    db_lock_timeout_ms: int = 10_000
-    db_statement_timeout_ms: int = 20_000
+    # None: 10 s and 20 s, or a third and two thirds of a shorter poll interval.
+    db_lock_timeout_ms: int | None = None
+    db_statement_timeout_ms: int | None = None
+    # Bring a database behind this version's schema up to it at start. None: yes
+    # for the embedded SQLite file, no for PostgreSQL, where an operator runs
+    # `ticketrouter db upgrade` once before rolling out the new version.
+    auto_migrate: bool | None = None
     # Above this share of invalid events among the last 1,000 the worker halts rather
     # than dead-letter a whole broken deploy (1.0: never).
     max_invalid_ratio: float = 0.5
@@ -67,6 +72,24 @@ class Settings:
     grpc_tls_cert: Path | None = None
     grpc_tls_key: Path | None = None
     grpc_tls_client_ca: Path | None = None
+
+    @property
+    def lock_timeout_ms(self) -> int:
+        if self.db_lock_timeout_ms is not None:
+            return self.db_lock_timeout_ms
+        return max(1, min(10_000, self.max_poll_interval_ms // 3))
+
+    @property
+    def statement_timeout_ms(self) -> int:
+        if self.db_statement_timeout_ms is not None:
+            return self.db_statement_timeout_ms
+        return max(1, min(20_000, self.max_poll_interval_ms * 2 // 3))
+
+    @property
+    def migrates_automatically(self) -> bool:
+        if self.auto_migrate is not None:
+            return self.auto_migrate
+        return self.database_url.startswith("sqlite")
 
     def with_overrides(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -115,10 +138,28 @@ def _event_bytes(env: Mapping[str, str]) -> int:
     return value
 
 
-def _below_poll(env: Mapping[str, str], name: str, default: int) -> int:
+def _switch(env: Mapping[str, str], name: str) -> bool | None:
+    """1/0 (or true/false, yes/no); unset or empty: None, the default by context."""
+    raw = env.get(name, "").strip().lower()
+    if raw == "":
+        return None
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise SystemExit(f"{name} must be 1 or 0, got {raw!r}")
+
+
+def _optional(value: int | None) -> str:
+    return "" if value is None else str(value)
+
+
+def _below_poll(env: Mapping[str, str], name: str) -> int | None:
     """A database timeout: positive and below the poll interval, or the worker is
-    dropped from its group while the database still waits."""
-    value = _int(env, name, default)
+    dropped from its group while the database still waits. Unset: None."""
+    if env.get(name, "") == "":
+        return None
+    value = _int(env, name, 0)
     poll = _int(env, "TICKETROUTER_MAX_POLL_INTERVAL_MS", Settings.max_poll_interval_ms)
     if not 0 < value < poll:
         raise SystemExit(
@@ -168,12 +209,9 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         group_id=get("TICKETROUTER_GROUP_ID") or d.group_id,
         batch_size=_int(env, "TICKETROUTER_BATCH_SIZE", d.batch_size),
         max_poll_interval_ms=_int(env, "TICKETROUTER_MAX_POLL_INTERVAL_MS", d.max_poll_interval_ms),
-        db_lock_timeout_ms=_below_poll(
-            env, "TICKETROUTER_DB_LOCK_TIMEOUT_MS", d.db_lock_timeout_ms
-        ),
-        db_statement_timeout_ms=_below_poll(
-            env, "TICKETROUTER_DB_STATEMENT_TIMEOUT_MS", d.db_statement_timeout_ms
-        ),
+        db_lock_timeout_ms=_below_poll(env, "TICKETROUTER_DB_LOCK_TIMEOUT_MS"),
+        db_statement_timeout_ms=_below_poll(env, "TICKETROUTER_DB_STATEMENT_TIMEOUT_MS"),
+        auto_migrate=_switch(env, "TICKETROUTER_AUTO_MIGRATE"),
         max_invalid_ratio=_ratio(env, "TICKETROUTER_MAX_INVALID_RATIO", d.max_invalid_ratio),
         max_event_bytes=_event_bytes(env),
         stall_seconds=_float(env, "TICKETROUTER_STALL_SECONDS", d.stall_seconds),
@@ -217,8 +255,9 @@ def to_env(settings: Settings) -> dict[str, str]:
         "TICKETROUTER_GROUP_ID": s.group_id,
         "TICKETROUTER_BATCH_SIZE": str(s.batch_size),
         "TICKETROUTER_MAX_POLL_INTERVAL_MS": str(s.max_poll_interval_ms),
-        "TICKETROUTER_DB_LOCK_TIMEOUT_MS": str(s.db_lock_timeout_ms),
-        "TICKETROUTER_DB_STATEMENT_TIMEOUT_MS": str(s.db_statement_timeout_ms),
+        "TICKETROUTER_DB_LOCK_TIMEOUT_MS": _optional(s.db_lock_timeout_ms),
+        "TICKETROUTER_DB_STATEMENT_TIMEOUT_MS": _optional(s.db_statement_timeout_ms),
+        "TICKETROUTER_AUTO_MIGRATE": "" if s.auto_migrate is None else str(int(s.auto_migrate)),
         "TICKETROUTER_MAX_INVALID_RATIO": repr(s.max_invalid_ratio),
         "TICKETROUTER_MAX_EVENT_BYTES": str(s.max_event_bytes),
         "TICKETROUTER_STALL_SECONDS": repr(s.stall_seconds),

@@ -44,6 +44,7 @@ EVERY_FIELD_CHANGED = Settings(
     grpc_tls_client_ca=Path("/tls/ca.pem"),
     db_lock_timeout_ms=2_000,
     db_statement_timeout_ms=5_000,
+    auto_migrate=True,
 )
 
 
@@ -84,3 +85,11 @@ def test_database_timeouts_stay_below_the_poll_interval(name: str, value: str) -
     # from its group while it waits, instead of its own back-off taking over.
     with pytest.raises(SystemExit, match=f"{name} must be positive and below .*30000"):
         from_env({name: value, "TICKETROUTER_MAX_POLL_INTERVAL_MS": "30000"})
+
+
+def test_database_timeouts_follow_a_short_poll_interval() -> None:
+    # A worker started with a 4 s poll interval and no timeouts set must start (the
+    # fault tests do this) and wait on a lock at most a third of the interval.
+    settings = from_env(to_env(Settings(max_poll_interval_ms=4_000)))
+    assert (settings.lock_timeout_ms, settings.statement_timeout_ms) == (1_333, 2_666)
+    assert (Settings().lock_timeout_ms, Settings().statement_timeout_ms) == (10_000, 20_000)

@@ -22,6 +22,13 @@ def main(argv: list[str] | None = None) -> int:
     bench = commands.add_parser("bench", help="throughput and matching benchmarks")
     bench.add_argument("--events", type=int, default=50_000)
     bench.add_argument("--agents", type=int, default=10_000)
+    db = commands.add_parser("db", help="the database schema's revision (Alembic)")
+    db.add_argument(
+        "db_command",
+        choices=("upgrade", "current", "check"),
+        help="upgrade: to this version's head; current: say where it is; "
+        "check: exit 1 unless at head",
+    )
     rules = commands.add_parser("rules", help="routing policies")
     rules_commands = rules.add_subparsers(dest="rules_command", required=True)
     validate = rules_commands.add_parser("validate", help="check a policy file")
@@ -44,6 +51,20 @@ def main(argv: list[str] | None = None) -> int:
 
     settings = config.from_env()
     logs.configure(settings.log_level, settings.log_format)
+    from ticketrouter.adapters.schema import SchemaNotCurrent
+
+    try:
+        return _run(settings, args)
+    except SchemaNotCurrent as err:
+        print(f"ticketrouter {args.command}: {err}", file=sys.stderr)
+        return 2
+
+
+def _run(settings: config.Settings, args: argparse.Namespace) -> int:
+    if args.command == "db":
+        from ticketrouter.entrypoints.schema_commands import run_db
+
+        return run_db(settings, args.db_command)
     if args.command == "rules":
         if args.rules_command == "replay":
             return _replay(settings, args)

@@ -301,9 +301,9 @@ class ContactWorker:
             # Every event would fail alike and none is to blame: stop, commit nothing.
             log.error(
                 "halting: the database refuses this version's statements (its schema does "
-                "not match this version of ticketrouter: recreate the database, or point "
-                "TICKETROUTER_DATABASE_URL at one this version created); nothing of this "
-                "batch is committed",
+                "not match this version of ticketrouter: `ticketrouter db check` says "
+                "where it is, `ticketrouter db upgrade` brings it to this version); "
+                "nothing of this batch is committed",
                 extra={"problem": problem},
             )
             raise SchemaMismatch(problem) from err

@@ -1,8 +1,9 @@
 """The database refuses writes for a while (another connection holds an exclusive lock).
 
-The worker's write waits on the lock inside the driver. The lock outlasts the group's
-max.poll.interval (4 s here), so the worker also loses its partitions meanwhile: its
-late offset commit is refused and the batch comes back, to be skipped by event id.
+The worker's write waits on the lock inside the driver for at most the lock timeout
+(a third of the group's 4 s max.poll.interval here), then backs off and retries while
+keeping its partitions; the lock outlasts the poll interval, so any batch whose offset
+commit comes too late is redelivered and skipped by event id.
 """
 
 from __future__ import annotations

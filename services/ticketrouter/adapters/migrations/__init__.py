@@ -1,0 +1,1 @@
+"""Alembic's script directory: one revision per schema change, the baseline first."""
