@@ -8,7 +8,7 @@ PROTOS  = $(wildcard proto/ticketrouter/v1/*.proto)
 STUBS   = services/ticketrouter/v1/.generated
 PYTEST  = $(BIN)/python -m pytest -p no:cacheprovider
 
-.PHONY: setup lock run test unit integration e2e bench bench-quick lint stubs clean prometheus-tools
+.PHONY: setup lock image run test unit integration e2e bench bench-quick lint stubs clean prometheus-tools
 
 setup: $(STUBS)
 
@@ -37,6 +37,13 @@ $(STUBS): $(STAMP) $(PROTOS)
 	touch services/ticketrouter/v1/__init__.py $@
 
 stubs: $(STUBS)
+
+# The production image (deploy/container/Containerfile) with whichever engine is here.
+IMAGE ?= ticketrouter:0.1.0
+image:
+	@engine=$$(command -v docker || command -v podman) || \
+		{ echo "make image needs docker or podman"; exit 2; }; \
+	$$engine build -f deploy/container/Containerfile -t $(IMAGE) .
 
 run: setup
 	$(BIN)/ticketrouter demo
