@@ -38,12 +38,12 @@ $(STUBS): $(STAMP) $(PROTOS)
 
 stubs: $(STUBS)
 
-# The production image (deploy/container/Containerfile) with whichever engine is here.
+# The production image (deploy/container/Dockerfile) with whichever engine is here.
 IMAGE ?= ticketrouter:0.1.0
 image:
 	@engine=$$(command -v docker || command -v podman) || \
 		{ echo "make image needs docker or podman"; exit 2; }; \
-	$$engine build -f deploy/container/Containerfile -t $(IMAGE) .
+	$$engine build -f deploy/container/Dockerfile -t $(IMAGE) .
 
 run: setup
 	$(BIN)/ticketrouter demo

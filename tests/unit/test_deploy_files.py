@@ -5,19 +5,24 @@ every setting they pass is one ticketrouter reads, every file they mount exists)
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from ticketrouter.config import Settings, to_env
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
-COMPOSE = DEPLOY / "compose" / "compose.yaml"
-CONTAINERFILE = DEPLOY / "container" / "Containerfile"
+COMPOSE = DEPLOY / "compose.yaml"
+DOCKERFILE = DEPLOY / "container" / "Dockerfile"
 KUBERNETES = DEPLOY / "kubernetes" / "ticketrouter.yaml"
 KNOWN_SETTINGS = set(to_env(Settings()))
 
@@ -40,7 +45,7 @@ def pod_containers() -> list[dict[str, Any]]:
 
 
 def instructions() -> list[tuple[str, str]]:
-    text = CONTAINERFILE.read_text().replace("\\\n", " ")
+    text = DOCKERFILE.read_text().replace("\\\n", " ")
     lines = [line.strip() for line in text.splitlines()]
     return [
         (line.split(None, 1)[0].upper(), line.split(None, 1)[1])
@@ -95,7 +100,7 @@ def test_prometheus_in_compose_loads_the_mounted_rules() -> None:
         v for v in compose()["services"]["prometheus"]["volumes"] if "prometheus/rules" in v
     ]
     target = rules_mount.split(":")[1]
-    config = yaml.safe_load((COMPOSE.parent / "prometheus.yml").read_text())
+    config = yaml.safe_load((DEPLOY / "compose" / "prometheus.yml").read_text())
     assert config["rule_files"] == [f"{target}/*.yml"]
     assert list((DEPLOY / "prometheus" / "rules").glob("*.yml"))
 
@@ -132,3 +137,41 @@ def test_servers_in_production_layouts_never_migrate_by_themselves() -> None:
     assert {"name": "TICKETROUTER_AUTO_MIGRATE", "value": "0"} in server["env"]
     [job] = [doc for doc in manifests() if doc["kind"] == "Job"]
     assert job["spec"]["template"]["spec"]["containers"][0]["args"] == ["db", "upgrade"]
+
+
+def required(tool: str) -> str:
+    """A lint tool the project installs (hadolint from PyPI, docker-compose from
+    Debian by `make test`): skip politely without it, but fail in CI."""
+    found = shutil.which(tool) or shutil.which(tool, path=str(Path(sys.executable).parent))
+    if found is None:
+        message = f"{tool} is not installed (make test installs it)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return found
+
+
+def test_hadolint_passes_the_dockerfile() -> None:
+    result = subprocess.run(
+        [required("hadolint"), str(DOCKERFILE)], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_docker_compose_parses_the_stack() -> None:
+    result = subprocess.run(
+        [required("docker-compose"), "-f", str(COMPOSE), "config", "-q"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_image_installs_under_the_lock_as_make_does() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    assert "pip install --quiet -c requirements.lock -e '.[dev]'" in makefile
+    installs = [a for k, a in instructions() if k == "RUN" and "pip install" in a]
+    assert installs and all("-c requirements.lock" in a for a in installs)
+    healthcheck = [a for k, a in instructions() if k == "HEALTHCHECK"]
+    assert healthcheck and healthcheck[0].endswith('CMD ["ticketrouter", "health"]')

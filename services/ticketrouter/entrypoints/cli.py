@@ -22,6 +22,10 @@ def main(argv: list[str] | None = None) -> int:
     bench = commands.add_parser("bench", help="throughput and matching benchmarks")
     bench.add_argument("--events", type=int, default=50_000)
     bench.add_argument("--agents", type=int, default=10_000)
+    health = commands.add_parser(
+        "health", help="ask the local server's gRPC health service (exit 0 if SERVING)"
+    )
+    health.add_argument("--address", default="", help="host:port (TICKETROUTER_GRPC_ADDRESS)")
     db = commands.add_parser("db", help="the database schema's revision (Alembic)")
     db.add_argument(
         "db_command",
@@ -61,6 +65,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(settings: config.Settings, args: argparse.Namespace) -> int:
+    if args.command == "health":
+        from ticketrouter.entrypoints.health_check import check_health
+
+        return check_health(args.address or settings.grpc_address)
     if args.command == "db":
         from ticketrouter.entrypoints.schema_commands import run_db
 
@@ -82,6 +90,10 @@ def _run(settings: config.Settings, args: argparse.Namespace) -> int:
 
 def _serve(settings: config.Settings, with_grpc: bool) -> int:
     from ticketrouter.entrypoints.runtime import Runtime
+    from ticketrouter.entrypoints.schema_commands import require_current_schema
+
+    # Before a broker or a port is touched: a schema behind or ahead is one message.
+    require_current_schema(settings)
 
     runtime = Runtime(settings, with_grpc=with_grpc).start()
     signal.signal(signal.SIGTERM, lambda *_: runtime.stopped.set())

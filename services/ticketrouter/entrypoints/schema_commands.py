@@ -10,16 +10,30 @@ import sys
 
 from sqlalchemy.exc import OperationalError
 
-from ticketrouter.adapters.database import connect
-from ticketrouter.adapters.schema import SchemaNotCurrent, schema_state, upgrade
+from ticketrouter.adapters.database import Database, connect
+from ticketrouter.adapters.schema import (
+    SchemaNotCurrent,
+    prepare_schema,
+    schema_state,
+    upgrade,
+)
 from ticketrouter.config import Settings
+
+
+def require_current_schema(settings: Settings) -> None:
+    """Raises SchemaNotCurrent unless the schema is (or, when allowed, is made) current."""
+    database = connect(
+        settings.database_url, settings.lock_timeout_ms, settings.statement_timeout_ms
+    )
+    try:
+        prepare_schema(database.writer, settings.migrates_automatically)
+    finally:
+        database.dispose()
 
 
 def run_db(settings: Settings, action: str) -> int:
     """0: done (or at head); 1: not at head, or the upgrade was refused; 2: no database."""
-    database = connect(
-        settings.database_url, settings.lock_timeout_ms, settings.statement_timeout_ms
-    )
+    database = _connect(settings)
     try:
         before = schema_state(database.writer)
         if action == "current":
@@ -43,3 +57,7 @@ def run_db(settings: Settings, action: str) -> int:
         return 2
     finally:
         database.dispose()
+
+
+def _connect(settings: Settings) -> Database:
+    return connect(settings.database_url, settings.lock_timeout_ms, settings.statement_timeout_ms)
