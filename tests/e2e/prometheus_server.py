@@ -4,8 +4,6 @@ the project's recording rules."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import time
 import urllib.parse
@@ -14,22 +12,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
-import pytest
-
+from tests.tools import required_tool
 from ticketrouter.adapters.broker import free_port
 
 RULES = Path(__file__).resolve().parents[2] / "deploy" / "prometheus" / "rules"
-
-
-def required_tool(name: str) -> str:
-    """The path of a Prometheus tool: skip politely without it, but fail in CI."""
-    found = shutil.which(name)
-    if found is None:
-        message = f"{name} is not installed (make test installs Debian's prometheus package)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return found
 
 
 class PrometheusServer:

@@ -14,7 +14,8 @@ import pytest
 
 from tests.builders import event_proto
 from tests.e2e.conftest import Service, wait_until
-from tests.e2e.prometheus_server import PrometheusServer, required_tool
+from tests.e2e.prometheus_server import PrometheusServer
+from tests.tools import required_tool
 from ticketrouter.v1 import routing_pb2
 
 CHANNELS = ("email", "chat", "voice", "web")

@@ -5,18 +5,15 @@ every setting they pass is one ticketrouter reads, every file they mount exists)
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
-import sys
 import tomllib
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
+from tests.tools import required_tool
 from ticketrouter.config import Settings, to_env
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -139,28 +136,16 @@ def test_servers_in_production_layouts_never_migrate_by_themselves() -> None:
     assert job["spec"]["template"]["spec"]["containers"][0]["args"] == ["db", "upgrade"]
 
 
-def required(tool: str) -> str:
-    """A lint tool the project installs (hadolint from PyPI, docker-compose from
-    Debian by `make test`): skip politely without it, but fail in CI."""
-    found = shutil.which(tool) or shutil.which(tool, path=str(Path(sys.executable).parent))
-    if found is None:
-        message = f"{tool} is not installed (make test installs it)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return found
-
-
 def test_hadolint_passes_the_dockerfile() -> None:
     result = subprocess.run(
-        [required("hadolint"), str(DOCKERFILE)], capture_output=True, text=True, timeout=60
+        [required_tool("hadolint"), str(DOCKERFILE)], capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_docker_compose_parses_the_stack() -> None:
     result = subprocess.run(
-        [required("docker-compose"), "-f", str(COMPOSE), "config", "-q"],
+        [required_tool("docker-compose"), "-f", str(COMPOSE), "config", "-q"],
         capture_output=True,
         text=True,
         timeout=60,
