@@ -48,5 +48,7 @@ def configure(level: str = "INFO", fmt: str = "text") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("kafka", "sqlalchemy"):
+    # alembic.runtime.plugins announces every plugin it loads at INFO on each run;
+    # alembic's own "Running upgrade" lines stay, they say what changed.
+    for noisy in ("kafka", "sqlalchemy", "alembic.runtime.plugins"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
