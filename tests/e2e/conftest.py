@@ -142,7 +142,9 @@ def service(broker: EmbeddedBroker, tmp_path: Path) -> Iterator[Service]:
 @contextmanager
 def running_service(settings: Settings) -> Iterator[Service]:
     """The whole service on these settings, with a gRPC channel and a producer to it."""
-    with Runtime(settings) as runtime:
+    # The test broker never answers LeaveGroup, so a stop would wait out the whole
+    # timeout for nothing; nothing here depends on the group's next rebalance.
+    with Runtime(settings, leave_group_timeout_ms=100) as runtime:
         channel = grpc.insecure_channel(f"127.0.0.1:{runtime.grpc_port}")
         producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, linger_ms=0)
         try:

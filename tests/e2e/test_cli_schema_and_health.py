@@ -4,6 +4,7 @@ traceback), and `ticketrouter health` answers from the gRPC health service."""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -13,9 +14,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from tests.e2e.conftest import Service
+from tests.e2e.conftest import Service, e2e_settings
+from ticketrouter.adapters.broker import EmbeddedBroker
 from ticketrouter.adapters.database import connect
 from ticketrouter.adapters.schema import prepare_schema
+from ticketrouter.config import to_env
 
 pytestmark = pytest.mark.e2e
 
@@ -62,3 +65,33 @@ def test_health_fails_where_nothing_serves() -> None:
     result = ticketrouter("health", "--address", f"127.0.0.1:{port}")
     assert result.returncode == 1
     assert "UNAVAILABLE" in result.stderr or "DEADLINE_EXCEEDED" in result.stderr
+
+
+def test_serve_without_worker_answers_grpc_and_consumes_nothing(
+    broker: EmbeddedBroker, tmp_path: Path
+) -> None:
+    """The server Deployment's command: gRPC and /metrics, no consumer in the group."""
+    settings = e2e_settings(broker, f"sqlite:///{tmp_path}/router.db")
+    env = {**os.environ, **to_env(settings), "TICKETROUTER_LOG_FORMAT": "json"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ticketrouter.entrypoints.cli", "serve", "--without-worker"],
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert process.stderr is not None
+        started: dict[str, str] = {}
+        for line in process.stderr:  # ends when the process does
+            record = json.loads(line)
+            if record["msg"] == "ticketrouter serving":
+                started = record
+                break
+        assert started, f"never served; exit status {process.wait(timeout=30)}"
+        assert started["worker"] == "off"
+        result = ticketrouter("health", "--address", started["grpc"])
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip().endswith(": SERVING")
+    finally:
+        process.terminate()
+        assert process.wait(timeout=60) == 0

@@ -14,7 +14,14 @@ from ticketrouter.entrypoints import logs
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="ticketrouter", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("serve", help="gRPC server, Kafka worker and /metrics in one process")
+    serve = commands.add_parser(
+        "serve", help="gRPC server, Kafka worker and /metrics in one process"
+    )
+    serve.add_argument(
+        "--without-worker",
+        action="store_true",
+        help="the gRPC server and /metrics only: the workers run as `ticketrouter worker`",
+    )
     commands.add_parser("worker", help="the Kafka worker alone (scale out with more)")
     demo = commands.add_parser("demo", help="serve, with demo agents and omnichannel traffic")
     demo.add_argument("--rate", type=float, default=4.0, help="contacts per second")
@@ -85,17 +92,19 @@ def _run(settings: config.Settings, args: argparse.Namespace) -> int:
         from ticketrouter.entrypoints.demo import run_demo
 
         return run_demo(settings, args.rate, args.seconds)
-    return _serve(settings, with_grpc=args.command == "serve")
+    if args.command == "serve":
+        return _serve(settings, with_grpc=True, with_worker=not args.without_worker)
+    return _serve(settings, with_grpc=False, with_worker=True)
 
 
-def _serve(settings: config.Settings, with_grpc: bool) -> int:
+def _serve(settings: config.Settings, with_grpc: bool, with_worker: bool) -> int:
     from ticketrouter.entrypoints.runtime import Runtime
     from ticketrouter.entrypoints.schema_commands import require_current_schema
 
     # Before a broker or a port is touched: a schema behind or ahead is one message.
     require_current_schema(settings)
 
-    runtime = Runtime(settings, with_grpc=with_grpc).start()
+    runtime = Runtime(settings, with_grpc=with_grpc, with_worker=with_worker).start()
     signal.signal(signal.SIGTERM, lambda *_: runtime.stopped.set())
     try:
         while not runtime.stopped.wait(0.5):

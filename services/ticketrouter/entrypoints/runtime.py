@@ -4,6 +4,7 @@ database, gRPC server, metrics endpoint and the Kafka worker."""
 from __future__ import annotations
 
 import logging
+import socketserver
 import threading
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -45,6 +46,10 @@ class Runtime:
     with_worker: bool = True
     with_grpc: bool = True
     with_metrics: bool = True
+    # How long a stopping worker waits for the broker to confirm it left the group
+    # (Kafka answers in milliseconds; unconfirmed, the partitions move on only after
+    # the session timeout). Best effort: stopping never fails on it.
+    leave_group_timeout_ms: int = 2000
     app: App = field(init=False)
     bootstrap_servers: str = field(init=False, default="")
     grpc_port: int = field(init=False, default=0)
@@ -97,7 +102,7 @@ class Runtime:
         if self.with_metrics:
             host, port = _host_port(settings.metrics_address)
             http_server, _thread = start_http_server(port, host, registry=self.app.registry)
-            self._stack.callback(http_server.shutdown)
+            self._stack.callback(_close_in_background, http_server)
             self.metrics_port = int(http_server.server_address[1])
         if self.with_grpc:
             self._server, self.grpc_port, self._health = create_server(
@@ -114,7 +119,9 @@ class Runtime:
                 settings.max_poll_interval_ms,
             )
             # Offsets are committed explicitly after each batch, never on close.
-            self._stack.callback(consumer.close, autocommit=False, timeout_ms=2000)
+            self._stack.callback(
+                consumer.close, autocommit=False, timeout_ms=self.leave_group_timeout_ms
+            )
             self.worker = ContactWorker(self.app, consumer, producer, relay, self._stop)
             if self._health is not None:
                 set_worker_health(self._health, serving=True)
@@ -132,6 +139,7 @@ class Runtime:
                 if self.with_metrics
                 else "off",
                 "kafka": self.bootstrap_servers,
+                "worker": "on" if self.with_worker else "off",
             },
         )
 
@@ -237,3 +245,14 @@ class Runtime:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def _close_in_background(http_server: socketserver.BaseServer) -> None:
+    """The metrics server notices a shutdown only at its next poll (half a second):
+    nothing else waits on it, so it closes its socket on its own time."""
+
+    def close() -> None:
+        http_server.shutdown()
+        http_server.server_close()
+
+    threading.Thread(target=close, name="metrics-close", daemon=True).start()
