@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from ticketrouter import config
+from ticketrouter.adapters.metrics import DLQ_REASONS
 from ticketrouter.entrypoints import logs
 
 
@@ -39,6 +40,30 @@ def main(argv: list[str] | None = None) -> int:
         choices=("upgrade", "current", "check"),
         help="upgrade: to this version's head; current: say where it is; "
         "check: exit 1 unless at head",
+    )
+    dlq = commands.add_parser("dlq", help="the dead-letter topic")
+    dlq_commands = dlq.add_subparsers(dest="dlq_command", required=True)
+    dlq_replay = dlq_commands.add_parser(
+        "replay",
+        help="re-publish dead-lettered events to the input topic, after a fix "
+        "(idempotent: the worker skips event ids it has processed)",
+    )
+    dlq_replay.add_argument(
+        "--reason",
+        action="append",
+        default=[],
+        choices=DLQ_REASONS,
+        metavar="REASON",
+        help="only copies dead-lettered for this reason (repeatable; default: all): "
+        + ", ".join(DLQ_REASONS),
+    )
+    dlq_replay.add_argument(
+        "--from-beginning",
+        action="store_true",
+        help="start over from the oldest copy, not where the last replay stopped",
+    )
+    dlq_replay.add_argument(
+        "--bootstrap", default="", help="Kafka bootstrap servers (TICKETROUTER_KAFKA_BOOTSTRAP)"
     )
     rules = commands.add_parser("rules", help="routing policies")
     rules_commands = rules.add_subparsers(dest="rules_command", required=True)
@@ -80,6 +105,12 @@ def _run(settings: config.Settings, args: argparse.Namespace) -> int:
         from ticketrouter.entrypoints.schema_commands import run_db
 
         return run_db(settings, args.db_command)
+    if args.command == "dlq":
+        from ticketrouter.entrypoints.dlq_commands import run_dlq_replay
+
+        return run_dlq_replay(
+            settings, args.bootstrap or settings.kafka_bootstrap, args.reason, args.from_beginning
+        )
     if args.command == "rules":
         if args.rules_command == "replay":
             return _replay(settings, args)
