@@ -12,22 +12,40 @@ PYTEST  = $(BIN)/python -m pytest -p no:cacheprovider
 
 setup: $(STUBS)
 
-$(STAMP): pyproject.toml requirements.lock
+# Everything comes from the lock, pip and the build backend included, and pip refuses
+# a file whose hash the lock does not list; the package itself is built against
+# the locked setuptools rather than whatever an isolated build would fetch.
+$(STAMP): pyproject.toml requirements-dev.lock
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements-dev.lock
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
-# Re-resolve the dependencies from pyproject.toml in a throwaway virtualenv and pin
-# what was installed; review the diff before committing it.
+# Re-resolve the dependencies from pyproject.toml with uv from a throwaway virtualenv;
+# review the diff before committing it. uv keeps each version an existing lock pins
+# unless pyproject.toml no longer allows it, so only what changed moves. The locks:
+#   requirements-dev.lock    what `make setup` installs: the dev extra, pip and the
+#                            build backend on top of the dependencies
+#   requirements.lock        what the image runs, at the dev lock's versions (the
+#                            ones the tests ran)
+#   requirements-build.lock  the image's build stage: the stub generator and the
+#                            build backend, at the dev lock's versions
+# Every platform's files are hashed (--universal), and from PyPI, where the image
+# build downloads them.
+UV_VERSION  = 0.13.9
+UV_COMPILE  = $(VENV)-lock/bin/uv pip compile --quiet --generate-hashes --universal \
+	--python-version 3.11 --index-url https://pypi.org/simple --custom-compile-command 'make lock'
+BUILD_REQUIRES = $(PYTHON) -c 'import tomllib; \
+	print(*tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"], sep="\n")'
 lock:
 	rm -rf $(VENV)-lock
 	$(PYTHON) -m venv $(VENV)-lock
-	$(VENV)-lock/bin/python -m pip install --quiet --upgrade pip
-	$(VENV)-lock/bin/python -m pip install --quiet -e '.[dev]'
-	{ sed -n '/^#/p' requirements.lock; \
-	  $(VENV)-lock/bin/python -m pip freeze --exclude-editable; } > requirements.lock.new
-	mv requirements.lock.new requirements.lock
+	$(VENV)-lock/bin/python -m pip install --quiet uv==$(UV_VERSION)
+	{ $(BUILD_REQUIRES); echo pip; } | \
+		$(UV_COMPILE) pyproject.toml --extra dev - -o requirements-dev.lock
+	$(UV_COMPILE) pyproject.toml -c requirements-dev.lock -o requirements.lock
+	{ $(BUILD_REQUIRES); echo grpcio-tools; } | \
+		$(UV_COMPILE) - -c requirements-dev.lock -o requirements-build.lock
 	rm -rf $(VENV)-lock
 
 $(STUBS): $(STAMP) $(PROTOS)

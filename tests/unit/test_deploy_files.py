@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 COMPOSE = DEPLOY / "compose.yaml"
 DOCKERFILE = DEPLOY / "container" / "Dockerfile"
-KUBERNETES = DEPLOY / "kubernetes" / "ticketrouter.yaml"
+KUBERNETES = DEPLOY / "kubernetes"
 KNOWN_SETTINGS = set(to_env(Settings()))
 
 
@@ -29,7 +29,9 @@ def compose() -> dict[str, Any]:
 
 
 def manifests() -> list[dict[str, Any]]:
-    return [doc for doc in yaml.safe_load_all(KUBERNETES.read_text()) if doc]
+    files = sorted(KUBERNETES.glob("*.yaml"))
+    assert files, f"no manifests under {KUBERNETES}"
+    return [doc for path in files for doc in yaml.safe_load_all(path.read_text()) if doc]
 
 
 def pod_containers() -> list[dict[str, Any]]:
@@ -129,9 +131,12 @@ def test_servers_in_production_layouts_never_migrate_by_themselves() -> None:
     env = compose()["x-router"]["environment"]
     assert env["TICKETROUTER_AUTO_MIGRATE"] == "0"
     assert compose()["services"]["migrate"]["command"] == ["db", "upgrade"]
-    [deployment] = [doc for doc in manifests() if doc["kind"] == "Deployment"]
-    [server] = deployment["spec"]["template"]["spec"]["containers"]
-    assert {"name": "TICKETROUTER_AUTO_MIGRATE", "value": "0"} in server["env"]
+    deployments = [doc for doc in manifests() if doc["kind"] == "Deployment"]
+    assert deployments
+    for deployment in deployments:
+        for container in deployment["spec"]["template"]["spec"]["containers"]:
+            auto_migrate = {"name": "TICKETROUTER_AUTO_MIGRATE", "value": "0"}
+            assert auto_migrate in container["env"], deployment["metadata"]["name"]
     [job] = [doc for doc in manifests() if doc["kind"] == "Job"]
     assert job["spec"]["template"]["spec"]["containers"][0]["args"] == ["db", "upgrade"]
 
@@ -153,10 +158,49 @@ def test_docker_compose_parses_the_stack() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_the_image_installs_under_the_lock_as_make_does() -> None:
-    makefile = (ROOT / "Makefile").read_text()
-    assert "pip install --quiet -c requirements.lock -e '.[dev]'" in makefile
-    installs = [a for k, a in instructions() if k == "RUN" and "pip install" in a]
-    assert installs and all("-c requirements.lock" in a for a in installs)
+def make_recipe(target: str) -> list[str]:
+    lines = (ROOT / "Makefile").read_text().replace("\\\n", " ").splitlines()
+    start = lines.index(next(line for line in lines if line.startswith(f"{target}:")))
+    recipe = []
+    for line in lines[start + 1 :]:
+        if not line.startswith("\t"):
+            break
+        recipe.append(line.strip())
+    return recipe
+
+
+def pip_installs(commands: list[str]) -> tuple[list[str], list[str]]:
+    """The installs from a lock, and the others (which must add nothing from the index)."""
+    installs = [c for c in commands if "pip install" in c]
+    from_lock = [c for c in installs if re.search(r" -r \S+\.lock\b", c)]
+    return from_lock, [c for c in installs if c not in from_lock]
+
+
+def test_the_image_and_make_install_the_locks_with_their_hashes() -> None:
+    image_commands = [
+        command.strip()
+        for keyword, argument in instructions()
+        if keyword == "RUN"
+        for command in argument.split("&&")
+    ]
+    for commands, lock in (
+        (image_commands, "requirements.lock"),
+        (make_recipe("$(STAMP)"), "requirements-dev.lock"),
+    ):
+        from_lock, others = pip_installs(commands)
+        assert any(f"-r {lock}" in c for c in from_lock), f"nothing installs {lock}"
+        for command in from_lock:
+            assert "--require-hashes" in command and "--no-deps" in command, command
+        assert others, "the package itself is installed"
+        for command in others:
+            assert command.split()[-1].startswith((".", "/")), f"not the package: {command}"
+            assert "--no-deps" in command and "--require-hashes" not in command, command
+    installed_in_image = {m for c in image_commands for m in re.findall(r"-r (\S+)", c)}
+    assert installed_in_image == {"requirements.lock", "requirements-build.lock"}
+    # the stub generator and the build backend stay in the build stage
+    [build_tools] = [c.split()[0] for c in image_commands if "-r requirements-build.lock" in c]
+    runtime_copies = [a.split()[1] for k, a in instructions() if k == "COPY" and "--from" in a]
+    assert runtime_copies
+    assert not any(build_tools.startswith(source) for source in runtime_copies), build_tools
     healthcheck = [a for k, a in instructions() if k == "HEALTHCHECK"]
     assert healthcheck and healthcheck[0].endswith('CMD ["ticketrouter", "health"]')
