@@ -6,8 +6,11 @@ its rows, and one ahead of this version is refused."""
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -169,27 +172,81 @@ def test_db_commands_check_upgrade_and_say_where_the_schema_is(
     assert f"at head ({schema_state_head()})" in capsys.readouterr().out
 
 
-def test_workers_starting_together_create_the_schema_once(db: Database) -> None:
-    starts = 4
+def _start_together(starts: int, start: Callable[[], None]) -> list[BaseException]:
     barrier = threading.Barrier(starts)
     failures: list[BaseException] = []
 
-    def start() -> None:
-        engine = connect(db.url).writer  # a process of its own, as far as the pool goes
+    def run() -> None:
         try:
             barrier.wait()
-            prepare_schema(engine, auto_migrate=False)
+            start()
         except BaseException as err:
             failures.append(err)
-        finally:
-            engine.dispose()
 
-    threads = [threading.Thread(target=start) for _ in range(starts)]
+    threads = [threading.Thread(target=run) for _ in range(starts)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=120)
-    assert failures == []
+    return failures
+
+
+def _drop_everything(db: Database) -> None:
+    SQLModel.metadata.drop_all(db.writer)
+    with db.writer.begin() as connection:
+        connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
+
+
+def _versions(db: Database) -> list[str]:
     with db.writer.connect() as connection:
-        versions = connection.execute(text("SELECT version_num FROM alembic_version")).all()
-    assert [v for (v,) in versions] == [schema_state_head()]
+        rows = connection.execute(text("SELECT version_num FROM alembic_version")).all()
+    return [v for (v,) in rows]
+
+
+def test_threads_starting_together_create_the_schema_once(db: Database) -> None:
+    """Alembic keeps its running context in module globals: threads of one process
+    (a runtime and a bench rig, or tests) must not run it at the same time."""
+
+    def start() -> None:
+        engine = connect(db.url).writer  # a pool of its own, as a process would have
+        try:
+            prepare_schema(engine, auto_migrate=False)
+        finally:
+            engine.dispose()
+
+    for _round in range(10):  # the race is short: give it several chances
+        _drop_everything(db)
+        assert _start_together(6, start) == []
+        assert _versions(db) == [schema_state_head()]
+
+
+def test_processes_starting_together_create_the_schema_once(db: Database, tmp_path: Path) -> None:
+    go = tmp_path / "go"
+    script = (
+        "import os, sys, time\n"
+        "from ticketrouter.adapters.database import connect\n"
+        "from ticketrouter.adapters.schema import prepare_schema\n"
+        "engine = connect(sys.argv[1]).writer\n"
+        "open(sys.argv[3], 'w').close()  # imported: ready\n"
+        "while not os.path.exists(sys.argv[2]):\n"
+        "    time.sleep(0.001)\n"
+        "prepare_schema(engine, auto_migrate=False)\n"
+    )
+    ready = [tmp_path / f"ready-{n}" for n in range(4)]
+    starts = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, db.url, str(go), str(flag)],
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for flag in ready
+    ]
+    deadline = time.monotonic() + 120
+    while not all(flag.exists() for flag in ready):  # all imported: start them at once
+        assert time.monotonic() < deadline, "the processes never got ready"
+        assert all(p.poll() is None for p in starts), "a process ended before the start"
+        time.sleep(0.01)
+    go.touch()
+    results = [(p.wait(timeout=120), p.stderr.read() if p.stderr else "") for p in starts]
+    assert [code for code, _ in results] == [0, 0, 0, 0], [err[-1500:] for _, err in results]
+    assert _versions(db) == [schema_state_head()]

@@ -11,6 +11,8 @@ refused: an old binary must not write a schema it does not know.
 
 from __future__ import annotations
 
+import fcntl
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -140,7 +142,7 @@ def _adopt(engine: Engine, scripts: Path, state: SchemaState) -> SchemaState:
 
 
 def _run(engine: Engine, scripts: Path, step: object) -> None:
-    with _connection(engine) as connection:
+    with _IN_THIS_PROCESS, _connection(engine) as connection:
         config = alembic_config(engine, scripts)
         config.attributes["connection"] = connection
         step(config)  # type: ignore[operator]
@@ -150,22 +152,44 @@ def _run(engine: Engine, scripts: Path, step: object) -> None:
 _PG_SCHEMA_LOCK = 0x7E1C_E7A0
 
 
+# Alembic keeps the running migration's context in module globals (`alembic.context`,
+# `alembic.op`): two threads of one process running it at once read each other's.
+_IN_THIS_PROCESS = threading.RLock()
+
+
 @contextmanager
 def _one_at_a_time(engine: Engine) -> Iterator[None]:
-    """Workers starting together on PostgreSQL would each create or stamp the schema;
-    an advisory lock lets the first do it and the others find it done. (On SQLite
-    every write transaction already takes the one writer lock.)"""
-    if engine.dialect.name != "postgresql":
+    """Workers starting together would each create or stamp the schema: one at a
+    time, the first does it and the others find it done. Within a process a lock;
+    across processes an advisory lock on PostgreSQL, and on a SQLite file an
+    exclusive lock on a file beside it (its tables are created one statement at a
+    time, so the database's own writer lock does not cover the whole step)."""
+    with _IN_THIS_PROCESS, _across_processes(engine):
         yield
+
+
+@contextmanager
+def _across_processes(engine: Engine) -> Iterator[None]:
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as connection:
+            connection.exec_driver_sql(f"SELECT pg_advisory_lock({_PG_SCHEMA_LOCK})")
+            connection.commit()
+            try:
+                yield
+            finally:
+                connection.exec_driver_sql(f"SELECT pg_advisory_unlock({_PG_SCHEMA_LOCK})")
+                connection.commit()
         return
-    with engine.connect() as connection:
-        connection.exec_driver_sql(f"SELECT pg_advisory_lock({_PG_SCHEMA_LOCK})")
-        connection.commit()
+    path = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not path or path == ":memory:" or path.startswith("file:"):
+        yield  # in memory: no other process can see it
+        return
+    with open(f"{path}.schema-lock", "a") as lock_file:
+        fcntl.flock(lock_file, fcntl.LOCK_EX)
         try:
             yield
         finally:
-            connection.exec_driver_sql(f"SELECT pg_advisory_unlock({_PG_SCHEMA_LOCK})")
-            connection.commit()
+            fcntl.flock(lock_file, fcntl.LOCK_UN)
 
 
 @contextmanager
