@@ -273,3 +273,24 @@ def test_an_event_about_an_unknown_case_is_dead_lettered_and_its_batch_still_lan
     assert dict(dead.headers)["dlq-reason"] == b"unknown_reference"
     assert b"ghost" in dict(dead.headers)["dlq-error"]
     assert service.metric("ticketrouter_routing_decisions_total", outcome="assigned") == 2
+
+
+def test_an_unknown_field_is_ignored_counted_and_named_in_the_log(
+    service: Service, caplog: pytest.LogCaptureFixture
+) -> None:
+    service.add_agent("gen", {"general": 1})
+    typo = event_json("colour-1", [ANA_EMAIL])
+    typo["colour"] = "blue"
+    with caplog.at_level("WARNING", logger="ticketrouter.entrypoints.worker"):
+        service.publish(typo, event_json("plain-1", [ANA_CHAT], channel="chat"))
+        service.wait_processed(2)
+    assert service.metric("ticketrouter_contacts_received_total", channel="email") == 1
+    assert (
+        service.metric(
+            "ticketrouter_events_with_unknown_fields_total", event_type="contact.received"
+        )
+        == 1
+    )
+    [line] = [r for r in caplog.records if "the contract does not know" in r.getMessage()]
+    assert getattr(line, "fields", None) == "colour"
+    assert service.metric("ticketrouter_dlq_messages_total", reason="invalid_value") == 0

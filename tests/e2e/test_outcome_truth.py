@@ -192,6 +192,7 @@ ALLOWED_LABELS = {
     "partition",
     "how",
     "version",
+    "event_type",  # the contract's four types, or "other"
     "le",
 }
 _ID = re.compile(r"[0-9a-f]{32}")

@@ -44,6 +44,7 @@ COUNTERS: dict[str, frozenset[str]] = {
     "ticketrouter_cases_resolved_with_handoff_total": frozenset({"channel"}),
     "ticketrouter_resolved_case_handoffs_total": frozenset({"channel"}),
     "ticketrouter_dlq_messages_total": frozenset({"reason"}),
+    "ticketrouter_events_with_unknown_fields_total": frozenset({"event_type"}),
     "ticketrouter_customer_merges_total": frozenset({"how"}),
     "ticketrouter_identity_conflicts_total": frozenset({"reason"}),
 }

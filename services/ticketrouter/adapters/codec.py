@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
 
@@ -65,6 +66,18 @@ def parse_event(
     payload: bytes, content_type: str | None = None, max_bytes: int = MAX_EVENT_BYTES
 ) -> events_pb2.ContactEvent:
     """Checks the size before anything else, so no decoder ever sees a huge payload."""
+    return parse_event_noting(payload, content_type, max_bytes)[0]
+
+
+def parse_event_noting(
+    payload: bytes, content_type: str | None = None, max_bytes: int = MAX_EVENT_BYTES
+) -> tuple[events_pb2.ContactEvent, tuple[str, ...]]:
+    """The event, and the JSON fields it carried that the contract does not know.
+
+    Unknown fields are ignored, not refused: a producer one release ahead of the
+    router (a new optional field) must not send every event to the DLQ. They are
+    returned so the caller counts and logs them, so a typo in an optional field
+    (`"colour"`, `"langauge"`) is seen rather than lost without a trace."""
     if len(payload) > max_bytes:
         raise InvalidEvent("too_large", f"{len(payload)} bytes > {max_bytes}")
     event = events_pb2.ContactEvent()
@@ -73,15 +86,56 @@ def parse_event(
             event.ParseFromString(payload)
         except DecodeError as err:
             raise InvalidEvent("bad_protobuf", str(err)) from None
-        return event
+        return event, ()
+    # json_format.Parse, in its two steps, so the document can be checked for
+    # unknown fields before they are dropped (same errors, same reasons).
     try:
-        json_format.Parse(payload, event, ignore_unknown_fields=True)
+        document = json.loads(payload.decode("utf-8"), object_pairs_hook=_no_duplicate_keys)
+    except (ValueError, RecursionError) as err:  # UnicodeDecodeError is a ValueError
+        raise InvalidEvent("bad_json", f"Failed to load JSON: {err}."[:300]) from None
+    try:
+        json_format.ParseDict(document, event, ignore_unknown_fields=True)
     except json_format.ParseError as err:
-        reason = "bad_json" if "Failed to load JSON" in str(err) else "invalid_value"
-        raise InvalidEvent(reason, str(err)[:300]) from None
-    except (UnicodeDecodeError, ValueError) as err:
-        raise InvalidEvent("bad_json", str(err)[:300]) from None
-    return event
+        raise InvalidEvent("invalid_value", str(err)[:300]) from None
+    except Exception as err:  # ParseDict's own conversions (as Parse wraps them)
+        raise InvalidEvent("invalid_value", f"{type(err).__name__}: {err}"[:300]) from None
+    return event, unknown_fields(document, events_pb2.ContactEvent.DESCRIPTOR)
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for name, value in pairs:
+        if name in result:
+            raise ValueError(f"duplicate key {name}")
+        result[name] = value
+    return result
+
+
+def unknown_fields(document: Any, descriptor: Any, path: str = "") -> tuple[str, ...]:
+    """Paths of the keys in `document` that no field of `descriptor` accepts (by its
+    name or its JSON name), in nested and repeated messages too; free-form values
+    (Struct, Timestamp and other well-known types, maps) are not looked into."""
+    if not isinstance(document, dict):
+        return ()
+    found: list[str] = []
+    for key, value in document.items():
+        field = descriptor.fields_by_name.get(key) or descriptor.fields_by_camelcase_name.get(key)
+        if field is None:
+            found.append(f"{path}{key}"[:100])
+            continue
+        nested = field.message_type
+        if nested is None or nested.full_name.startswith("google.protobuf.") or _is_map(field):
+            continue
+        items = value if isinstance(value, list) else [value]
+        for n, item in enumerate(items):
+            where = f"{path}{key}[{n}]." if isinstance(value, list) else f"{path}{key}."
+            found.extend(unknown_fields(item, nested, where))
+    return tuple(found)
+
+
+def _is_map(field: Any) -> bool:
+    message = field.message_type
+    return message is not None and message.GetOptions().map_entry
 
 
 def to_command(event: events_pb2.ContactEvent, default_region: str = "US") -> EventCommand:
@@ -201,7 +255,25 @@ def decode(
     default_region: str = "US",
     max_bytes: int = MAX_EVENT_BYTES,
 ) -> EventCommand:
-    return to_command(parse_event(payload, content_type, max_bytes), default_region)
+    return decode_noting(payload, content_type, default_region, max_bytes).command
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    command: EventCommand
+    event_type: str
+    unknown_fields: tuple[str, ...]  # ignored (see parse_event_noting)
+
+
+def decode_noting(
+    payload: bytes,
+    content_type: str | None = None,
+    default_region: str = "US",
+    max_bytes: int = MAX_EVENT_BYTES,
+) -> Decoded:
+    """The command, with the event's type and the unknown fields it carried."""
+    event, unknown = parse_event_noting(payload, content_type, max_bytes)
+    return Decoded(to_command(event, default_region), event.type, unknown)
 
 
 def decision_to_proto(decision: Decision, with_context: bool = True) -> events_pb2.RoutingDecision:

@@ -13,6 +13,7 @@ from importlib import metadata
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from ticketrouter.adapters.codec import KNOWN_TYPES
 from ticketrouter.domain.cases import HandoffReason
 from ticketrouter.domain.channels import Channel
 from ticketrouter.domain.decisions import Outcome
@@ -122,6 +123,13 @@ class PrometheusMetrics(MetricsPort):
             "Events rejected to the dead-letter topic, by reason",
             "reason",
         )
+        self.unknown_fields = _counter(
+            r,
+            "ticketrouter_events_with_unknown_fields_total",
+            "Events accepted although they carried fields the contract does not know "
+            "(ignored; the worker logs their names), by event type",
+            "event_type",
+        )
         self.merges = _counter(
             r,
             "ticketrouter_customer_merges_total",
@@ -196,6 +204,8 @@ class PrometheusMetrics(MetricsPort):
             self.handoffs.labels(reason=reason.value)
         for dlq_reason in DLQ_REASONS:
             self.dlq.labels(reason=dlq_reason)
+        for event_type in sorted(KNOWN_TYPES):
+            self.unknown_fields.labels(event_type=event_type)
         for how in ("auto", "manual"):
             self.merges.labels(how=how)
         for conflict in ConflictReason:
@@ -249,6 +259,11 @@ class PrometheusMetrics(MetricsPort):
 
     def dead_lettered(self, reason: str) -> None:
         self.dlq.labels(reason=reason if reason in DLQ_REASONS else "invalid_value").inc()
+
+    def unknown_fields_ignored(self, event_type: str) -> None:
+        # Only accepted events get here, so the type is one of the known ones.
+        known = event_type if event_type in KNOWN_TYPES else "other"
+        self.unknown_fields.labels(event_type=known).inc()
 
     def set_gauges(
         self, queue: Mapping[str, QueueStat], staffing: Mapping[Channel, ChannelStaffing]

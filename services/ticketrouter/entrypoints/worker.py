@@ -34,10 +34,11 @@ from kafka import KafkaConsumer, KafkaProducer, OffsetAndMetadata, TopicPartitio
 from kafka.errors import CommitFailedError, KafkaError, RetriableError
 from sqlalchemy.exc import DBAPIError
 
-from ticketrouter.adapters.codec import InvalidEvent, decode
+from ticketrouter.adapters.codec import Decoded, InvalidEvent, decode_noting
 from ticketrouter.adapters.database import SchemaMismatch, is_transient, schema_problem
 from ticketrouter.adapters.dead_letters import DeadLetterQueue, dead_letter_copy
 from ticketrouter.adapters.kafka import OutboxRelay
+from ticketrouter.adapters.log_limits import LimitedLog
 from ticketrouter.bootstrap import App
 from ticketrouter.domain.commands import EventCommand
 from ticketrouter.domain.errors import DomainError, NotFound
@@ -129,6 +130,7 @@ class ContactWorker:
         self.dead_lettered = 0
         self._next_offsets: dict[TopicPartition, int] = {}
         self._dlq = DeadLetterQueue(producer, app.settings.dlq_topic)
+        self._unknown_fields_log = LimitedLog(log, interval=60.0)
         # monotonic time the batch in hand was polled; None between batches
         self._batch_since: float | None = None
 
@@ -191,14 +193,31 @@ class ContactWorker:
         rejected: list[Rejected] = []
         for record in records:
             try:
-                command = decode(
+                decoded = decode_noting(
                     record.value or b"", _content_type(record.headers), region, max_bytes
                 )
             except InvalidEvent as err:
                 rejected.append(Rejected(record, err.reason, err.detail))
             else:
-                commands.append((record, command))
+                commands.append((record, decoded.command))
+                if decoded.unknown_fields:
+                    self._note_unknown_fields(record, decoded)
         return commands, rejected
+
+    def _note_unknown_fields(self, record: Any, decoded: Decoded) -> None:
+        self.app.metrics.unknown_fields_ignored(decoded.event_type)
+        # A line a minute per event type at most: a producer with a new field sends it
+        # on every event, and one line says what it is.
+        self._unknown_fields_log.log(
+            logging.WARNING,
+            decoded.event_type,
+            "event accepted with fields the contract does not know; they are ignored",
+            {
+                "type": decoded.event_type,
+                "fields": ",".join(decoded.unknown_fields[:10]),
+                "source": f"{record.topic}/{record.partition}/{record.offset}",
+            },
+        )
 
     def _apply(self, commands: list[tuple[Any, EventCommand]], rejected: list[Rejected]) -> bool:
         """Route the batch in one transaction; returns False only when asked to stop."""

@@ -314,6 +314,10 @@ class MetricsPort(abc.ABC):
     def dead_lettered(self, reason: str) -> None: ...
 
     @abc.abstractmethod
+    def unknown_fields_ignored(self, event_type: str) -> None:
+        """An accepted event carried fields the contract does not know."""
+
+    @abc.abstractmethod
     def set_gauges(
         self, queue: Mapping[str, QueueStat], staffing: Mapping[Channel, ChannelStaffing]
     ) -> None:
