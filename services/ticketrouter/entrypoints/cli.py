@@ -41,6 +41,16 @@ def main(argv: list[str] | None = None) -> int:
         help="upgrade: to this version's head; current: say where it is; "
         "check: exit 1 unless at head",
     )
+    events = commands.add_parser("events", help="contact events on the input topic")
+    events_commands = events.add_subparsers(dest="events_command", required=True)
+    publish = events_commands.add_parser(
+        "publish",
+        help="publish contact events (JSON lines) to the input topic, keyed by customer",
+    )
+    publish.add_argument("source", help="a file of JSON lines, or - for standard input")
+    publish.add_argument(
+        "--bootstrap", default="", help="Kafka bootstrap servers (TICKETROUTER_KAFKA_BOOTSTRAP)"
+    )
     dlq = commands.add_parser("dlq", help="the dead-letter topic")
     dlq_commands = dlq.add_subparsers(dest="dlq_command", required=True)
     dlq_replay = dlq_commands.add_parser(
@@ -105,6 +115,10 @@ def _run(settings: config.Settings, args: argparse.Namespace) -> int:
         from ticketrouter.entrypoints.schema_commands import run_db
 
         return run_db(settings, args.db_command)
+    if args.command == "events":
+        from ticketrouter.entrypoints.events_publish import run_publish
+
+        return run_publish(settings, args.source, args.bootstrap or settings.kafka_bootstrap)
     if args.command == "dlq":
         from ticketrouter.entrypoints.dlq_commands import run_dlq_replay
 
