@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import queue
+import threading
+
 import grpc
+import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from tests.e2e.conftest import Service
-from ticketrouter.v1 import config_pb2, config_pb2_grpc
+from tests.e2e.conftest import Service, wait_until
+from ticketrouter.v1 import config_pb2, config_pb2_grpc, routing_pb2
 
 
 def test_reflection_lists_every_service(service: Service) -> None:
@@ -56,3 +60,30 @@ def test_the_rules_in_force_can_be_read_and_a_draft_validated(service: Service) 
         assert err.details().startswith("author:")
     else:
         raise AssertionError("ApplyPolicy without an author must be refused")
+
+
+def test_stopping_ends_open_desk_streams_so_they_reconnect_elsewhere(
+    service: Service, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A desk's stream would otherwise hold the stop for the whole grace period and
+    then be cancelled without a word; it ends with UNAVAILABLE saying why."""
+    stream = service.routing.WatchAssignments(
+        routing_pb2.WatchAssignmentsRequest(agent_id="ana"), timeout=120
+    )
+    ended: queue.Queue[grpc.RpcError] = queue.Queue()
+
+    def watch() -> None:
+        try:
+            for _ in stream:
+                pass
+        except grpc.RpcError as err:
+            ended.put(err)
+
+    threading.Thread(target=watch, daemon=True).start()
+    wait_until(lambda: service.runtime.app.feed.subscribers > 0, 30, "the stream to open")
+    with caplog.at_level("INFO", logger="ticketrouter.entrypoints.runtime"):
+        service.runtime.stop()
+    err = ended.get(timeout=30)
+    assert err.code() is grpc.StatusCode.UNAVAILABLE
+    assert "shutting down; reconnect" in (err.details() or "")
+    assert any("desk streams are ended" in r.getMessage() for r in caplog.records)

@@ -16,6 +16,21 @@ class AssignmentFeed:
         self._lock = threading.Lock()
         self._subscribers: dict[int, tuple[str | None, queue.Queue[Decision]]] = {}
         self._next = 0
+        self._closed = threading.Event()
+
+    @property
+    def closed(self) -> bool:
+        """The process is stopping: watchers end their streams, and desks reconnect
+        (to another replica) instead of holding the shutdown for its whole grace."""
+        return self._closed.is_set()
+
+    def close(self) -> None:
+        self._closed.set()
+
+    @property
+    def subscribers(self) -> int:
+        with self._lock:
+            return len(self._subscribers)
 
     def subscribe(self, agent_id: str | None) -> tuple[int, queue.Queue[Decision]]:
         inbox: queue.Queue[Decision] = queue.Queue(maxsize=_MAX_BACKLOG)

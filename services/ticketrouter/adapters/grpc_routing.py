@@ -255,9 +255,15 @@ class RoutingServicer(routing_pb2_grpc.RoutingServiceServicer):
     def WatchAssignments(
         self, request: routing_pb2.WatchAssignmentsRequest, context: grpc.ServicerContext
     ) -> Iterator[routing_pb2.Assignment]:
-        token, inbox = self.app.feed.subscribe(request.agent_id or None)
+        feed = self.app.feed
+        token, inbox = feed.subscribe(request.agent_id or None)
         try:
             while context.is_active():
+                if feed.closed:
+                    raise Abort(
+                        grpc.StatusCode.UNAVAILABLE,
+                        "the server is shutting down; reconnect (another replica serves you)",
+                    )
                 try:
                     decision = inbox.get(timeout=0.5)
                 except queue.Empty:
@@ -274,4 +280,4 @@ class RoutingServicer(routing_pb2_grpc.RoutingServiceServicer):
                     ) from None
                 yield routing_pb2.Assignment(decision=decision_to_proto(decision), case=case)
         finally:
-            self.app.feed.unsubscribe(token)
+            feed.unsubscribe(token)

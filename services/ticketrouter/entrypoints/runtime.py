@@ -21,6 +21,7 @@ from ticketrouter.adapters.kafka import OutboxRelay, create_consumer, create_pro
 from ticketrouter.bootstrap import App, bootstrap
 from ticketrouter.config import Settings
 from ticketrouter.entrypoints.grpc_server import (
+    GRACE_SECONDS,
     ServerSecurity,
     announce_shutdown,
     create_server,
@@ -214,6 +215,13 @@ class Runtime:
         server, self._server = self._server, None
         if self._health is not None:
             announce_shutdown(self._health)
+        if server is not None:
+            log.info(
+                "stopping: health is NOT_SERVING; desk streams are ended, calls in flight "
+                "get up to %g s",
+                GRACE_SECONDS,
+            )
+            self.app.feed.close()
         self._stop.set()  # the worker checks it between batches, never mid-batch
         if server is not None and self._health is not None:
             stop_gracefully(server, self._health)
