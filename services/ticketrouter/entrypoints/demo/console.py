@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import datetime
 
 _print_lock = threading.Lock()
@@ -18,12 +19,17 @@ def now_hms() -> str:
 
 
 class Directory:
-    """Who is behind an event or a customer id, so lines name people, not hashes."""
+    """Who is behind an event or a customer id, so lines name people, not hashes.
 
-    def __init__(self) -> None:
+    Names come from the events this run sent; a customer from an earlier run (a case
+    picked up after a restart) is looked up once with `lookup` (the router's own
+    record of them)."""
+
+    def __init__(self, lookup: Callable[[str], str | None] = lambda customer_id: None) -> None:
         self._lock = threading.Lock()
         self._events: dict[str, tuple[str, datetime]] = {}
         self._customers: dict[str, str] = {}
+        self._lookup = lookup
 
     def sent(self, event_id: str, name: str, occurred_at: datetime) -> None:
         with self._lock:
@@ -40,5 +46,9 @@ class Directory:
 
     def who(self, customer_id: str) -> str:
         with self._lock:
-            name = self._customers.get(customer_id, "customer")
+            name = self._customers.get(customer_id)
+        if name is None:
+            name = self._lookup(customer_id) or "customer"
+            with self._lock:  # a miss is remembered too: one call per customer
+                self._customers.setdefault(customer_id, name)
         return f"{name} ({customer_id[:6]})"

@@ -21,7 +21,13 @@ from ticketrouter.entrypoints.demo.people import demo_people
 from ticketrouter.entrypoints.demo.roster import demo_agents
 from ticketrouter.entrypoints.demo.shift import log_off, log_on
 from ticketrouter.entrypoints.demo.stats import Stats
-from ticketrouter.entrypoints.demo.stubs import RPC_TIMEOUT_S, agent_stub, routing_stub
+from ticketrouter.entrypoints.demo.stubs import (
+    RPC_TIMEOUT_S,
+    agent_stub,
+    customer_name,
+    customer_stub,
+    routing_stub,
+)
 from ticketrouter.entrypoints.demo.traffic import Traffic
 from ticketrouter.entrypoints.runtime import Runtime
 from ticketrouter.v1 import routing_pb2
@@ -39,11 +45,11 @@ class DemoSession:
         self.grpc_target = reachable(settings.grpc_address, runtime.grpc_port)
         self.metrics_target = reachable(settings.metrics_address, runtime.metrics_port)
         self.stats = Stats()
-        self.directory = Directory()
         self.roster = demo_agents()
         self.people = demo_people()
         self.traffic = Traffic(self.people, random.Random())
         self.channel = grpc.insecure_channel(self.grpc_target)
+        self.directory = Directory(lookup=customer_name(customer_stub(self.channel)))
         self.routing = routing_stub(self.channel)
         self.agents = agent_stub(self.channel)
         self.desk = AgentDesk(self.routing, self.stats, self.directory, random.Random())

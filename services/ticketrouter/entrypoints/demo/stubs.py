@@ -3,12 +3,19 @@ calls are checked like any other code."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Protocol
 
 import grpc
 
-from ticketrouter.v1 import agents_pb2, agents_pb2_grpc, routing_pb2, routing_pb2_grpc
+from ticketrouter.v1 import (
+    agents_pb2,
+    agents_pb2_grpc,
+    customers_pb2,
+    customers_pb2_grpc,
+    routing_pb2,
+    routing_pb2_grpc,
+)
 
 RPC_TIMEOUT_S = 5.0
 
@@ -51,6 +58,12 @@ class AgentStub(Protocol):
     ) -> agents_pb2.Agent: ...
 
 
+class CustomerStub(Protocol):
+    def GetCustomer(
+        self, request: customers_pb2.GetCustomerRequest, timeout: float | None = None
+    ) -> customers_pb2.Customer: ...
+
+
 def routing_stub(channel: grpc.Channel) -> RoutingStub:
     stub: RoutingStub = routing_pb2_grpc.RoutingServiceStub(channel)  # type: ignore[no-untyped-call]
     return stub
@@ -59,3 +72,25 @@ def routing_stub(channel: grpc.Channel) -> RoutingStub:
 def agent_stub(channel: grpc.Channel) -> AgentStub:
     stub: AgentStub = agents_pb2_grpc.AgentServiceStub(channel)  # type: ignore[no-untyped-call]
     return stub
+
+
+def customer_stub(channel: grpc.Channel) -> CustomerStub:
+    stub: CustomerStub = customers_pb2_grpc.CustomerServiceStub(channel)  # type: ignore[no-untyped-call]
+    return stub
+
+
+def customer_name(customers: CustomerStub) -> Callable[[str], str | None]:
+    """The router's display name for a customer id; None when it has none (or the
+    call fails: a line naming "customer" beats a demo that stops)."""
+
+    def lookup(customer_id: str) -> str | None:
+        try:
+            found = customers.GetCustomer(
+                customers_pb2.GetCustomerRequest(customer_id=customer_id, recent_contacts=1),
+                timeout=RPC_TIMEOUT_S,
+            )
+        except grpc.RpcError:
+            return None
+        return found.display_name or None
+
+    return lookup
