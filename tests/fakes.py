@@ -188,6 +188,10 @@ class FakeRepository(Repository):
     def add_contact(self, contact: Contact) -> None:
         self.contacts.append(contact)
 
+    def ids_starting_with(self, kind: str, prefix: str, limit: int) -> list[str]:
+        ids = self.cases if kind == "case" else self.customers
+        return sorted(i for i in ids if i.startswith(prefix))[:limit]
+
     def case_of_contact(self, event_id: str) -> str | None:
         return next((c.case_id for c in self.contacts if c.event_id == event_id), None)
 

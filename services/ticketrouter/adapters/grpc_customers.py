@@ -8,6 +8,7 @@ from ticketrouter.adapters.context_messages import conflict_to_proto, merge_to_p
 from ticketrouter.adapters.cursors import decode_cursor, encode_cursor
 from ticketrouter.adapters.grpc_errors import grpc_errors, invalid, required
 from ticketrouter.adapters.messages import customer_to_proto, timeline_item_to_proto
+from ticketrouter.adapters.short_ids import full_id
 from ticketrouter.adapters.unit_of_work import SqlUnitOfWork
 from ticketrouter.bootstrap import App
 from ticketrouter.domain.channels import parse_channel
@@ -58,9 +59,8 @@ class CustomerServicer(customers_pb2_grpc.CustomerServiceServicer):
         if not 0 <= request.recent_contacts <= MAX_RECENT:
             invalid("recent_contacts", f"must be 0..{MAX_RECENT}")
         with self.app.read_uow() as uow:
-            return self._customer(
-                uow, request.customer_id, request.recent_contacts or DEFAULT_RECENT
-            )
+            customer_id = full_id(uow.repo, "customer", request.customer_id, "customer_id")
+            return self._customer(uow, customer_id, request.recent_contacts or DEFAULT_RECENT)
 
     @grpc_errors
     def LookupCustomer(

@@ -20,6 +20,7 @@ from ticketrouter.adapters.grpc_errors import (
     timestamp,
 )
 from ticketrouter.adapters.messages import case_to_proto, explanation_to_proto
+from ticketrouter.adapters.short_ids import full_id
 from ticketrouter.bootstrap import App
 from ticketrouter.domain.cases import Case, parse_case_status, parse_handoff_reason
 from ticketrouter.domain.channels import parse_channel
@@ -109,7 +110,9 @@ class RoutingServicer(routing_pb2_grpc.RoutingServiceServicer):
     ) -> routing_pb2.Case:
         if not request.case_id:
             invalid("case_id", "is required")
-        return self._case_proto(request.case_id, with_context=True)
+        with self.app.read_uow() as uow:
+            case_id = full_id(uow.repo, "case", request.case_id, "case_id")
+        return self._case_proto(case_id, with_context=True)
 
     @grpc_errors
     def ListQueue(

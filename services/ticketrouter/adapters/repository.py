@@ -331,6 +331,14 @@ class SqlRepository(Repository):
     def _case_of(self, row: Any) -> Case:
         return self._known.remember(_case(row))
 
+    def ids_starting_with(self, kind: str, prefix: str, limit: int) -> list[str]:
+        column = col(CaseRow.id) if kind == "case" else col(CustomerRow.id)
+        # Callers pass hex only, so the prefix holds no LIKE wildcard.
+        rows = self._run(
+            select(column).where(column.like(f"{prefix}%")).order_by(column).limit(limit)
+        )
+        return [str(found) for (found,) in rows]
+
     def get_case(self, case_id: str) -> Case | None:
         if case_id in self._known.cases:
             return self._known.cases[case_id]

@@ -121,6 +121,11 @@ class Repository(abc.ABC):
     def get_case(self, case_id: str) -> Case | None: ...
 
     @abc.abstractmethod
+    def ids_starting_with(self, kind: str, prefix: str, limit: int) -> list[str]:
+        """Up to `limit` ids of `kind` ("case" or "customer") that begin with `prefix`:
+        what a person pasted from a screen that shows short ids."""
+
+    @abc.abstractmethod
     def open_case_for(self, customer_id: str, topic: str) -> Case | None: ...
 
     @abc.abstractmethod

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 
-from ticketrouter.entrypoints.demo.console import Directory, now_hms, say
+from ticketrouter.entrypoints.demo.console import Directory, event_lines, say
 from ticketrouter.entrypoints.demo.stats import Stats
 from ticketrouter.entrypoints.demo.stubs import RPC_TIMEOUT_S, RoutingStub
 from ticketrouter.v1 import routing_pb2
@@ -52,10 +52,12 @@ class CaseWork:
         )
         self._stats.resolution(case.case_id, case.first_contact_resolved)
         fcr = ", first-contact resolution" if case.first_contact_resolved else ""
+        who = self._directory.who(case.customer_id)
+        detail = f"{case.resolution_code}{fcr}"
         say(
-            f"{now_hms()}  {'':<6} {self._directory.who(case.customer_id):<26} "
-            f"{case.topic:<17} {'resolved':<10} {'by ' + agent_id:<16} "
-            f"{case.resolution_code}{fcr}"
+            event_lines(
+                "", who, case.topic, "resolved", f"by {agent_id}", case_id, case.customer_id, detail
+            )
         )
 
     def _transfer(self, case_id: str, agent_id: str) -> None:
@@ -70,8 +72,6 @@ class CaseWork:
         )
         self._stats.handoff()
         target = case.owner_agent_id or "queue"
-        say(
-            f"{now_hms()}  {'':<6} {self._directory.who(case.customer_id):<26} "
-            f"{case.topic:<17} {'handoff':<10} {agent_id + ' -> ' + target:<16} "
-            f"{reason}"
-        )
+        who = self._directory.who(case.customer_id)
+        moved = f"{agent_id} -> {target}"
+        say(event_lines("", who, case.topic, "handoff", moved, case_id, case.customer_id, reason))

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
 import threading
 from collections.abc import Callable
 from datetime import datetime
+
+from ticketrouter.adapters.short_ids import short_id
 
 _print_lock = threading.Lock()
 
@@ -16,6 +19,31 @@ def say(line: str) -> None:
 
 def now_hms() -> str:
     return datetime.now().strftime("%H:%M:%S")
+
+
+def event_lines(
+    channel: str,
+    name: str,
+    topic: str,
+    what: str,
+    target: str,
+    case_id: str,
+    customer_id: str,
+    detail: str,
+    width: int | None = None,
+) -> str:
+    """Two lines per event, each cut to the terminal's width: what happened, then the
+    ids a person can paste into GetCase / GetCustomer (their first 8 characters are
+    enough) and why."""
+    columns = width or shutil.get_terminal_size(fallback=(100, 24)).columns
+    first = f"{now_hms()} {channel:<5} {name:<16.16} {topic:<16.16} {what:<9} {target}"
+    second = f"{'':9}case {short_id(case_id)}  customer {short_id(customer_id)}  {detail}"
+    return "\n".join(_fit(line, columns) for line in (first, second))
+
+
+def _fit(line: str, columns: int) -> str:
+    line = line.rstrip()
+    return line if len(line) <= columns else line[: max(1, columns - 1)] + "…"
 
 
 class Directory:
@@ -51,4 +79,4 @@ class Directory:
             name = self._lookup(customer_id) or "customer"
             with self._lock:  # a miss is remembered too: one call per customer
                 self._customers.setdefault(customer_id, name)
-        return f"{name} ({customer_id[:6]})"
+        return name

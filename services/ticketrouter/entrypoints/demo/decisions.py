@@ -12,7 +12,7 @@ from google.protobuf import json_format
 from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
-from ticketrouter.entrypoints.demo.console import Directory, now_hms, say
+from ticketrouter.entrypoints.demo.console import Directory, event_lines, say
 from ticketrouter.entrypoints.demo.stats import Stats
 from ticketrouter.v1 import events_pb2
 
@@ -107,9 +107,15 @@ class DecisionTail:
 def _decision_line(decision: events_pb2.RoutingDecision, who: str) -> str:
     outcome = _OUTCOME_LABELS.get(decision.outcome, decision.outcome)
     target = f"-> {decision.agent_id}" if decision.agent_id else "-> queue"
-    return (
-        f"{now_hms()}  {decision.channel:<6} {who:<26} {decision.topic:<17} "
-        f"{outcome:<10} {target:<16} {decision.explanation.summary}{_known(decision.context)}"
+    return event_lines(
+        decision.channel,
+        who,
+        decision.topic,
+        outcome,
+        target,
+        decision.case_id,
+        decision.customer_id,
+        f"{decision.explanation.summary}{_known(decision.context)}",
     )
 
 
