@@ -155,6 +155,7 @@ class RoutingServicer(routing_pb2_grpc.RoutingServiceServicer):
             resolved_with_handoff=report.with_handoff,
             handoff_rate=report.handoff_rate,
             handoffs=report.handoffs,
+            resolved_case_handoffs=report.handoffs,
             handoffs_per_case=report.handoffs_per_case,
         )
 

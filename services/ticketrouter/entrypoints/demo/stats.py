@@ -61,7 +61,7 @@ class Stats:
                 f"rejoined {self.outcomes['rejoined_case']}, "
                 f"reassigned {self.outcomes['reassigned']})",
                 f"queued now {'?' if queued_now is None else queued_now}",
-                f"handoffs {self.handoffs}",
+                f"handoffs made {self.handoffs}",
                 f"resolved {self.resolved}",
                 f"FCR {fcr / self.resolved:.0%} ({fcr}/{self.resolved})"
                 if self.resolved
