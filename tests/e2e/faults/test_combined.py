@@ -1,4 +1,4 @@
-"""Every fault in one run: 20,000 events (TICKETROUTER_FAULT_EVENTS to change it) go
+"""Every fault in one run: 12,000 events (TICKETROUTER_FAULT_EVENTS to change it) go
 through a rebalance, a SIGKILL, a broker restart and a worker leaving, on PostgreSQL;
 some events are published twice. The books balance exactly at the end."""
 
@@ -28,7 +28,9 @@ from ticketrouter.adapters.kafka import ensure_topics
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 
-EVENTS = int(os.environ.get("TICKETROUTER_FAULT_EVENTS", "20000"))
+# Every fault lands at a share of the stream, so the size changes how long the run
+# takes, not what it covers; `make test` keeps to its ten minutes with 12,000.
+EVENTS = int(os.environ.get("TICKETROUTER_FAULT_EVENTS", "12000"))
 CUSTOMERS = max(1, EVENTS // 8)
 DUPLICATE_EVERY = 50  # these events are published a second time
 OUTAGE_SECONDS = 3.0
