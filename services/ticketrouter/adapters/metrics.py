@@ -14,6 +14,7 @@ from importlib import metadata
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from ticketrouter.adapters.codec import KNOWN_TYPES
+from ticketrouter.adapters.dlq_reasons import DLQ_REASONS
 from ticketrouter.domain.cases import HandoffReason
 from ticketrouter.domain.channels import Channel
 from ticketrouter.domain.decisions import Outcome
@@ -31,16 +32,6 @@ from ticketrouter.domain.merging import ConflictReason
 from ticketrouter.domain.reports import ChannelStaffing, QueueStat
 from ticketrouter.service_layer.ports import MetricsPort
 
-DLQ_REASONS = (
-    "too_large",
-    "bad_json",
-    "bad_protobuf",
-    "unknown_type",
-    "missing_field",
-    "invalid_value",
-    "unknown_reference",
-    "processing_error",
-)
 # Routing is fast when an agent is free; the long tail is queueing and broker lag.
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 WAIT_BUCKETS = (1, 5, 10, 20, 30, 60, 120, 300, 600, 1200, 1800, 3600)

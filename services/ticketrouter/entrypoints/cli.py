@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from ticketrouter import config
-from ticketrouter.adapters.metrics import DLQ_REASONS
+from ticketrouter.adapters.dlq_reasons import DLQ_REASONS
 from ticketrouter.entrypoints import logs
 
 
