@@ -11,7 +11,6 @@ refused: an old binary must not write a schema it does not know.
 
 from __future__ import annotations
 
-import fcntl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -161,35 +160,26 @@ _IN_THIS_PROCESS = threading.RLock()
 def _one_at_a_time(engine: Engine) -> Iterator[None]:
     """Workers starting together would each create or stamp the schema: one at a
     time, the first does it and the others find it done. Within a process a lock;
-    across processes an advisory lock on PostgreSQL, and on a SQLite file an
-    exclusive lock on a file beside it (its tables are created one statement at a
-    time, so the database's own writer lock does not cover the whole step)."""
+    across processes an advisory lock on PostgreSQL, while on SQLite each step is a
+    transaction of the writer engine, which takes the one writer lock up front
+    (BEGIN IMMEDIATE)."""
     with _IN_THIS_PROCESS, _across_processes(engine):
         yield
 
 
 @contextmanager
 def _across_processes(engine: Engine) -> Iterator[None]:
-    if engine.dialect.name == "postgresql":
-        with engine.connect() as connection:
-            connection.exec_driver_sql(f"SELECT pg_advisory_lock({_PG_SCHEMA_LOCK})")
-            connection.commit()
-            try:
-                yield
-            finally:
-                connection.exec_driver_sql(f"SELECT pg_advisory_unlock({_PG_SCHEMA_LOCK})")
-                connection.commit()
+    if engine.dialect.name != "postgresql":
+        yield
         return
-    path = engine.url.database if engine.dialect.name == "sqlite" else None
-    if not path or path == ":memory:" or path.startswith("file:"):
-        yield  # in memory: no other process can see it
-        return
-    with open(f"{path}.schema-lock", "a") as lock_file:
-        fcntl.flock(lock_file, fcntl.LOCK_EX)
+    with engine.connect() as connection:
+        connection.exec_driver_sql(f"SELECT pg_advisory_lock({_PG_SCHEMA_LOCK})")
+        connection.commit()
         try:
             yield
         finally:
-            fcntl.flock(lock_file, fcntl.LOCK_UN)
+            connection.exec_driver_sql(f"SELECT pg_advisory_unlock({_PG_SCHEMA_LOCK})")
+            connection.commit()
 
 
 @contextmanager
