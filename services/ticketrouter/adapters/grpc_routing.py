@@ -64,8 +64,13 @@ class RoutingServicer(routing_pb2_grpc.RoutingServiceServicer):
     def __init__(self, app: App) -> None:
         self.app = app
 
-    def _case_proto(self, case_id: str, with_context: bool = False) -> routing_pb2.Case:
+    def _case_proto(
+        self, case_id: str, with_context: bool = False, short_ok: bool = False
+    ) -> routing_pb2.Case:
+        """`short_ok`: the id as a person gave it, perhaps only its first characters."""
         with self.app.read_uow() as uow:
+            if short_ok:
+                case_id = full_id(uow.repo, "case", case_id, "case_id")
             case = uow.repo.get_case(case_id)
             if case is None:
                 raise NotFound("case", case_id)
@@ -110,9 +115,7 @@ class RoutingServicer(routing_pb2_grpc.RoutingServiceServicer):
     ) -> routing_pb2.Case:
         if not request.case_id:
             invalid("case_id", "is required")
-        with self.app.read_uow() as uow:
-            case_id = full_id(uow.repo, "case", request.case_id, "case_id")
-        return self._case_proto(case_id, with_context=True)
+        return self._case_proto(request.case_id, with_context=True, short_ok=True)
 
     @grpc_errors
     def ListQueue(
