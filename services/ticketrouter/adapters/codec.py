@@ -6,6 +6,7 @@ Decoding never raises anything but InvalidEvent, whose `reason` is a closed set
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass
@@ -117,25 +118,37 @@ def unknown_fields(document: Any, descriptor: Any, path: str = "") -> tuple[str,
     (Struct, Timestamp and other well-known types, maps) are not looked into."""
     if not isinstance(document, dict):
         return ()
+    accepted = _accepted_keys(descriptor)
     found: list[str] = []
     for key, value in document.items():
-        field = descriptor.fields_by_name.get(key) or descriptor.fields_by_camelcase_name.get(key)
-        if field is None:
+        if key not in accepted:
             found.append(f"{path}{key}"[:100])
             continue
-        nested = field.message_type
-        if nested is None or nested.full_name.startswith("google.protobuf.") or _is_map(field):
+        nested = accepted[key]
+        if nested is None:
             continue
-        items = value if isinstance(value, list) else [value]
-        for n, item in enumerate(items):
-            where = f"{path}{key}[{n}]." if isinstance(value, list) else f"{path}{key}."
-            found.extend(unknown_fields(item, nested, where))
+        if isinstance(value, list):
+            for n, item in enumerate(value):
+                found.extend(unknown_fields(item, nested, f"{path}{key}[{n}]."))
+        else:
+            found.extend(unknown_fields(value, nested, f"{path}{key}."))
     return tuple(found)
 
 
-def _is_map(field: Any) -> bool:
-    message = field.message_type
-    return message is not None and message.GetOptions().map_entry
+@functools.cache
+def _accepted_keys(descriptor: Any) -> dict[str, Any]:
+    """Every key a message accepts in JSON, with the message to look into under it
+    (None for scalars, well-known types and maps): worked out once per message type,
+    not once per event."""
+    keys: dict[str, Any] = {}
+    for field in descriptor.fields:
+        nested = field.message_type
+        if nested is not None and (
+            nested.full_name.startswith("google.protobuf.") or nested.GetOptions().map_entry
+        ):
+            nested = None
+        keys[field.name] = keys[field.json_name] = nested
+    return keys
 
 
 def to_command(event: events_pb2.ContactEvent, default_region: str = "US") -> EventCommand:
