@@ -101,6 +101,7 @@ def test_a_stale_case_cannot_overwrite_a_newer_one(uow_factory: UowFactory) -> N
     stale.resolution_code = "stale"
     with uow_factory() as uow, pytest.raises(ConcurrentUpdate):
         uow.repo.save_case(stale)
+        uow.commit()
 
 
 def test_routing_round_trip_through_the_database(uow_factory: UowFactory) -> None:

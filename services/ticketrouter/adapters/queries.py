@@ -13,6 +13,7 @@ from sqlalchemy import (
     bindparam,
     cast,
     exists,
+    func,
     insert,
     or_,
     select,
@@ -67,6 +68,28 @@ def open_cases_of(customer_ids: Sequence[str]) -> Select[Any]:
     )
 
 
+def latest_resolved_of(customer_ids: Sequence[str]) -> Select[Any]:
+    """The latest resolved case of each (customer, topic): what a repeat contact
+    reopens, and whose owner the relationship prefers."""
+    latest_first = (
+        func.row_number()
+        .over(
+            partition_by=(cases.c.customer_id, cases.c.topic),
+            order_by=(cases.c.resolved_at.desc(), cases.c.id),
+        )
+        .label("latest_first")
+    )
+    resolved = (
+        select(cases, latest_first)
+        .where(
+            cases.c.customer_id.in_(customer_ids),
+            cases.c.status == CaseStatus.RESOLVED.value,
+        )
+        .subquery()
+    )
+    return select(*[resolved.c[c.name] for c in cases.columns]).where(resolved.c.latest_first == 1)
+
+
 INSERT_CUSTOMER = insert(customers)
 INSERT_IDENTITY = insert(identities)
 INSERT_CASE = insert(cases)
@@ -95,11 +118,12 @@ LAST_RESOLVED_CASE = (
 
 CASE_COLUMNS = [c.name for c in cases.columns if c.name not in ("id", "version")]
 
-# Optimistic concurrency: the update applies only to the version that was read.
+# Optimistic concurrency: the update applies only to the version that was read, and
+# sets the version the case reached (a case saved n times in a batch is written once).
 SAVE_CASE = (
     update(cases)
     .where(cases.c.id == bindparam("b_id"), cases.c.version == bindparam("b_version"))
-    .values({name: bindparam(name) for name in CASE_COLUMNS} | {"version": cases.c.version + 1})
+    .values({name: bindparam(name) for name in [*CASE_COLUMNS, "version"]})
 )
 
 # One conditional statement: a slot is taken only while the agent is available and

@@ -2,6 +2,14 @@
 
 Hot-path writes are Core statements, and capacity is reserved with one
 conditional UPDATE so that no number of router processes can over-assign.
+
+A batch's rows are written set-based: new customers, identities, cases, contacts,
+timeline entries and processed ids wait in memory and go out as one multi-row
+statement per table when the unit of work commits; each case changed by the batch is
+written once, with its final state, against the version the transaction read. Any
+read that could see those rows writes them first (`_read`), so the transaction
+never reads behind its own writes; the batch's hot lookups (owners, open and last
+resolved cases) come from the transaction cache and need no such write.
 """
 
 from __future__ import annotations
@@ -70,6 +78,12 @@ class SqlRepository(Repository):
         self._profiles = profiles or AgentProfiles()
         # The available roster as this transaction saw it, indexed for matching.
         self._available: RosterSnapshot | None = None
+        self._multi_rowcount = session.get_bind().dialect.supports_sane_multi_rowcount
+        self._pending_customers: list[dict[str, Any]] = []
+        self._pending_identities: list[dict[str, Any]] = []
+        self._new_cases: dict[str, Case] = {}
+        # case id -> (the version the database holds, the case as it is now)
+        self._changed_cases: dict[str, tuple[int, Case]] = {}
         self._pending_contacts: list[dict[str, Any]] = []
         self._pending_processed: list[dict[str, Any]] = []
         self._pending_timeline: list[dict[str, Any]] = []
@@ -80,8 +94,30 @@ class SqlRepository(Repository):
         """Execute on the session's connection: Core speed, the session's transaction."""
         return self.session.connection().execute(statement, params)
 
+    def _read(self, statement: Any, params: Any = None) -> Any:
+        """A read that must see this transaction's buffered rows: they are written first."""
+        self.flush()
+        return self._run(statement, params)
+
     def flush(self) -> None:
-        """Write the rows buffered for batching (contacts, processed ids)."""
+        """Write the rows buffered for batching, one statement per table."""
+        if self._pending_customers:
+            self._run(queries.INSERT_CUSTOMER, self._pending_customers)
+            self._pending_customers = []
+        if self._pending_identities:
+            self._run(queries.INSERT_IDENTITY, self._pending_identities)
+            self._pending_identities = []
+        if self._new_cases:
+            self._run(
+                queries.INSERT_CASE,
+                [
+                    {**_case_values(case, self._aging), "version": case.version}
+                    for case in self._new_cases.values()
+                ],
+            )
+            self._new_cases = {}
+        if self._changed_cases:
+            self._write_changed_cases()
         if self._pending_contacts:
             self._run(insert(ContactRow), self._pending_contacts)
             self._pending_contacts = []
@@ -102,6 +138,27 @@ class SqlRepository(Repository):
             )
             self._pending_touches = {}
 
+    def _write_changed_cases(self) -> None:
+        """One UPDATE per case, each applying only to the version this transaction read
+        (optimistic concurrency), in case-id order so two writers never deadlock."""
+        params = []
+        for case_id in sorted(self._changed_cases):
+            read_version, case = self._changed_cases[case_id]
+            values = _case_values(case, self._aging)
+            del values["id"]
+            params.append(
+                {**values, "version": case.version, "b_id": case_id, "b_version": read_version}
+            )
+        self._changed_cases = {}
+        if self._multi_rowcount:
+            if self._run(queries.SAVE_CASE, params).rowcount != len(params):
+                raise ConcurrentUpdate("a case of this batch changed concurrently")
+            return
+        # psycopg2 does not report the rows of each statement of an executemany.
+        for one in params:
+            if self._run(queries.SAVE_CASE, one).rowcount != 1:
+                raise ConcurrentUpdate(f"case {one['b_id']} changed concurrently")
+
     # --- customers and identities -------------------------------------------------
     def owners_of(self, identities: Iterable[Identity]) -> dict[Identity, str]:
         wanted = list(identities)
@@ -121,7 +178,8 @@ class SqlRepository(Repository):
                 self._known.owners[Identity(IdentityKind(kind), value)] = customer_id
 
     def prefetch(self, identities: Iterable[Identity]) -> None:
-        """Load a batch's identities and their customers' open cases in a few queries."""
+        """Load a batch's identities and their customers' open cases, and the latest
+        resolved case per topic (reopening, relationship), in a few queries."""
         self._load_owners(list(dict.fromkeys(i for i in identities if i not in self._known.owners)))
         customers = sorted(
             {c for c in self._known.owners.values() if c is not None} - self._known.fully_loaded
@@ -129,11 +187,13 @@ class SqlRepository(Repository):
         for start in range(0, len(customers), _CHUNK):
             chunk = customers[start : start + _CHUNK]
             self._hold_customers(chunk)
-            rows = self._run(queries.open_cases_of(chunk)).mappings()
+            rows = self._read(queries.open_cases_of(chunk)).mappings()
             for row in rows:  # oldest first: the first per topic is the one contacts join
                 case = self._known.remember(_case(row))
                 self._known.open_cases.setdefault((case.customer_id, case.topic), case)
             self._known.fully_loaded.update(chunk)
+            latest = self._run(queries.latest_resolved_of(chunk)).mappings()
+            self._known.loaded_resolved(chunk, [self._case_of(row) for row in latest])
 
     def _hold_customers(self, customer_ids: Sequence[str]) -> None:
         """On PostgreSQL, share-lock the customers this transaction is about to use: a
@@ -155,8 +215,7 @@ class SqlRepository(Repository):
             raise ConcurrentUpdate(f"customers {merged} were merged concurrently")
 
     def add_customer(self, customer: Customer, now: datetime) -> None:
-        self._run(
-            queries.INSERT_CUSTOMER,
+        self._pending_customers.append(
             {
                 "id": customer.customer_id,
                 "display_name": customer.display_name,
@@ -164,22 +223,23 @@ class SqlRepository(Repository):
                 "language": customer.language,
                 "created_at": now,
                 "merged_into": None,
-            },
+            }
         )
+        self._known.new_customer(customer.customer_id)
 
     def link_identity(self, identity: Identity, customer_id: str, now: datetime) -> None:
         self._known.owners[identity] = customer_id
-        self._run(
-            queries.INSERT_IDENTITY,
+        self._pending_identities.append(
             {
                 "kind": identity.kind.value,
                 "value": identity.value,
                 "customer_id": customer_id,
                 "linked_at": now,
-            },
+            }
         )
 
     def unlink_identity(self, identity: Identity, customer_id: str) -> bool:
+        self.flush()
         unlinked = identity_graph.unlink(self._run, identity, customer_id)
         if unlinked:
             self._known.owners[identity] = None
@@ -188,7 +248,7 @@ class SqlRepository(Repository):
     def strong_identities_of(
         self, customer_ids: Sequence[str], kinds: frozenset[IdentityKind]
     ) -> dict[str, frozenset[Identity]]:
-        return identity_graph.strong_identities_of(self._run, customer_ids, kinds)
+        return identity_graph.strong_identities_of(self._read, customer_ids, kinds)
 
     def merge_customers(self, merge: Merge) -> None:
         self.flush()
@@ -196,15 +256,16 @@ class SqlRepository(Repository):
         self._known.merged(merge.survivor_id, merge.merged_id)
 
     def merges_into(self, customer_id: str) -> list[Merge]:
-        return identity_graph.merges_into(self._run, customer_id)
+        return identity_graph.merges_into(self._read, customer_id)
 
     def record_conflict(self, conflict: IdentityConflict) -> None:
         identity_graph.record_conflict(self._run, conflict)
 
     def conflicts_of(self, customer_id: str, limit: int) -> list[IdentityConflict]:
-        return identity_graph.conflicts_of(self._run, customer_id, limit)
+        return identity_graph.conflicts_of(self._read, customer_id, limit)
 
     def save_offers(self, customer_id: str, offers: Sequence[Offer], now: datetime) -> None:
+        self.flush()
         identity_graph.save_offers(self._run, customer_id, offers, now)
 
     def context_packets(
@@ -223,6 +284,7 @@ class SqlRepository(Repository):
             if v
         }
         if changes:
+            self.flush()
             self._run(
                 update(CustomerRow).where(col(CustomerRow.id) == customer_id).values(**changes)
             )
@@ -230,10 +292,10 @@ class SqlRepository(Repository):
     def get_customer(self, customer_id: str) -> Customer | None:
         # Core, not session.get: the session's identity map would not see a merge
         # made by an UPDATE earlier in this transaction.
-        row = self._run(select(CustomerRow).where(col(CustomerRow.id) == customer_id)).first()
+        row = self._read(select(CustomerRow).where(col(CustomerRow.id) == customer_id)).first()
         if row is None:
             return None
-        identities = self._run(
+        identities = self._read(
             select(col(IdentityRow.kind), col(IdentityRow.value))
             .where(col(IdentityRow.customer_id) == customer_id)
             .order_by(col(IdentityRow.kind), col(IdentityRow.value))
@@ -334,7 +396,7 @@ class SqlRepository(Repository):
     def ids_starting_with(self, kind: str, prefix: str, limit: int) -> list[str]:
         column = col(CaseRow.id) if kind == "case" else col(CustomerRow.id)
         # Callers pass hex only, so the prefix holds no LIKE wildcard.
-        rows = self._run(
+        rows = self._read(
             select(column).where(column.like(f"{prefix}%")).order_by(column).limit(limit)
         )
         return [str(found) for (found,) in rows]
@@ -342,7 +404,7 @@ class SqlRepository(Repository):
     def get_case(self, case_id: str) -> Case | None:
         if case_id in self._known.cases:
             return self._known.cases[case_id]
-        row = self._run(queries.CASE_BY_ID, {"case_id": case_id}).mappings().first()
+        row = self._read(queries.CASE_BY_ID, {"case_id": case_id}).mappings().first()
         return self._case_of(row) if row else None
 
     def open_case_for(self, customer_id: str, topic: str) -> Case | None:
@@ -350,7 +412,7 @@ class SqlRepository(Repository):
         if known:
             return case
         row = (
-            self._run(queries.OPEN_CASE, {"customer_id": customer_id, "topic": topic})
+            self._read(queries.OPEN_CASE, {"customer_id": customer_id, "topic": topic})
             .mappings()
             .first()
         )
@@ -359,15 +421,18 @@ class SqlRepository(Repository):
         return case
 
     def last_resolved_case(self, customer_id: str, topic: str) -> Case | None:
+        known, case = self._known.last_resolved(customer_id, topic)
+        if known:
+            return case
         row = (
-            self._run(queries.LAST_RESOLVED_CASE, {"customer_id": customer_id, "topic": topic})
+            self._read(queries.LAST_RESOLVED_CASE, {"customer_id": customer_id, "topic": topic})
             .mappings()
             .first()
         )
         return self._case_of(row) if row else None
 
     def open_case_ids(self, customer_id: str) -> list[str]:
-        rows = self._run(
+        rows = self._read(
             select(col(CaseRow.id))
             .where(
                 col(CaseRow.customer_id) == customer_id,
@@ -378,14 +443,23 @@ class SqlRepository(Repository):
         return [r for (r,) in rows]
 
     def add_case(self, case: Case) -> None:
-        self._run(queries.INSERT_CASE, {**_case_values(case, self._aging), "version": case.version})
+        self._new_cases[case.case_id] = case
         self._known.remember(case)
 
     def save_case(self, case: Case) -> None:
-        values = _case_values(case, self._aging)
-        params = {**values, "b_id": values.pop("id"), "b_version": case.version}
-        if self._run(queries.SAVE_CASE, params).rowcount != 1:
-            raise ConcurrentUpdate(f"case {case.case_id} changed concurrently")
+        """Written at flush, once per case; a stale copy of a case this transaction
+        already changed is refused here, one changed by another transaction at flush."""
+        case_id = case.case_id
+        pending = self._new_cases.get(case_id)
+        read_version = case.version
+        if pending is None and case_id in self._changed_cases:
+            read_version, pending = self._changed_cases[case_id]
+        if pending is not None and pending is not case and pending.version != case.version:
+            raise ConcurrentUpdate(f"case {case_id} changed concurrently")
+        if case_id in self._new_cases:
+            self._new_cases[case_id] = case
+        else:
+            self._changed_cases[case_id] = (read_version, case)
         case.version += 1
         self._known.remember(case)
 
@@ -393,11 +467,11 @@ class SqlRepository(Repository):
         query = select(CaseRow).where(col(CaseRow.status) == CaseStatus.QUEUED.value)
         if channel is not None:
             query = query.where(col(CaseRow.channel) == channel.value)
-        rows = self._run(query.order_by(col(CaseRow.queue_rank)).limit(limit)).mappings()
+        rows = self._read(query.order_by(col(CaseRow.queue_rank)).limit(limit)).mappings()
         return [self._case_of(r) for r in rows]
 
     def cases_due_a_step(self, now: datetime, limit: int) -> list[Case]:
-        rows = self._run(
+        rows = self._read(
             select(CaseRow)
             .where(
                 col(CaseRow.status) == CaseStatus.QUEUED.value,
@@ -409,7 +483,7 @@ class SqlRepository(Repository):
         return [self._case_of(r) for r in rows]
 
     def lapsed_offers(self, now: datetime, limit: int) -> list[Case]:
-        rows = self._run(
+        rows = self._read(
             select(CaseRow)
             .where(
                 col(CaseRow.status) == CaseStatus.OFFERED.value,
@@ -421,7 +495,10 @@ class SqlRepository(Repository):
         return [self._case_of(r) for r in rows]
 
     def last_resolver(self, customer_id: str) -> str | None:
-        found: str | None = self._run(
+        known, agent_id = self._known.last_resolver(customer_id)
+        if known:
+            return agent_id
+        found: str | None = self._read(
             select(col(CaseRow.owner_agent_id))
             .where(
                 col(CaseRow.customer_id) == customer_id,
@@ -440,7 +517,7 @@ class SqlRepository(Repository):
             query = query.where(col(CaseRow.owner_agent_id) == owner_agent_id)
         if status is not None:
             query = query.where(col(CaseRow.status) == status.value)
-        rows = self._run(query.order_by(col(CaseRow.opened_at).desc()).limit(limit)).mappings()
+        rows = self._read(query.order_by(col(CaseRow.opened_at).desc()).limit(limit)).mappings()
         return [self._case_of(r) for r in rows]
 
     def add_handoff(
@@ -490,11 +567,11 @@ class SqlRepository(Repository):
         ).where(col(ResolutionRow.resolved_at) >= since, col(ResolutionRow.resolved_at) < until)
         if channel is not None:
             query = query.where(col(ResolutionRow.channel) == channel.value)
-        resolved, first_contact, with_handoff, handoffs = self._run(query).one()
+        resolved, first_contact, with_handoff, handoffs = self._read(query).one()
         return ResolutionReport(int(resolved), int(first_contact), int(with_handoff), int(handoffs))
 
     def handoffs_of(self, case_id: str) -> list[tuple[str, str | None, str, datetime]]:
-        rows = self._run(queries.HANDOFFS_OF, {"case_id": case_id})
+        rows = self._read(queries.HANDOFFS_OF, {"case_id": case_id})
         return [(f, t, r, utc(at) or EPOCH) for f, t, r, at in rows]
 
     # --- agents -----------------------------------------------------------------------
@@ -652,7 +729,7 @@ class SqlRepository(Repository):
             self._available.set_load(agent_id, channel, max(0, cached.load.get(channel, 0) - 1))
 
     def queue_stats(self, now: datetime) -> dict[str, QueueStat]:
-        rows = self._run(
+        rows = self._read(
             select(col(CaseRow.rule), func.count(), func.min(col(CaseRow.queued_at)))
             .where(col(CaseRow.status) == CaseStatus.QUEUED.value)
             .group_by(col(CaseRow.rule))
@@ -687,7 +764,7 @@ class SqlRepository(Repository):
         ids = list(event_ids)
         if not ids:
             return set()
-        rows = self._run(
+        rows = self._read(
             select(col(ProcessedEventRow.event_id)).where(col(ProcessedEventRow.event_id).in_(ids))
         )
         return {r for (r,) in rows}

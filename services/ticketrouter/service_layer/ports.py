@@ -139,7 +139,9 @@ class Repository(abc.ABC):
 
     @abc.abstractmethod
     def save_case(self, case: Case) -> None:
-        """Persist changes; raises ConcurrentUpdate if someone else changed it meanwhile."""
+        """Persist changes; raises ConcurrentUpdate if someone else changed it meanwhile
+        (here, or when the unit of work commits: adapters may write a batch's cases
+        together)."""
 
     @abc.abstractmethod
     def queued_cases(self, limit: int, channel: Channel | None = None) -> list[Case]:
