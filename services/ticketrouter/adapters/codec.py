@@ -23,6 +23,7 @@ from ticketrouter.adapters.context_messages import (
     timestamp_json,
 )
 from ticketrouter.adapters.messages import explanation_to_proto
+from ticketrouter.adapters.plain_events import plain_event
 from ticketrouter.adapters.proto_values import check_storable
 from ticketrouter.domain.channels import parse_channel
 from ticketrouter.domain.commands import (
@@ -79,6 +80,14 @@ def parse_event_noting(
     router (a new optional field) must not send every event to the DLQ. They are
     returned so the caller counts and logs them, so a typo in an optional field
     (`"colour"`, `"langauge"`) is seen rather than lost without a trace."""
+    event, unknown, _ = _parse(payload, content_type, max_bytes)
+    return event, unknown
+
+
+def _parse(
+    payload: bytes, content_type: str | None, max_bytes: int
+) -> tuple[events_pb2.ContactEvent, tuple[str, ...], bool]:
+    """parse_event_noting, and whether the event is known to be storable already."""
     if len(payload) > max_bytes:
         raise InvalidEvent("too_large", f"{len(payload)} bytes > {max_bytes}")
     event = events_pb2.ContactEvent()
@@ -87,20 +96,23 @@ def parse_event_noting(
             event.ParseFromString(payload)
         except DecodeError as err:
             raise InvalidEvent("bad_protobuf", str(err)) from None
-        return event, ()
+        return event, (), False
     # json_format.Parse, in its two steps, so the document can be checked for
     # unknown fields before they are dropped (same errors, same reasons).
     try:
         document = json.loads(payload.decode("utf-8"), object_pairs_hook=_no_duplicate_keys)
     except (ValueError, RecursionError) as err:  # UnicodeDecodeError is a ValueError
         raise InvalidEvent("bad_json", f"Failed to load JSON: {err}."[:300]) from None
+    plain = plain_event(document)
+    if plain is not None:
+        return plain, (), True
     try:
         json_format.ParseDict(document, event, ignore_unknown_fields=True)
     except json_format.ParseError as err:
         raise InvalidEvent("invalid_value", str(err)[:300]) from None
     except Exception as err:  # ParseDict's own conversions (as Parse wraps them)
         raise InvalidEvent("invalid_value", f"{type(err).__name__}: {err}"[:300]) from None
-    return event, unknown_fields(document, events_pb2.ContactEvent.DESCRIPTOR)
+    return event, unknown_fields(document, events_pb2.ContactEvent.DESCRIPTOR), False
 
 
 def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -151,10 +163,14 @@ def _accepted_keys(descriptor: Any) -> dict[str, Any]:
     return keys
 
 
-def to_command(event: events_pb2.ContactEvent, default_region: str = "US") -> EventCommand:
-    """Validate a decoded event into a command; InvalidEvent names the field."""
+def to_command(
+    event: events_pb2.ContactEvent, default_region: str = "US", storable: bool = False
+) -> EventCommand:
+    """Validate a decoded event into a command; InvalidEvent names the field.
+    `storable`: the event is known to hold nothing a database cannot store."""
     try:
-        check_storable(event)
+        if not storable:
+            check_storable(event)
         return _to_command(event, default_region)
     except InvalidField as err:
         raise InvalidEvent("invalid_value", str(err)) from None
@@ -285,8 +301,8 @@ def decode_noting(
     max_bytes: int = MAX_EVENT_BYTES,
 ) -> Decoded:
     """The command, with the event's type and the unknown fields it carried."""
-    event, unknown = parse_event_noting(payload, content_type, max_bytes)
-    return Decoded(to_command(event, default_region), event.type, unknown)
+    event, unknown, storable = _parse(payload, content_type, max_bytes)
+    return Decoded(to_command(event, default_region, storable), event.type, unknown)
 
 
 def decision_to_proto(decision: Decision, with_context: bool = True) -> events_pb2.RoutingDecision:

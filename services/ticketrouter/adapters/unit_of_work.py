@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Any, Self
 
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine, func, insert, select
 from sqlmodel import Session, col
 
 from ticketrouter.adapters.agent_profiles import AgentProfiles
@@ -87,19 +87,36 @@ class SqlUnitOfWork(UnitOfWork):
                 for d in routed
             ]
             if rows:
-                ids = self._session.connection().execute(
-                    insert(OutboxRow).returning(col(OutboxRow.id), sort_by_parameter_order=True),
-                    rows,
-                )
                 messages = [
-                    OutboxMessage(int(row_id or 0), decision.customer_id, payload)
+                    OutboxMessage(row_id, decision.customer_id, payload)
                     for row_id, decision, payload in zip(
-                        ids.scalars(), routed, (r["payload"] for r in rows), strict=True
+                        self._insert_outbox(rows), routed, (r["payload"] for r in rows), strict=True
                     )
                 ]
         self._session.commit()
         if messages and self._publish is not None:
             self._publish(messages)
+
+    def _insert_outbox(self, rows: list[dict[str, Any]]) -> list[int]:
+        """Insert the batch's outbox rows in one statement; returns their ids in order."""
+        assert self._session is not None
+        connection = self._session.connection()
+        if self._engine.dialect.name != "sqlite":
+            # PostgreSQL returns the generated ids in parameter order from one statement.
+            ids = connection.execute(
+                insert(OutboxRow).returning(col(OutboxRow.id), sort_by_parameter_order=True),
+                rows,
+            )
+            return [int(row_id or 0) for row_id in ids.scalars()]
+        # SQLite cannot say which generated id belongs to which row of a multi-row
+        # insert, so SQLAlchemy would insert one row per statement; the ids SQLite
+        # would pick (the largest so far, plus one) are given instead. This transaction
+        # holds SQLite's one writer lock (BEGIN IMMEDIATE), so nobody takes them meanwhile.
+        largest = connection.execute(select(func.max(col(OutboxRow.id)))).scalar()
+        first = int(largest or 0) + 1
+        numbered = [{**row, "id": first + n} for n, row in enumerate(rows)]
+        connection.execute(insert(OutboxRow), numbered)
+        return [row["id"] for row in numbered]
 
     def rollback(self) -> None:
         if self._session is not None:
