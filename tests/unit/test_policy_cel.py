@@ -10,7 +10,7 @@ from typing import Any
 import celpy
 import pytest
 
-from ticketrouter.domain.policy_cel import EvaluationError, ExpressionError, compile_expression
+from ticketrouter.cel import EvaluationError, ExpressionError, compile_expression
 
 DATA: dict[str, Any] = {
     "contact": {

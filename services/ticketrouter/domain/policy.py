@@ -9,8 +9,8 @@ import math
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
+from ticketrouter.cel import Activation, EvaluationError, Expression
 from ticketrouter.domain.plan import ContactFacts, Plan, Step, Strategy
-from ticketrouter.domain.policy_cel import Activation, EvaluationError, Expression
 from ticketrouter.domain.requirements import AuthorityNeed, Requirements
 
 # A policy must never stop routing for everyone because one contact carries an

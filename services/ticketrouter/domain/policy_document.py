@@ -9,9 +9,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeGuard
 
+from ticketrouter.cel import Expression, ExpressionError, compile_expression
 from ticketrouter.domain.plan import Step, Strategy
 from ticketrouter.domain.policy import ComputedAuthority, LanguageRule, Policy, PolicyRule
-from ticketrouter.domain.policy_cel import Expression, ExpressionError, compile_expression
 from ticketrouter.domain.requirements import MAX_PROFICIENCY, MIN_PROFICIENCY, AuthorityNeed
 
 DOCUMENT_FIELDS = ("skills", "rules")
