@@ -5,6 +5,7 @@ functions and string methods of the supported subset. Pure Python: no parser her
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -17,6 +18,15 @@ Activation = Mapping[str, object]
 Evaluate = Callable[[Activation], object]
 
 _NUMBERS = (int, float)
+# What int() and double() read from a string, as CEL's implementations do (Go's
+# strconv): ASCII digits, a sign, a decimal point and an exponent, the names of infinity
+# and NaN, and nothing else. Python's own int() and float() would also take spaces
+# around the number, underscores between digits and any Unicode digits (full-width).
+_INT_TEXT = re.compile(r"[+-]?[0-9]+")
+_DOUBLE_TEXT = re.compile(
+    r"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|inf|infinity|nan)", re.IGNORECASE
+)
+_INFINITY = re.compile("inf", re.IGNORECASE)
 RE2_OPTIONS = re2.Options()
 RE2_OPTIONS.log_errors = False  # a bad pattern is reported to whoever wrote it, not logged
 
@@ -55,10 +65,13 @@ def _is_number(value: object) -> bool:
 
 
 def equals(left: object, right: object) -> bool:
-    """CEL equality: numbers compare by value across int and double; values of
-    different kinds are unequal; lists and maps compare element by element."""
+    """CEL equality: numbers compare by value across int and double (the int as a
+    double, see `_comparable`); values of different kinds are unequal; lists and maps
+    compare element by element."""
     left_type, right_type = type(left), type(right)
     if left_type in _NUMBERS and right_type in _NUMBERS:
+        if left_type is not right_type:
+            return float(left) == float(right)  # type: ignore[arg-type]
         return left == right
     if isinstance(left, Mapping) and isinstance(right, Mapping):
         return left.keys() == right.keys() and all(equals(left[k], right[k]) for k in left)
@@ -71,31 +84,37 @@ def equals(left: object, right: object) -> bool:
     return left == right
 
 
-def _ordered(operator: str, left: object, right: object) -> None:
-    if _is_number(left) and _is_number(right):
-        return
-    if type(left) is type(right) and type(left) in (str, bool):
-        return
+def _comparable(operator: str, left: Any, right: Any) -> tuple[Any, Any]:
+    """The two values as they are ordered. An int meets a double as a double, as
+    cel-spec's comparisons.textproto has it: 2^63 - 1 is not below 2^63.0, the double
+    it converts to (Python alone would compare the two exactly)."""
+    left_type, right_type = type(left), type(right)
+    if left_type in _NUMBERS and right_type in _NUMBERS:
+        if left_type is not right_type:
+            return float(left), float(right)
+        return left, right
+    if left_type is right_type and left_type in (str, bool):
+        return left, right
     raise _no_overload(operator, left, right)
 
 
 def _less(left: Any, right: Any) -> bool:
-    _ordered("_<_", left, right)
+    left, right = _comparable("_<_", left, right)
     return bool(left < right)
 
 
 def _less_equal(left: Any, right: Any) -> bool:
-    _ordered("_<=_", left, right)
+    left, right = _comparable("_<=_", left, right)
     return bool(left <= right)
 
 
 def _greater(left: Any, right: Any) -> bool:
-    _ordered("_>_", left, right)
+    left, right = _comparable("_>_", left, right)
     return bool(left > right)
 
 
 def _greater_equal(left: Any, right: Any) -> bool:
-    _ordered("_>=_", left, right)
+    left, right = _comparable("_>=_", left, right)
     return bool(left >= right)
 
 
@@ -244,6 +263,10 @@ def select(target: object, name: str) -> object:
 
 def index(target: object, key: object) -> object:
     if isinstance(target, list | tuple):
+        if type(key) is float and key.is_integer():
+            # A dyn double with an integral value indexes a list (cel-spec lists.textproto,
+            # zero_based_double): attribute numbers are doubles, whatever their value.
+            key = int(key)
         if type(key) is not int:
             raise _no_overload("_[_]", target, key)
         if not 0 <= key < len(target):
@@ -269,26 +292,28 @@ def _to_int(value: Any) -> int:
     if type(value) is int:
         return value
     if type(value) is float:
-        if not math.isfinite(value) or not INT64_MIN <= value < 2.0**63:
+        # Both ends are out: -2^63 and 2^63 are the doubles nearest INT64_MIN and
+        # INT64_MAX, and CEL refuses both (cel-spec conversions.textproto).
+        if not math.isfinite(value) or not -(2.0**63) < value < 2.0**63:
             raise EvaluationError("int() of a double out of range")
         return int(value)  # truncates toward zero, as CEL does
     if type(value) is str:
-        try:
-            return _int64(int(value.strip(), 10))
-        except ValueError:
-            raise EvaluationError(f"int() cannot read {value[:40]!r}") from None
+        if not _INT_TEXT.fullmatch(value):
+            raise EvaluationError(f"int() cannot read {value[:40]!r}")
+        return _int64(int(value, 10))
     raise _no_overload("int", value)
 
 
 def _to_double(value: Any) -> float:
     if type(value) in _NUMBERS:
         return float(value)
-    if type(value) is str and "_" not in value:
-        try:
-            return float(value)
-        except ValueError:
-            pass
-        raise EvaluationError(f"double() cannot read {value[:40]!r}")
+    if type(value) is str:
+        if not _DOUBLE_TEXT.fullmatch(value):
+            raise EvaluationError(f"double() cannot read {value[:40]!r}")
+        number = float(value)
+        if math.isinf(number) and not _INFINITY.search(value):
+            raise EvaluationError(f"double() of a value out of range: {value[:40]!r}")
+        return number
     raise _no_overload("double", value)
 
 
