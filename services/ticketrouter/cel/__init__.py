@@ -13,6 +13,7 @@ from ticketrouter.cel.compiler import (
     compile_expression,
 )
 from ticketrouter.cel.errors import EvaluationError, ExpressionError
+from ticketrouter.cel.kinds import Hazard, Kind, KindReport
 from ticketrouter.cel.literals import decode_string_literal
 from ticketrouter.cel.runtime import Activation, Evaluate, equals
 
@@ -27,6 +28,9 @@ __all__ = [
     "EvaluationError",
     "Expression",
     "ExpressionError",
+    "Hazard",
+    "Kind",
+    "KindReport",
     "compilations",
     "compile_expression",
     "decode_string_literal",

@@ -33,6 +33,7 @@ import re2
 
 from ticketrouter.cel import runtime
 from ticketrouter.cel.errors import EvaluationError, ExpressionError
+from ticketrouter.cel.kinds import Kind, KindReport, check_kinds
 from ticketrouter.cel.literals import literal_value, string_value
 from ticketrouter.cel.parser import WRAPPERS, ParseTree, only_child, parse
 from ticketrouter.cel.runtime import Activation, Evaluate
@@ -43,12 +44,27 @@ MAX_EXPRESSION_CHARS = 2_000
 # happens to fall, which moves with the shape of the parse tree.
 MAX_NESTING = 50
 
-# What a policy may read; anything under `contact.attributes` is free-form.
+# What a policy may read, and of what kind; anything under `contact.attributes` is
+# free-form JSON (its numbers are doubles). `tier` and `last_csat` may also be null.
+FIELD_KINDS: Mapping[str, Mapping[str, Kind]] = {
+    "contact": {
+        "channel": Kind.STRING,
+        "topic": Kind.STRING,
+        "language": Kind.STRING,
+        "subject": Kind.STRING,
+        "attributes": Kind.JSON,
+    },
+    "customer": {
+        "tier": Kind.STRING,
+        "language": Kind.STRING,
+        "open_cases": Kind.INT,
+        "previous_cases": Kind.INT,
+        "last_csat": Kind.INT,
+        "is_new": Kind.BOOL,
+    },
+}
 FIELDS: Mapping[str, frozenset[str]] = {
-    "contact": frozenset({"channel", "topic", "language", "subject", "attributes"}),
-    "customer": frozenset(
-        {"tier", "language", "open_cases", "previous_cases", "last_csat", "is_new"}
-    ),
+    name: frozenset(fields) for name, fields in FIELD_KINDS.items()
 }
 FUNCTIONS = ("dyn", "double", "has", "int", "max", "min", "size", "string")
 METHODS = ("contains", "endsWith", "matches", "size", "startsWith")
@@ -61,6 +77,7 @@ class Expression:
     evaluate: Evaluate
     variables: frozenset[str]  # the top-level names it reads: contact, customer
     shape: ParseTree  # equal for the same expression however it is spaced
+    kinds: KindReport  # arithmetic that fails for every contact, found when compiled
     is_constant: bool = False
     constant: object = None  # its value when it reads nothing and cannot fail
 
@@ -91,14 +108,15 @@ def compile_expression(source: str) -> Expression:
     with _counter_lock:
         _compiled += 1
     variables = frozenset(compiler.variables)
+    kinds = check_kinds(tree, FIELD_KINDS)
     if not variables:
         try:
             value = evaluate({})
         except EvaluationError:
             pass
         else:
-            return Expression(source, evaluate, variables, tree, True, value)
-    return Expression(source, evaluate, variables, tree)
+            return Expression(source, evaluate, variables, tree, kinds, True, value)
+    return Expression(source, evaluate, variables, tree, kinds)
 
 
 # The grammar's rules the compiler handles; any other is refused by name.

@@ -107,6 +107,18 @@ class PolicyRule:
 
 
 @dataclass(frozen=True, slots=True)
+class RuleProblem:
+    """A problem (the policy is refused) or a warning (it is not) about one field."""
+
+    rule: str  # the rule's name, "#N" when it has none, "-" for the document
+    field: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"rule {self.rule!r}, field {self.field!r}: {self.reason}"
+
+
+@dataclass(frozen=True, slots=True)
 class RuleCheck:
     """How one rule fared for one contact (dry runs explain themselves with these)."""
 
@@ -124,6 +136,9 @@ class Policy:
     skills: tuple[str, ...] = ()
     version: int = 0  # 0: a draft; the version store numbers applied policies
     needs_customer: bool = False
+    # What validation found that does not refuse the policy, e.g. a rule that can
+    # never match because it adds an int to an attribute (a double).
+    warnings: tuple[RuleProblem, ...] = ()
 
     @property
     def rule_names(self) -> tuple[str, ...]:
