@@ -52,6 +52,28 @@ def test_validate_lists_every_problem_one_per_line(tmp_path: Path) -> None:
     assert "valid, 7 rules" in valid.stdout
 
 
+def test_validate_warns_of_a_rule_that_can_never_match(tmp_path: Path) -> None:
+    draft = tmp_path / "draft.yaml"
+    draft.write_text(
+        "skills: [billing]\nrules:\n"
+        "  - {name: bulk, when: 'contact.attributes.count + 1 > 3'}\n"
+        "  - {name: default}\n"
+    )
+    url = f"sqlite:///{tmp_path}/none.db"
+    result = run("validate", str(draft), database_url=url)
+    assert result.returncode == 0
+    assert result.stderr.splitlines() == [
+        f"{draft}: warning: rule 'bulk', field 'when': the rule can never match: "
+        "`contact.attributes.count + 1` fails for every contact: numbers in "
+        "contact.attributes are doubles and CEL has no + of an int and a double; "
+        "write 1.0 for 1, or int(contact.attributes.count)"
+    ]
+    assert result.stdout.strip().endswith("reads the contact only; 1 warning")
+    strict = run("validate", "--strict", str(draft), database_url=url)
+    assert strict.returncode == 1
+    assert strict.stderr == result.stderr
+
+
 def test_replay_of_recorded_contacts_shows_what_the_draft_changes(tmp_path: Path) -> None:
     database_url = f"sqlite:///{tmp_path}/router.db"
     app = bootstrap(Settings(database_url=database_url, rules_file=RULES_FILE), CollectorRegistry())

@@ -65,6 +65,23 @@ def test_the_policy_in_force_is_version_1_from_the_rules_file(
     assert policy.created_at.seconds > 0
 
 
+def test_validation_warns_of_a_rule_that_can_never_match(
+    config: config_pb2_grpc.RoutingConfigServiceStub,
+) -> None:
+    draft = FILE_SOURCE.replace(
+        'when: contact.topic == "billing.fees"',
+        'when: contact.topic == "billing.fees" && contact.attributes.disputes * 2 > 3',
+    )
+    verdict = config.ValidatePolicy(config_pb2.ValidatePolicyRequest(source=draft))
+    assert verdict.valid and not verdict.errors
+    [warning] = verdict.warnings
+    assert (warning.rule, warning.field) == ("fee-disputes", "when")
+    assert warning.reason.startswith("the rule can never match: `contact.attributes.disputes * 2`")
+    assert warning.reason.endswith("write 2.0 for 2, or int(contact.attributes.disputes)")
+    clean = config.ValidatePolicy(config_pb2.ValidatePolicyRequest(source=FILE_SOURCE))
+    assert clean.valid and not clean.warnings
+
+
 def test_an_invalid_policy_is_refused_with_rule_field_and_reason(
     app: App, config: config_pb2_grpc.RoutingConfigServiceStub
 ) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from ticketrouter.adapters.rules_file import parse_policy_text
-from ticketrouter.domain.policy_cel import ExpressionError, decode_string_literal
+from ticketrouter.cel import ExpressionError, decode_string_literal
 from ticketrouter.domain.policy_document import InvalidPolicy
 
 

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from ticketrouter.adapters.rules_file import parse_policy_text
+from ticketrouter.cel import compilations
 from ticketrouter.domain.plan import ContactFacts, Step, Strategy
 from ticketrouter.domain.policy import Policy
-from ticketrouter.domain.policy_cel import compilations
 from ticketrouter.domain.requirements import AuthorityNeed
 
 POLICY = """

@@ -10,7 +10,7 @@ from typing import Any
 import celpy
 import pytest
 
-from ticketrouter.domain.policy_cel import EvaluationError, ExpressionError, compile_expression
+from ticketrouter.cel import EvaluationError, ExpressionError, compile_expression
 
 DATA: dict[str, Any] = {
     "contact": {
@@ -106,9 +106,36 @@ def _plain(value: Any) -> Any:
         ("string(true)", "true"),
         ("1.0 / 0.0", math.inf),
         ("dyn(3) + 1", 4),
+        ("int('-42') + int('+1')", -41),
+        ("double('-5.43e-21')", -5.43e-21),
+        ("double('-Infinity')", -math.inf),
     ],
 )
 def test_cel_semantics(text: str, expected: object) -> None:
+    assert evaluate(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # A double with an integral value indexes a list (the value is dyn: cel-spec
+        # lists.textproto, zero_based_double); any other double does not.
+        ("[7, 8, 9][dyn(0.0)]", 7),
+        ("[7, 8, 9][dyn(2.0)]", 9),
+        ("contact.attributes.tags[contact.attributes.order_value - 119.0]", "new"),
+        # int and double compare as cel-spec's comparisons.textproto has it: the int as
+        # a double, so 2^63 - 1 and 2^63 (the nearest double) are equal, not ordered.
+        ("dyn(9223372036854775807) < 9223372036854775808.0", False),
+        ("dyn(9223372036854775807) >= 9223372036854775808.0", True),
+        ("dyn(9223372036854775808.0) > 9223372036854775807", False),
+        ("dyn(9223372036854775808.0) <= 9223372036854775807", True),
+        ("dyn(-9223372036854775808) > -9223372036854775809.0", False),
+        ("dyn(9223372036854775807) == 9223372036854775808.0", True),
+        ("9223372036854775807 in [9223372036854775808.0]", True),
+        ("dyn(9223372036854775807) < 9223372036854777857.0", True),
+    ],
+)
+def test_numbers_at_the_edges_as_the_cel_spec_has_them(text: str, expected: object) -> None:
     assert evaluate(text) == expected
 
 
@@ -125,6 +152,23 @@ def test_cel_semantics(text: str, expected: object) -> None:
         ("contact.attributes.tags[5]", "index 5 out of range"),
         ("int('x')", "int() cannot read 'x'"),
         ("int(1e30)", "int() of a double out of range"),
+        # CEL reads a number from a string strictly (ASCII digits, an optional sign,
+        # nothing around them), where Python's int() and float() are lenient.
+        ("int(' 42 ')", "int() cannot read ' 42 '"),
+        ("int('42\\n')", "int() cannot read '42\\n'"),
+        ("int('1_000')", "int() cannot read '1_000'"),
+        ("int('\uff11\uff12\uff13')", "int() cannot read '\uff11\uff12\uff13'"),
+        ("int('')", "int() cannot read ''"),
+        ("int('9223372036854775808')", "integer overflow"),
+        ("double(' 2.5 ')", "double() cannot read ' 2.5 '"),
+        ("double('\uff12.\uff15')", "double() cannot read '\uff12.\uff15'"),
+        ("double('1_000.5')", "double() cannot read '1_000.5'"),
+        ("double('1e999')", "double() of a value out of range: '1e999'"),
+        # the double nearest -2^63 is -2^63 itself, outside CEL's int range as 2^63 is
+        ("int(-9223372036854775808.0)", "int() of a double out of range"),
+        ("int(9223372036854775807.0)", "int() of a double out of range"),
+        ("[7, 8, 9][dyn(0.1)]", "no such overload: _[_](list, double)"),
+        ("[7, 8, 9][dyn(3.0)]", "index 3 out of range"),
     ],
 )
 def test_runtime_errors_are_evaluation_errors(text: str, error: str) -> None:

@@ -13,9 +13,8 @@ import pytest
 
 from tests.policy_builders import BigPolicy, big_policy
 from ticketrouter.adapters.rules_file import parse_policy_text, parse_stored_policy_text
-from ticketrouter.domain import policy_cel
+from ticketrouter.cel import compilations, compiler, runtime
 from ticketrouter.domain.policy import Policy
-from ticketrouter.domain.policy_cel import compilations
 from ticketrouter.domain.policy_document import MAX_POLICY_BYTES, InvalidPolicy
 from ticketrouter.service_layer.policies import (
     PolicyVersion,
@@ -52,7 +51,7 @@ class Counter:
 @pytest.fixture
 def compiler_steps(monkeypatch: pytest.MonkeyPatch) -> Iterator[Counter]:
     counter = Counter()
-    monkeypatch.setattr(policy_cel._Compiler, "node", counter.wrap(policy_cel._Compiler.node))
+    monkeypatch.setattr(compiler._Compiler, "node", counter.wrap(compiler._Compiler.node))
     yield counter
 
 
@@ -136,7 +135,7 @@ def test_the_big_policy_decides_as_its_rules_say(biggest: BigPolicy, parsed: Pol
 
 def test_routing_a_contact_does_not_walk_the_in_lists(monkeypatch: pytest.MonkeyPatch) -> None:
     comparisons = Counter()
-    monkeypatch.setattr(policy_cel, "equals", comparisons.wrap(policy_cel.equals))
+    monkeypatch.setattr(runtime, "equals", comparisons.wrap(runtime.equals))
     short, long = big_policy(120, topics_per_rule=5), big_policy(120, topics_per_rule=60)
     counted: dict[int, int] = {}
     for big in (short, long):

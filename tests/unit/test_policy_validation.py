@@ -3,9 +3,15 @@ at once, each naming the rule, the field and the reason."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
+from tests.builders import event_json
+from ticketrouter.adapters.codec import decode
 from ticketrouter.adapters.rules_file import parse_policy_text
+from ticketrouter.domain.commands import ReceiveContact
+from ticketrouter.domain.plan import ContactFacts
 from ticketrouter.domain.policy_document import InvalidPolicy, RuleProblem
 
 CATALOG = "skills: [billing, general]\n"
@@ -163,3 +169,120 @@ def test_the_message_names_rule_field_and_reason() -> None:
     with pytest.raises(InvalidPolicy) as err:
         parse_policy_text(CATALOG + "rules:\n  - {name: default, priority: -1}\n")
     assert str(err.value) == "rule 'default', field 'priority': must be an integer from 0 to 9"
+
+
+ATTRIBUTE_TRAP = (
+    CATALOG
+    + """
+rules:
+  - name: bulk-orders
+    when: contact.attributes.count + 1 > 3
+    skills: {billing: 2}
+  - name: default
+"""
+)
+
+
+def test_an_int_added_to_an_attribute_is_a_warning_naming_rule_part_and_fix() -> None:
+    policy = parse_policy_text(ATTRIBUTE_TRAP)
+    assert [(w.rule, w.field) for w in policy.warnings] == [("bulk-orders", "when")]
+    assert policy.warnings[0].reason == (
+        "the rule can never match: `contact.attributes.count + 1` fails for every contact: "
+        "numbers in contact.attributes are doubles and CEL has no + of an int and a double; "
+        "write 1.0 for 1, or int(contact.attributes.count)"
+    )
+
+
+def test_the_warning_tells_the_truth_about_a_decoded_event() -> None:
+    """Every number in `attributes` arrives as a double, so the rule warned about never
+    matches, and each fix the warning offers does."""
+    event = event_json("e1", [("email", "a@example.com")], attributes={"count": 5})
+    command = decode(json.dumps(event).encode())
+    assert isinstance(command, ReceiveContact)
+    assert type(command.attributes["count"]) is float
+    facts = ContactFacts("email", "x", attributes=command.attributes)
+    assert parse_policy_text(ATTRIBUTE_TRAP).plan_for(facts).rule == "default"
+    for fixed in ("contact.attributes.count + 1.0 > 3", "int(contact.attributes.count) + 1 > 3"):
+        policy = parse_policy_text(
+            ATTRIBUTE_TRAP.replace("contact.attributes.count + 1 > 3", fixed)
+        )
+        assert policy.warnings == ()
+        assert policy.plan_for(facts).rule == "bulk-orders"
+
+
+@pytest.mark.parametrize(
+    ("field", "expression", "reason"),
+    [
+        # one side of `||` can still decide: the part is named, the rule may match
+        (
+            "when",
+            "contact.topic == 'x' || contact.attributes.n * 2 > 3",
+            "`contact.attributes.n * 2` fails for every contact: numbers in "
+            "contact.attributes are doubles and CEL has no * of an int and a double; "
+            "write 2.0 for 2, or int(contact.attributes.n)",
+        ),
+        (
+            "when",
+            "customer.open_cases * 1.5 > 3",
+            "the rule can never match: `customer.open_cases * 1.5` fails for every contact: "
+            "CEL has no * of an int and a double; write double(customer.open_cases)",
+        ),
+        (
+            "when",
+            "contact.attributes.n % 2 == 0",
+            "the rule can never match: `contact.attributes.n % 2` fails for every contact: "
+            "numbers in contact.attributes are doubles and % takes ints only; "
+            "write int(contact.attributes.n) % 2",
+        ),
+        (
+            "when",
+            "1 + 2.0 > 1",
+            "the rule can never match: `1 + 2.0` fails for every contact: "
+            "CEL has no + of an int and a double; write 1.0 for 1",
+        ),
+        (
+            "authority.refund_limit",
+            "contact.attributes.order_value - 10",
+            "always falls back to no minimum amount: `contact.attributes.order_value - 10` "
+            "fails for every contact: numbers in contact.attributes are doubles and CEL has "
+            "no - of an int and a double; write 10.0 for 10, or "
+            "int(contact.attributes.order_value)",
+        ),
+    ],
+)
+def test_arithmetic_that_fails_for_every_contact_is_warned_of(
+    field: str, expression: str, reason: str
+) -> None:
+    rule = (
+        f'    when: "{expression}"\n'
+        if field == "when"
+        else (
+            f"    when: contact.topic == 'r'\n    authority: {{refund_limit: \"{expression}\"}}\n"
+        )
+    )
+    policy = parse_policy_text(CATALOG + f"rules:\n  - name: a\n{rule}  - name: default\n")
+    assert [(w.rule, w.field, w.reason) for w in policy.warnings] == [("a", field, reason)]
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        "contact.attributes.count > 3",  # CEL compares int with double
+        "contact.attributes.count == 3",
+        "contact.attributes.count + 1.0 > 3",
+        "int(contact.attributes.count) % 2 == 0",
+        "customer.open_cases + 1 > 2",
+        "double(customer.open_cases) * 1.5 > 3.0",
+        "has(contact.attributes.v) && contact.attributes.v / 2.0 > 1.0",
+    ],
+)
+def test_arithmetic_that_can_succeed_is_not_warned_of(condition: str) -> None:
+    text = CATALOG + f'rules:\n  - name: a\n    when: "{condition}"\n  - name: default\n'
+    assert parse_policy_text(text).warnings == ()
+
+
+def test_warnings_are_reported_beside_the_problems_of_an_invalid_policy() -> None:
+    with pytest.raises(InvalidPolicy) as err:
+        parse_policy_text(ATTRIBUTE_TRAP.replace("{billing: 2}", "{billing: 9}"))
+    assert [(p.rule, p.field) for p in err.value.problems] == [("bulk-orders", "skills.billing")]
+    assert [(w.rule, w.field) for w in err.value.warnings] == [("bulk-orders", "when")]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from typing import NoReturn
 
 import grpc
@@ -23,7 +24,7 @@ from ticketrouter.domain.commands import ReceiveContact
 from ticketrouter.domain.errors import ConflictingState
 from ticketrouter.domain.matching import rank_agents
 from ticketrouter.domain.plan import Step
-from ticketrouter.domain.policy import Policy, PolicyRule, activation_for
+from ticketrouter.domain.policy import Policy, PolicyRule, RuleProblem, activation_for
 from ticketrouter.domain.policy_document import InvalidPolicy, policy_size_problem
 from ticketrouter.service_layer.policies import (
     PolicyVersion,
@@ -72,13 +73,11 @@ class RoutingConfigServicer(config_pb2_grpc.RoutingConfigServiceServicer):
             policy = parse_draft(request.source)
         except InvalidPolicy as err:
             return config_pb2.ValidatePolicyResponse(
-                valid=False,
-                errors=[
-                    config_pb2.PolicyError(rule=p.rule, field=p.field, reason=p.reason)
-                    for p in err.problems
-                ],
+                valid=False, errors=_errors(err.problems), warnings=_errors(err.warnings)
             )
-        return config_pb2.ValidatePolicyResponse(valid=True, rules=policy.rule_names)
+        return config_pb2.ValidatePolicyResponse(
+            valid=True, rules=policy.rule_names, warnings=_errors(policy.warnings)
+        )
 
     @grpc_errors
     def ApplyPolicy(
@@ -267,3 +266,7 @@ def _step(step: Step) -> config_pb2.PolicyStep:
         allow_teams=sorted(step.extra_teams),
         drop_language=step.drop_language,
     )
+
+
+def _errors(problems: Iterable[RuleProblem]) -> list[config_pb2.PolicyError]:
+    return [config_pb2.PolicyError(rule=p.rule, field=p.field, reason=p.reason) for p in problems]

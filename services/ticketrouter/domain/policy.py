@@ -9,8 +9,8 @@ import math
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
+from ticketrouter.cel import Activation, EvaluationError, Expression
 from ticketrouter.domain.plan import ContactFacts, Plan, Step, Strategy
-from ticketrouter.domain.policy_cel import Activation, EvaluationError, Expression
 from ticketrouter.domain.requirements import AuthorityNeed, Requirements
 
 # A policy must never stop routing for everyone because one contact carries an
@@ -107,6 +107,18 @@ class PolicyRule:
 
 
 @dataclass(frozen=True, slots=True)
+class RuleProblem:
+    """A problem (the policy is refused) or a warning (it is not) about one field."""
+
+    rule: str  # the rule's name, "#N" when it has none, "-" for the document
+    field: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"rule {self.rule!r}, field {self.field!r}: {self.reason}"
+
+
+@dataclass(frozen=True, slots=True)
 class RuleCheck:
     """How one rule fared for one contact (dry runs explain themselves with these)."""
 
@@ -124,6 +136,9 @@ class Policy:
     skills: tuple[str, ...] = ()
     version: int = 0  # 0: a draft; the version store numbers applied policies
     needs_customer: bool = False
+    # What validation found that does not refuse the policy, e.g. a rule that can
+    # never match because it adds an int to an attribute (a double).
+    warnings: tuple[RuleProblem, ...] = ()
 
     @property
     def rule_names(self) -> tuple[str, ...]:

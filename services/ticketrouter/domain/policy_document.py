@@ -9,9 +9,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeGuard
 
+from ticketrouter.cel import Expression, ExpressionError, compile_expression
 from ticketrouter.domain.plan import Step, Strategy
-from ticketrouter.domain.policy import ComputedAuthority, LanguageRule, Policy, PolicyRule
-from ticketrouter.domain.policy_cel import Expression, ExpressionError, compile_expression
+from ticketrouter.domain.policy import (
+    ComputedAuthority,
+    LanguageRule,
+    Policy,
+    PolicyRule,
+)
+from ticketrouter.domain.policy import (
+    RuleProblem as RuleProblem,
+)
 from ticketrouter.domain.requirements import MAX_PROFICIENCY, MIN_PROFICIENCY, AuthorityNeed
 
 DOCUMENT_FIELDS = ("skills", "rules")
@@ -41,20 +49,11 @@ _LANGUAGE = re.compile(r"^[a-z]{2,3}$")
 _ANY_LANGUAGE = "any"
 
 
-@dataclass(frozen=True, slots=True)
-class RuleProblem:
-    rule: str  # the rule's name, "#N" when it has none, "-" for the document
-    field: str
-    reason: str
-
-    def __str__(self) -> str:
-        return f"rule {self.rule!r}, field {self.field!r}: {self.reason}"
-
-
 class InvalidPolicy(ValueError):
-    def __init__(self, problems: list[RuleProblem]) -> None:
+    def __init__(self, problems: list[RuleProblem], warnings: tuple[RuleProblem, ...] = ()) -> None:
         super().__init__("; ".join(str(p) for p in problems))
         self.problems = problems
+        self.warnings = warnings  # found beside the problems, reported with them
 
 
 @dataclass
@@ -70,9 +69,22 @@ class _Rule:
 @dataclass
 class _Problems:
     found: list[RuleProblem] = field(default_factory=list)
+    warnings: list[RuleProblem] = field(default_factory=list)
 
     def add(self, rule: str, where: str, reason: str) -> None:
         self.found.append(RuleProblem(rule, where, reason))
+
+    def warn(
+        self, rule: str, where: str, expression: Expression, consequence: str, doomed: bool
+    ) -> None:
+        """Arithmetic in `expression` that fails for every contact: a warning, not a
+        problem, since versions applied before this check must still load. `doomed`:
+        the whole expression is of no use, which `consequence` says."""
+        for hazard in expression.kinds.hazards:
+            reason = f"`{hazard.part}` fails for every contact: {hazard.reason}"
+            if doomed:
+                reason = f"{consequence}: {reason}"
+            self.warnings.append(RuleProblem(rule, where, reason))
 
 
 def check_policy_size(text: str) -> None:
@@ -115,10 +127,10 @@ def parse_policy(document: Any, version: int = 0) -> Policy:
     _check_names(parsed, problems)
     _check_reachability(parsed, problems)
     if problems.found:
-        raise InvalidPolicy(problems.found)
+        raise InvalidPolicy(problems.found, tuple(problems.warnings))
     rules = tuple(p.rule for p in parsed if p.rule is not None)
     needs_customer = any("customer" in e.variables for r in rules for e in _expressions(r))
-    return Policy(rules, tuple(sorted(catalog)), version, needs_customer)
+    return Policy(rules, tuple(sorted(catalog)), version, needs_customer, tuple(problems.warnings))
 
 
 def _expressions(rule: PolicyRule) -> list[Expression]:
@@ -210,6 +222,8 @@ def _condition(label: str, raw: Any, problems: _Problems) -> tuple[Expression | 
         if condition.constant is False:
             problems.add(label, "when", "unreachable: the condition is always false")
             return None, False
+    never = condition.kinds.never_true
+    problems.warn(label, "when", condition, "the rule can never match", never)
     return condition, True
 
 
@@ -265,6 +279,9 @@ def _authority(
                     continue
                 needs.append(AuthorityNeed(name, at_least=float(expression.constant)))  # type: ignore[arg-type]
             else:
+                fallback = "always falls back to no minimum amount"
+                never = expression.kinds.never_succeeds
+                problems.warn(label, where, expression, fallback, never)
                 computed.append(ComputedAuthority(name, expression))
         else:
             problems.add(

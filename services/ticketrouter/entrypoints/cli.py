@@ -79,6 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     rules_commands = rules.add_subparsers(dest="rules_command", required=True)
     validate = rules_commands.add_parser("validate", help="check a policy file")
     validate.add_argument("file", type=Path)
+    validate.add_argument(
+        "--strict", action="store_true", help="exit 1 on warnings too (for CI checks of drafts)"
+    )
     replay = rules_commands.add_parser(
         "replay", help="past contacts through the policy in force and a draft, compared"
     )
@@ -128,7 +131,7 @@ def _run(settings: config.Settings, args: argparse.Namespace) -> int:
     if args.command == "rules":
         if args.rules_command == "replay":
             return _replay(settings, args)
-        return _validate_rules(args.file)
+        return _validate_rules(args.file, args.strict)
     if args.command == "bench":
         from ticketrouter.entrypoints.bench import run_bench
 
@@ -161,8 +164,9 @@ def _serve(settings: config.Settings, with_grpc: bool, with_worker: bool) -> int
     return 1 if runtime.failed else 0
 
 
-def _validate_rules(path: Path) -> int:
-    """0 when valid; 1 with every problem on its own line; 2 when unreadable."""
+def _validate_rules(path: Path, strict: bool) -> int:
+    """0 when valid; 1 with every problem on its own line (and with warnings, when
+    strict); 2 when unreadable. Warnings follow the problems, each on its own line."""
     from ticketrouter.adapters.rules_file import load_policy
     from ticketrouter.domain.policy_document import InvalidPolicy
 
@@ -174,10 +178,19 @@ def _validate_rules(path: Path) -> int:
     except InvalidPolicy as err:
         for problem in err.problems:
             print(f"{path}: {problem}", file=sys.stderr)
+        for warning in err.warnings:
+            print(f"{path}: warning: {warning}", file=sys.stderr)
         return 1
+    for warning in policy.warnings:
+        print(f"{path}: warning: {warning}", file=sys.stderr)
     reads = "reads the customer" if policy.needs_customer else "reads the contact only"
-    print(f"{path}: valid, {len(policy.rules)} rules ({', '.join(policy.rule_names)}); {reads}")
-    return 0
+    count = len(policy.warnings)
+    warned = f"; {count} warning{'s' if count != 1 else ''}" if count else ""
+    print(
+        f"{path}: valid, {len(policy.rules)} rules ({', '.join(policy.rule_names)}); "
+        f"{reads}{warned}"
+    )
+    return 1 if strict and policy.warnings else 0
 
 
 def _replay(settings: config.Settings, args: argparse.Namespace) -> int:
