@@ -333,28 +333,46 @@ class FakeRepository(Repository):
                 case.resolved_at,
                 case.first_contact_resolved,
                 case.handoff_count,
+                None,  # matured at
             ]
         )
 
-    def revoke_resolution(self, case_id: str) -> None:
+    def revoke_resolution(self, case_id: str) -> bool:
         for resolution in reversed(self.resolutions):
             if resolution[0] == case_id:
-                resolution[3] = False
-                return
+                revoked: bool = resolution[3] and resolution[5] is None
+                if revoked:
+                    resolution[3] = False
+                return revoked
+        return False
+
+    def oldest_unmatured_resolution(self) -> datetime | None:
+        return min((r[2] for r in self.resolutions if r[5] is None), default=None)
+
+    def mature_resolutions(
+        self, resolved_until: datetime, now: datetime, limit: int
+    ) -> list[tuple[Channel, bool]]:
+        due = sorted(
+            (r for r in self.resolutions if r[5] is None and r[2] <= resolved_until),
+            key=lambda r: r[2],
+        )[:limit]
+        for resolution in due:
+            resolution[5] = now
+        return [(r[1], r[3]) for r in due]
 
     def resolution_report(
         self, since: datetime, until: datetime, channel: Channel | None
     ) -> ResolutionReport:
-        rows = [
-            r
-            for r in self.resolutions
-            if since <= r[2] < until and (channel is None or r[1] is channel)
-        ]
+        ours = [r for r in self.resolutions if channel is None or r[1] is channel]
+        rows = [r for r in ours if since <= r[2] < until]
+        matured = [r for r in ours if r[5] is not None and since <= r[5] < until]
         return ResolutionReport(
             len(rows),
             sum(1 for r in rows if r[3]),
             sum(1 for r in rows if r[4] > 0),
             sum(r[4] for r in rows),
+            len(matured),
+            sum(1 for r in matured if r[3]),
         )
 
     def handoffs_of(self, case_id: str) -> list[tuple[str, str | None, str, datetime]]:

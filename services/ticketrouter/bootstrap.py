@@ -19,7 +19,7 @@ from ticketrouter.adapters.rules_file import parse_stored_policy_text
 from ticketrouter.adapters.schema import prepare_schema
 from ticketrouter.adapters.unit_of_work import OutboxPublisher, SqlUnitOfWork
 from ticketrouter.config import Settings
-from ticketrouter.domain.commands import AdvanceQueue
+from ticketrouter.domain.commands import AdvanceQueue, MatureResolutions
 from ticketrouter.domain.context import ContextLimits
 from ticketrouter.domain.errors import InvalidField, parse_choice
 from ticketrouter.domain.events import CaseRouted, Event
@@ -27,6 +27,7 @@ from ticketrouter.domain.identity import IdentityKind
 from ticketrouter.domain.merging import IdentityPolicy
 from ticketrouter.domain.policy import Policy
 from ticketrouter.domain.policy_document import InvalidPolicy
+from ticketrouter.service_layer.maturing import mature_resolutions
 from ticketrouter.service_layer.messagebus import MessageBus
 from ticketrouter.service_layer.policies import PolicyWatch, start_policy
 from ticketrouter.service_layer.ports import Clock
@@ -93,6 +94,16 @@ class App:
             due = uow.repo.lapsed_offers(now, 1) or uow.repo.cases_due_a_step(now, 1)
         if due:
             self.bus.execute(advance_queue, AdvanceQueue())
+
+    def mature_resolutions(self) -> None:
+        """Count the resolutions whose FCR window has closed (see service_layer.maturing).
+        Every process asks every second; a reader looks first, so the writer is taken
+        only when one is due."""
+        now = self.clock.now()
+        with self.read_uow() as uow:
+            oldest = uow.repo.oldest_unmatured_resolution()
+        if oldest is not None and oldest <= now - self.routing.fcr_window:
+            self.bus.execute(mature_resolutions, MatureResolutions())
 
     def refresh_gauges(self) -> None:
         """Gauges come from the database, so every process (and a restart) agrees."""

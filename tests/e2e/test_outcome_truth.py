@@ -1,25 +1,31 @@
 """100 cases with known ground truth: the counters, the Prometheus recording rules
-and the gRPC report must all tell the same, exact story."""
+and the gRPC report must all tell the same, exact story, first provisionally and then
+once every resolution's FCR window has closed (a window of seconds, here)."""
 
 from __future__ import annotations
 
 import re
 import subprocess
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from tests.builders import event_proto
-from tests.e2e.conftest import Service, wait_until
+from tests.e2e.conftest import Service, e2e_settings, running_service, wait_until
 from tests.e2e.prometheus_server import PrometheusServer
 from tests.tools import required_tool
+from ticketrouter.adapters.broker import EmbeddedBroker
 from ticketrouter.v1 import routing_pb2
 
 CHANNELS = ("email", "chat", "voice", "web")
 NOW = datetime.now(UTC)
+# Long enough for every repeat "inside" to come before its resolution matures, short
+# enough for the test to see them all mature.
+FCR_WINDOW = timedelta(seconds=12)
 
 
 @dataclass(frozen=True)
@@ -54,7 +60,7 @@ def _play(service: Service) -> None:
             routing.Transfer(routing_pb2.TransferRequest(case_id=case.case_id, reason=reason))
         routing.Resolve(routing_pb2.ResolveRequest(case_id=case.case_id))
         if story.repeat:
-            later = NOW + (timedelta(hours=2) if story.repeat == "inside" else timedelta(days=8))
+            later = datetime.now(UTC) if story.repeat == "inside" else NOW + timedelta(days=8)
             again = submit(
                 routing_pb2.SubmitContactRequest(
                     event=event_proto(f"r{n}", email, "sms" if channel != "sms" else "chat", later)
@@ -82,6 +88,13 @@ def _expected() -> dict[str, Counter[str]]:
             counts["revoked"] += 1
             counts["resolved"] += 1  # resolved again, not on first contact
     return figures
+
+
+@pytest.fixture
+def service(broker: EmbeddedBroker, tmp_path: Path) -> Iterator[Service]:
+    url = f"sqlite:///{tmp_path}/ticketrouter.db"
+    with running_service(replace(e2e_settings(broker, url), fcr_window=FCR_WINDOW)) as running:
+        yield running
 
 
 @pytest.fixture
@@ -152,16 +165,15 @@ def test_counters_recording_rules_and_report_agree_with_the_ground_truth(
         30,
         "the final scrape",
     )
+    # rules evaluate every second; wait for an evaluation after the final scrape. Until
+    # the windows close, only the provisional figure exists: credits given / resolutions.
     wait_until(
-        lambda: prometheus.value("ticketrouter:fcr_rate:ratio_rate5m") is not None,
+        lambda: _close(
+            prometheus.value("ticketrouter:fcr_provisional:ratio_rate5m"),
+            total["fcr_provisional"] / 120,
+        ),
         30,
-        "the recording rules",
-    )
-    # rules evaluate every second; wait for an evaluation after the final scrape
-    wait_until(
-        lambda: _close(prometheus.value("ticketrouter:fcr_rate:ratio_rate5m"), fcr / 120),
-        30,
-        "the FCR rule to see every resolution",
+        "the provisional FCR rule to see every resolution",
     )
     assert _close(prometheus.value("ticketrouter:handoff_rate:ratio_rate5m"), 30 / 120)
     assert _close(
@@ -170,12 +182,43 @@ def test_counters_recording_rules_and_report_agree_with_the_ground_truth(
     for channel, counts in expected.items():
         selector = f'{{channel="{channel}"}}'
         assert _close(
-            prometheus.value(f"ticketrouter_channel:fcr_rate:ratio_rate5m{selector}"),
-            (counts["fcr_provisional"] - counts["revoked"]) / counts["resolved"],
+            prometheus.value(f"ticketrouter_channel:fcr_provisional:ratio_rate5m{selector}"),
+            counts["fcr_provisional"] / counts["resolved"],
         )
         assert _close(
             prometheus.value(f"ticketrouter_channel:handoff_rate:ratio_rate5m{selector}"),
             counts["with_handoff"] / counts["resolved"],
+        )
+
+    # 4. the windows close: every resolution matures once, with its final outcome
+    wait_until(
+        lambda: prometheus.value("sum(ticketrouter_resolutions_matured_total)") == 120,
+        FCR_WINDOW.total_seconds() + 30,
+        "every resolution to mature and be scraped",
+    )
+    for channel, counts in expected.items():
+        assert (
+            service.metric("ticketrouter_resolutions_matured_total", channel=channel)
+            == counts["resolved"]
+        )
+        assert service.metric(
+            "ticketrouter_first_contact_resolutions_matured_total", channel=channel
+        ) == (counts["fcr_provisional"] - counts["revoked"])
+    report = service.routing.GetResolutionReport(routing_pb2.ResolutionReportRequest())
+    assert (report.matured, report.first_contact_matured) == (120, fcr)
+    assert report.matured_fcr_rate == pytest.approx(fcr / 120)
+    wait_until(
+        lambda: _close(prometheus.value("ticketrouter:fcr_matured:ratio_rate5m"), fcr / 120),
+        30,
+        "the matured FCR rule to see every resolution",
+    )
+    # the former name, deprecated, is the matured figure
+    assert _close(prometheus.value("ticketrouter:fcr_rate:ratio_rate5m"), fcr / 120)
+    for channel, counts in expected.items():
+        selector = f'{{channel="{channel}"}}'
+        assert _close(
+            prometheus.value(f"ticketrouter_channel:fcr_matured:ratio_rate5m{selector}"),
+            (counts["fcr_provisional"] - counts["revoked"]) / counts["resolved"],
         )
 
 

@@ -154,8 +154,13 @@ def test_a_schema_behind_is_refused_without_auto_migrate_and_upgraded_with_it(
 
 def test_the_baseline_refuses_to_be_downgraded(db: Database) -> None:
     run_revisions(db.writer, "head")
+    # later revisions step down to the baseline; the baseline itself refuses
+    assert run_revisions(db.writer, "-1").current == "0001"
+    assert "matured_at" not in {c["name"] for c in inspect(db.writer).get_columns("resolutions")}
     with pytest.raises(NotImplementedError, match="drop every table"):
         run_revisions(db.writer, "-1")
+    assert schema_state(db.writer).current == "0001"
+    run_revisions(db.writer, "head")
     assert schema_state(db.writer).at_head
 
 

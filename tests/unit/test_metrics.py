@@ -12,6 +12,7 @@ from ticketrouter.domain.events import (
     ContactReceived,
     FirstContactRevoked,
     HandoffRecorded,
+    ResolutionMatured,
 )
 from ticketrouter.domain.reports import ChannelStaffing, QueueStat
 from ticketrouter.domain.requirements import Requirements
@@ -55,6 +56,8 @@ def test_events_become_counters_with_closed_labels() -> None:
         CaseResolved("case-123", Channel.CHAT, True),
         CaseResolved("case-124", Channel.CHAT, False, handoffs=2),
         FirstContactRevoked("case-123", Channel.CHAT),
+        ResolutionMatured(Channel.CHAT, True),
+        ResolutionMatured(Channel.CHAT, False),
     ]:
         metrics.record(event, committed)
     metrics.dead_lettered("bad_json")
@@ -68,6 +71,11 @@ def test_events_become_counters_with_closed_labels() -> None:
     assert _value(registry, "ticketrouter_cases_resolved_total", channel="chat") == 2
     assert _value(registry, "ticketrouter_first_contact_resolutions_total", channel="chat") == 1
     assert _value(registry, "ticketrouter_fcr_revocations_total", channel="chat") == 1
+    assert _value(registry, "ticketrouter_resolutions_matured_total", channel="chat") == 2
+    assert (
+        _value(registry, "ticketrouter_first_contact_resolutions_matured_total", channel="chat")
+        == 1
+    )
     assert _value(registry, "ticketrouter_routing_latency_seconds_count") == 1
     assert _value(registry, "ticketrouter_routing_latency_seconds_bucket", le="0.025") == 0
     assert _value(registry, "ticketrouter_routing_latency_seconds_bucket", le="0.05") == 1
@@ -97,3 +105,7 @@ def test_known_label_values_exist_from_zero() -> None:
     PrometheusMetrics(registry)
     assert _value(registry, "ticketrouter_handoffs_total", reason="missing_authority") == 0
     assert _value(registry, "ticketrouter_first_contact_resolutions_total", channel="store") == 0
+    assert _value(registry, "ticketrouter_resolutions_matured_total", channel="store") == 0
+    assert (
+        _value(registry, "ticketrouter_first_contact_resolutions_matured_total", channel="web") == 0
+    )

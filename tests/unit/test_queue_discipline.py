@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 
 from tests.builders import agent, contact
-from tests.fakes import FakeClock, FakeRepository, FakeUnitOfWork
+from tests.fakes import FakeClock, FakeUnitOfWork
 from ticketrouter.domain.cases import Case, CaseStatus
 from ticketrouter.domain.channels import Channel, Presence
 from ticketrouter.domain.commands import (
@@ -58,16 +58,6 @@ def settings(plan: Plan, **changes: object) -> RoutingSettings:
 STEPPED = settings(
     Plan("refunds", REFUND, steps=(Step(30, proficiency_delta=-1), Step(90, drop_language=True)))
 )
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def uow() -> FakeUnitOfWork:
-    return FakeUnitOfWork(FakeRepository())
 
 
 def _add(uow: FakeUnitOfWork, clock: FakeClock, routing: RoutingSettings, *agents) -> None:  # type: ignore[no-untyped-def]

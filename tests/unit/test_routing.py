@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 
 from tests.builders import agent, contact, rules
-from tests.fakes import FakeClock, FakeRepository, FakeUnitOfWork
+from tests.fakes import FakeClock, FakeUnitOfWork
 from ticketrouter.domain.cases import CaseStatus, HandoffReason
 from ticketrouter.domain.channels import Channel, Presence
 from ticketrouter.domain.commands import ResolveCase, SetPresence, TransferCase, UpsertAgent
@@ -26,16 +26,6 @@ from ticketrouter.service_layer.settings import RoutingSettings
 ANA_EMAIL = ("email", "Ana.Lopez@Example.com")
 ANA_PHONE = ("phone", "+1 (415) 555-0100")
 ANA_CHAT = ("chat", "@ana")
-
-
-@pytest.fixture
-def uow() -> FakeUnitOfWork:
-    return FakeUnitOfWork(FakeRepository())
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
 
 
 SETTINGS = RoutingSettings(rules())

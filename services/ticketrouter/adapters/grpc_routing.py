@@ -160,6 +160,9 @@ class RoutingServicer(routing_pb2_grpc.RoutingServiceServicer):
             handoffs=report.handoffs,
             resolved_case_handoffs=report.handoffs,
             handoffs_per_case=report.handoffs_per_case,
+            matured=report.matured,
+            first_contact_matured=report.first_contact_matured,
+            matured_fcr_rate=report.matured_fcr_rate,
         )
 
     @grpc_errors

@@ -27,6 +27,7 @@ from ticketrouter.domain.events import (
     FirstContactRevoked,
     HandoffRecorded,
     IdentityConflictReported,
+    ResolutionMatured,
 )
 from ticketrouter.domain.merging import ConflictReason
 from ticketrouter.domain.reports import ChannelStaffing, QueueStat
@@ -94,6 +95,20 @@ class PrometheusMetrics(MetricsPort):
             r,
             "ticketrouter_fcr_revocations_total",
             "First-contact credits revoked by a repeat contact",
+            "channel",
+        )
+        self.matured = _counter(
+            r,
+            "ticketrouter_resolutions_matured_total",
+            "Resolutions whose FCR window closed (counted once, by one process), by the "
+            "case's first channel",
+            "channel",
+        )
+        self.fcr_matured = _counter(
+            r,
+            "ticketrouter_first_contact_resolutions_matured_total",
+            "Of the resolutions matured, those first-contact resolved (final: no repeat "
+            "contact inside the FCR window)",
             "channel",
         )
         self.resolved_handed_off = _counter(
@@ -183,6 +198,8 @@ class PrometheusMetrics(MetricsPort):
                 self.resolved,
                 self.fcr,
                 self.fcr_revoked,
+                self.matured,
+                self.fcr_matured,
                 self.resolved_handed_off,
                 self.resolved_handoffs,
             ):
@@ -243,6 +260,10 @@ class PrometheusMetrics(MetricsPort):
                     self.resolved_handoffs.labels(channel=channel.value).inc(handoffs)
             case FirstContactRevoked(channel=channel):
                 self.fcr_revoked.labels(channel=channel.value).inc()
+            case ResolutionMatured(channel=channel, first_contact_resolved=fcr):
+                self.matured.labels(channel=channel.value).inc()
+                if fcr:
+                    self.fcr_matured.labels(channel=channel.value).inc()
             case CustomersMerged(manual=manual):
                 self.merges.labels(how="manual" if manual else "auto").inc()
             case IdentityConflictReported(reason=conflict):

@@ -154,15 +154,23 @@ class HandoffRow(SQLModel, table=True):
 
 
 class ResolutionRow(SQLModel, table=True):
-    """Every resolution, for reports that must match the Prometheus counters exactly."""
+    """Every resolution, for reports that must match the Prometheus counters exactly.
+
+    `matured_at`: when a housekeeping tick saw its FCR window close and counted it
+    (null until then). Set once, by the one transaction that counts it, so no two
+    processes count a resolution twice; `first_contact` is final from then on."""
 
     __tablename__ = "resolutions"
+    # Finds the resolutions due to mature (matured_at null, oldest resolved first)
+    # and reports on those that matured in a time range, without a scan.
+    __table_args__ = (Index("ix_resolutions_maturing", "matured_at", "resolved_at"),)
     id: int | None = Field(default=None, primary_key=True)
     case_id: str = Field(index=True, max_length=64)
     channel: str = Field(max_length=16)
     resolved_at: datetime | None = _when(index=True)
     first_contact: bool = False
     handoffs: int = 0
+    matured_at: datetime | None = _when()
 
 
 class TimelineRow(SQLModel, table=True):

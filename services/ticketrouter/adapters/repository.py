@@ -544,31 +544,81 @@ class SqlRepository(Repository):
             )
         )
 
-    def revoke_resolution(self, case_id: str) -> None:
+    def revoke_resolution(self, case_id: str) -> bool:
         latest = (
             select(func.max(col(ResolutionRow.id)))
             .where(col(ResolutionRow.case_id) == case_id)
             .scalar_subquery()
         )
-        self._run(
-            update(ResolutionRow).where(col(ResolutionRow.id) == latest).values(first_contact=False)
+        revoked = self._run(
+            update(ResolutionRow)
+            .where(
+                col(ResolutionRow.id) == latest,
+                col(ResolutionRow.first_contact),
+                col(ResolutionRow.matured_at).is_(None),
+            )
+            .values(first_contact=False)
         )
+        return bool(revoked.rowcount)
+
+    def oldest_unmatured_resolution(self) -> datetime | None:
+        oldest = self._run(
+            select(func.min(col(ResolutionRow.resolved_at))).where(
+                col(ResolutionRow.matured_at).is_(None)
+            )
+        ).scalar_one_or_none()
+        return utc(oldest)
+
+    def mature_resolutions(
+        self, resolved_until: datetime, now: datetime, limit: int
+    ) -> list[tuple[Channel, bool]]:
+        unmatured = col(ResolutionRow.matured_at).is_(None)
+        due = (
+            select(col(ResolutionRow.id))
+            .where(unmatured, col(ResolutionRow.resolved_at) <= resolved_until)
+            .order_by(col(ResolutionRow.resolved_at))
+            .limit(limit)
+            # PostgreSQL: another process maturing at the same moment takes other rows
+            # instead of waiting for these (SQLite has one writer at a time anyway).
+            .with_for_update(skip_locked=True)
+        )
+        # `unmatured` again on the rows updated: a row another transaction matured
+        # meanwhile is re-checked after its lock and left alone, so it counts once.
+        rows = self._run(
+            update(ResolutionRow)
+            .where(col(ResolutionRow.id).in_(due.scalar_subquery()), unmatured)
+            .values(matured_at=now)
+            .returning(col(ResolutionRow.channel), col(ResolutionRow.first_contact))
+        )
+        return [(_CHANNELS[channel], bool(first)) for channel, first in rows]
 
     def resolution_report(
         self, since: datetime, until: datetime, channel: Channel | None
     ) -> ResolutionReport:
         handed_off = sql_case((col(ResolutionRow.handoffs) > 0, 1), else_=0)
         first = sql_case((col(ResolutionRow.first_contact), 1), else_=0)
-        query = select(
+        resolved_in = select(
             func.count(),
             func.coalesce(func.sum(first), 0),
             func.coalesce(func.sum(handed_off), 0),
             func.coalesce(func.sum(col(ResolutionRow.handoffs)), 0),
         ).where(col(ResolutionRow.resolved_at) >= since, col(ResolutionRow.resolved_at) < until)
+        matured_in = select(func.count(), func.coalesce(func.sum(first), 0)).where(
+            col(ResolutionRow.matured_at) >= since, col(ResolutionRow.matured_at) < until
+        )
         if channel is not None:
-            query = query.where(col(ResolutionRow.channel) == channel.value)
-        resolved, first_contact, with_handoff, handoffs = self._read(query).one()
-        return ResolutionReport(int(resolved), int(first_contact), int(with_handoff), int(handoffs))
+            resolved_in = resolved_in.where(col(ResolutionRow.channel) == channel.value)
+            matured_in = matured_in.where(col(ResolutionRow.channel) == channel.value)
+        resolved, first_contact, with_handoff, handoffs = self._read(resolved_in).one()
+        matured, first_contact_matured = self._read(matured_in).one()
+        return ResolutionReport(
+            int(resolved),
+            int(first_contact),
+            int(with_handoff),
+            int(handoffs),
+            int(matured),
+            int(first_contact_matured),
+        )
 
     def handoffs_of(self, case_id: str) -> list[tuple[str, str | None, str, datetime]]:
         rows = self._read(queries.HANDOFFS_OF, {"case_id": case_id})

@@ -62,6 +62,13 @@ class AdvanceQueue:
 
 
 @dataclass(frozen=True, slots=True)
+class MatureResolutions:
+    """Count the resolutions whose FCR window has closed (at most `limit` per call)."""
+
+    limit: int = 1000
+
+
+@dataclass(frozen=True, slots=True)
 class AddNote:
     case_id: str
     author: str

@@ -44,6 +44,15 @@ class FirstContactRevoked:
 
 
 @dataclass(frozen=True, slots=True)
+class ResolutionMatured:
+    """A resolution's FCR window closed: whether it was first-contact resolved is now
+    final (no repeat contact can take the credit back)."""
+
+    channel: Channel  # the case's first channel, as for CaseResolved
+    first_contact_resolved: bool
+
+
+@dataclass(frozen=True, slots=True)
 class CustomersMerged:
     manual: bool  # an operator's merge rather than the router's
 
@@ -59,6 +68,7 @@ Event = (
     | HandoffRecorded
     | CaseResolved
     | FirstContactRevoked
+    | ResolutionMatured
     | CustomersMerged
     | IdentityConflictReported
 )

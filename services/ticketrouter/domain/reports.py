@@ -4,7 +4,12 @@ Definitions (the same as the metrics):
 - a resolution counts once each time a case is resolved (a reopened case can
   resolve again);
 - first-contact resolved: resolved within its first contact with zero handoffs,
-  and not revoked since by a repeat contact inside the FCR window;
+  and not revoked since by a repeat contact inside the FCR window; provisional
+  until that window closes;
+- matured: a resolution whose FCR window has closed, counted at that moment; its
+  first-contact outcome is final. The matured FCR rate is the share of matured
+  resolutions that were first-contact resolved: always within [0, 1], since both
+  figures count the same resolutions at the same moment;
 - handoff rate: the share of resolutions whose case had at least one handoff;
 - handoffs per case: handoffs of the resolved cases divided by resolutions.
 """
@@ -20,10 +25,16 @@ class ResolutionReport:
     first_contact: int = 0
     with_handoff: int = 0
     handoffs: int = 0
+    matured: int = 0
+    first_contact_matured: int = 0
 
     @property
     def fcr_rate(self) -> float:
         return self.first_contact / self.resolved if self.resolved else 0.0
+
+    @property
+    def matured_fcr_rate(self) -> float:
+        return self.first_contact_matured / self.matured if self.matured else 0.0
 
     @property
     def handoff_rate(self) -> float:

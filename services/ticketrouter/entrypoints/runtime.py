@@ -159,8 +159,9 @@ class Runtime:
 
     def _housekeeping(self, relay: OutboxRelay) -> None:
         """Publish decisions made on the gRPC path (the worker also drains after each
-        batch), fire due routing steps and lapsed offers once a second, and keep the
-        queue and agent gauges fresh, whoever changed them."""
+        batch), fire due routing steps and lapsed offers once a second, count the
+        resolutions whose FCR window closed, and keep the queue and agent gauges
+        fresh, whoever changed them."""
         ticks = 0
         while not self._stop.wait(HOUSEKEEPING_SECONDS):
             ticks += 1
@@ -173,6 +174,7 @@ class Runtime:
                 relay.drain()
                 if ticks % GAUGE_EVERY_TICKS == 0:
                     self.app.advance_queue()
+                    self.app.mature_resolutions()
                     self.app.refresh_gauges()
             except Exception:
                 log.exception("housekeeping failed; will retry")

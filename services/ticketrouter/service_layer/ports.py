@@ -175,13 +175,29 @@ class Repository(abc.ABC):
         """Keep the resolution (first channel, FCR, handoffs) for exact reporting."""
 
     @abc.abstractmethod
-    def revoke_resolution(self, case_id: str) -> None:
-        """A repeat contact takes back the first-contact credit of the latest resolution."""
+    def revoke_resolution(self, case_id: str) -> bool:
+        """A repeat contact takes back the first-contact credit of the latest resolution;
+        returns whether it did. A matured resolution keeps its credit: its outcome was
+        counted as final (only an event that arrives late can meet one)."""
+
+    @abc.abstractmethod
+    def oldest_unmatured_resolution(self) -> datetime | None:
+        """When the oldest resolution not yet matured was resolved (None: there is none)."""
+
+    @abc.abstractmethod
+    def mature_resolutions(
+        self, resolved_until: datetime, now: datetime, limit: int
+    ) -> list[tuple[Channel, bool]]:
+        """Mark up to `limit` unmatured resolutions resolved at or before `resolved_until`
+        (oldest first) matured at `now`; returns each one's (first channel, first-contact
+        resolved). A resolution is returned by exactly one call, however many processes
+        make them at once."""
 
     @abc.abstractmethod
     def resolution_report(
         self, since: datetime, until: datetime, channel: Channel | None
-    ) -> ResolutionReport: ...
+    ) -> ResolutionReport:
+        """Resolutions with resolved_at in [since, until), and those that matured in it."""
 
     @abc.abstractmethod
     def handoffs_of(self, case_id: str) -> list[tuple[str, str | None, str, datetime]]: ...

@@ -117,8 +117,7 @@ def _reopen(
     if previous is None or not previous.within_fcr_window(cmd.occurred_at, settings.fcr_window):
         return None
     last_owner = previous.owner_agent_id
-    if previous.reopen(cmd.channel, now):
-        uow.repo.revoke_resolution(previous.case_id)
+    if previous.reopen(cmd.channel, now) and uow.repo.revoke_resolution(previous.case_id):
         uow.emit(FirstContactRevoked(previous.case_id, previous.first_channel))
     note_on_timeline(uow, previous, EntryKind.REOPENED, now, "repeat contact inside the FCR window")
     previous.owner_agent_id = last_owner

@@ -10,7 +10,11 @@ from ticketrouter.entrypoints.demo.stats import Stats
 from ticketrouter.entrypoints.demo.stubs import RPC_TIMEOUT_S, RoutingStub
 from ticketrouter.v1 import routing_pb2
 
-TRANSFER_SHARE = 0.10
+# The share of cases an agent hands on rather than resolves. Contact centers report
+# transfer rates of roughly 5-20% of contacts, under 10% where routing matches skills
+# well; a router that sends each case to an agent empowered to resolve it should sit at
+# the good end. 8% keeps the handoff rate well under TicketrouterHandoffRateHigh's 25%.
+TRANSFER_SHARE = 0.08
 TRANSFER_REASONS = ("missing_skill", "missing_authority", "escalation", "customer_request")
 
 _RESOLUTION_CODES = {

@@ -41,8 +41,9 @@ def _agent(
 
 def demo_agents() -> list[agents_pb2.Agent]:
     """Skills and authority overlap on purpose but not completely: big refunds, fee
-    waivers and account unlocks in Spanish or French each rest on one or two people,
-    so some cases wait for the right agent rather than go to the wrong one."""
+    waivers and account unlocks in Spanish or French each rest on two or three people,
+    so some cases wait for the right agent rather than go to the wrong one, and the
+    shifts never take all of them off at once."""
     # fmt: off
     return [
         _agent("ana-ruiz", "Ana Ruiz", "billing", {"billing": 5, "orders": 3, "general": 3},
@@ -66,6 +67,17 @@ def demo_agents() -> list[agents_pb2.Agent]:
         _agent("hugo-lefevre", "Hugo Lefèvre", "care",
                {"general": 5, "billing": 3, "orders": 3, "technical": 3},
                {"refund_limit": 1000, "can_waive_fees": 1.0}, ("en", "fr"), chat=3, email=5),
+        # Cover for the ones above when they are off shift (see shift.ROTATION).
+        _agent("ines-duarte", "Inês Duarte", "billing", {"billing": 4, "orders": 3, "general": 3},
+               {"refund_limit": 1000, "can_waive_fees": 1.0}, ("en", "es", "fr"), chat=3, email=5),
+        _agent("jonas-berg", "Jonas Berg", "orders", {"orders": 4, "billing": 2, "general": 3},
+               {"refund_limit": 100}, ("en",), chat=3, email=5),
+        _agent("kemi-adebayo", "Kemi Adebayo", "security",
+               {"security": 4, "technical": 4, "general": 3},
+               {"can_unlock_account": 1.0}, ("en", "es", "fr"), chat=2, email=4),
+        _agent("luis-romero", "Luis Romero", "care",
+               {"general": 4, "billing": 3, "orders": 3, "technical": 2},
+               {"refund_limit": 250, "can_waive_fees": 1.0}, ("en", "es"), chat=3, email=5),
     ]
     # fmt: on
 

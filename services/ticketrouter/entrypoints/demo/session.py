@@ -19,7 +19,7 @@ from ticketrouter.entrypoints.demo.decisions import DecisionTail
 from ticketrouter.entrypoints.demo.desk import AgentDesk
 from ticketrouter.entrypoints.demo.people import demo_people
 from ticketrouter.entrypoints.demo.roster import demo_agents
-from ticketrouter.entrypoints.demo.shift import log_off, log_on
+from ticketrouter.entrypoints.demo.shift import Rota, log_off, log_on, set_presence
 from ticketrouter.entrypoints.demo.stats import Stats
 from ticketrouter.entrypoints.demo.stubs import (
     RPC_TIMEOUT_S,
@@ -46,6 +46,7 @@ class DemoSession:
         self.metrics_target = reachable(settings.metrics_address, runtime.metrics_port)
         self.stats = Stats()
         self.roster = demo_agents()
+        self.rota = Rota()
         self.people = demo_people()
         self.traffic = Traffic(self.people, random.Random())
         self.channel = grpc.insecure_channel(self.grpc_target)
@@ -127,9 +128,23 @@ class DemoSession:
                 next_send = max(next_send + 1 / self.rate, now - 1.0)
             if now >= next_summary:
                 say(self.summary())
+                self.change_shifts(now - self.started)
                 self.pick_up()
                 next_summary += SUMMARY_EVERY_S
             stop.wait(max(0.0, min(next_send, next_summary, deadline) - time.monotonic()))
+
+    def change_shifts(self, elapsed_s: float) -> None:
+        leaving, back = self.rota.changes(elapsed_s)
+        try:
+            set_presence(self.agents, sorted(leaving), "away")
+            set_presence(self.agents, sorted(back), "available")
+        except grpc.RpcError as err:
+            say(f"-- a shift change failed ({err.code().name}); the next one carries on")
+            return
+        for agent_id in sorted(leaving):
+            say(f"-- {agent_id} goes off shift (finishes their open cases, takes no new ones)")
+        for agent_id in sorted(back):
+            say(f"-- {agent_id} is back on shift")
 
     def close(self) -> None:
         """Stop traffic, let the agents log off, then print the last summary."""

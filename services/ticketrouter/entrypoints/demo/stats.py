@@ -63,7 +63,7 @@ class Stats:
                 f"queued now {'?' if queued_now is None else queued_now}",
                 f"handoffs made {self.handoffs}",
                 f"resolved {self.resolved}",
-                f"FCR {fcr / self.resolved:.0%} ({fcr}/{self.resolved})"
+                f"FCR so far {fcr / self.resolved:.0%} ({fcr}/{self.resolved})"
                 if self.resolved
                 else "FCR -",
                 f"latency p50 {_percentile(latencies, 0.50)} p99 {_percentile(latencies, 0.99)}",
