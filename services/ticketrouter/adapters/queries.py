@@ -144,6 +144,24 @@ RESERVE_SLOT = (
     .values(load=slots.c.load + 1)
 )
 
+# SQLite, at flush: the load a transaction leaves on a slot row it changed in memory.
+# It applies only to the load the transaction read (nobody else writes meanwhile; a
+# row count short of the batch's says otherwise), and a load that grew never goes
+# above capacity (one that shrank always applies: capacity may have been lowered).
+SET_SLOT_LOAD = (
+    update(slots)
+    .where(
+        slots.c.agent_id == bindparam("b_agent_id"),
+        slots.c.channel == bindparam("b_channel"),
+        slots.c.load == bindparam("b_read"),
+        or_(
+            slots.c.capacity >= bindparam("b_load"),
+            bindparam("b_load") <= bindparam("b_read"),
+        ),
+    )
+    .values(load=bindparam("b_load"))
+)
+
 RELEASE_SLOT = (
     update(slots)
     .where(

@@ -78,6 +78,9 @@ class SqlRepository(Repository):
         self._profiles = profiles or AgentProfiles()
         # The available roster as this transaction saw it, indexed for matching.
         self._available: RosterSnapshot | None = None
+        # SQLite: slots the transaction took or freed, by (agent, channel): the load it
+        # read and the load it leaves, written at flush (see reserve_capacity).
+        self._slot_changes: dict[tuple[str, Channel], tuple[int, int]] = {}
         self._multi_rowcount = session.get_bind().dialect.supports_sane_multi_rowcount
         self._pending_customers: list[dict[str, Any]] = []
         self._pending_identities: list[dict[str, Any]] = []
@@ -127,6 +130,8 @@ class SqlRepository(Repository):
         if self._pending_timeline:
             self._run(insert(TimelineRow), self._pending_timeline)
             self._pending_timeline = []
+        if self._slot_changes:
+            self._write_slot_changes()
         if self._pending_touches:
             self._run(
                 queries.TOUCH_AGENT,
@@ -137,6 +142,22 @@ class SqlRepository(Repository):
                 ],
             )
             self._pending_touches = {}
+
+    def _write_slot_changes(self) -> None:
+        """Each changed slot row in one statement, in agent order, applied only to the
+        load the transaction read and never above capacity."""
+        params = [
+            {
+                "b_agent_id": agent_id,
+                "b_channel": channel.value,
+                "b_read": read,
+                "b_load": load,
+            }
+            for (agent_id, channel), (read, load) in sorted(self._slot_changes.items())
+        ]
+        self._slot_changes = {}
+        if self._run(queries.SET_SLOT_LOAD, params).rowcount != len(params):
+            raise ConcurrentUpdate("an agent's load changed outside this transaction")
 
     def _write_changed_cases(self) -> None:
         """One UPDATE per case, each applying only to the version this transaction read
@@ -632,7 +653,7 @@ class SqlRepository(Repository):
             return []
         capacity: dict[str, dict[Channel, int]] = {}
         load: dict[str, dict[Channel, int]] = {}
-        for agent_id, channel, slots, used in self._run(slots_of):
+        for agent_id, channel, slots, used in self._read(slots_of):
             capacity.setdefault(agent_id, {})[_CHANNELS[channel]] = slots
             load.setdefault(agent_id, {})[_CHANNELS[channel]] = used
         agents = []
@@ -665,7 +686,7 @@ class SqlRepository(Repository):
         if self._available is not None and (known := self._available.get(agent_id)) is not None:
             # The transaction's snapshot; the reservation re-checks presence atomically.
             return known
-        rows = self._run(queries.AGENT_COLUMNS.where(queries.agents.c.id == agent_id)).all()
+        rows = self._read(queries.AGENT_COLUMNS.where(queries.agents.c.id == agent_id)).all()
         agents = self._agents(rows, queries.slots_of_agent(agent_id))
         return agents[0] if agents else None
 
@@ -685,10 +706,11 @@ class SqlRepository(Repository):
             query = query.where(queries.agents.c.id > after)
         if limit is not None:
             query = query.limit(limit)
-        rows = self._run(query).all()
+        rows = self._read(query).all()
         return self._agents(rows, queries.slots_of_agents([r.id for r in rows]))
 
     def upsert_agent(self, agent: Agent) -> None:
+        self.flush()  # the loads this transaction changed, before the snapshot goes
         self._available = None
         values = {
             "name": agent.name,
@@ -732,6 +754,7 @@ class SqlRepository(Repository):
                 )
 
     def set_presence(self, agent_id: str, presence: Presence) -> bool:
+        self.flush()
         self._available = None
         result = self._run(
             update(AgentRow).where(col(AgentRow.id) == agent_id).values(presence=presence.value)
@@ -739,10 +762,13 @@ class SqlRepository(Repository):
         return bool(result.rowcount == 1)
 
     def available_agents(self, channel: Channel) -> Sequence[Agent]:
+        return self._snapshot().candidates(channel)
+
+    def _snapshot(self) -> RosterSnapshot:
         if self._available is None:
-            rows = self._run(queries.AVAILABLE_AGENTS.order_by(queries.agents.c.id)).all()
+            rows = self._read(queries.AVAILABLE_AGENTS.order_by(queries.agents.c.id)).all()
             self._available = RosterSnapshot(self._agents(rows, queries.SLOTS_OF_AVAILABLE_AGENTS))
-        return self._available.candidates(channel)
+        return self._available
 
     def note_missed_offer(self, agent_id: str) -> int:
         self._run(
@@ -763,6 +789,8 @@ class SqlRepository(Repository):
         )
 
     def reserve_capacity(self, agent_id: str, channel: Channel, now: datetime) -> bool:
+        if not self._postgres:
+            return self._reserve_in_snapshot(agent_id, channel, now)
         slot = {"b_agent_id": agent_id, "b_channel": channel.value}
         if self._run(queries.RESERVE_SLOT, slot).rowcount != 1:
             self._available = None  # our snapshot was stale
@@ -773,7 +801,36 @@ class SqlRepository(Repository):
             self._available.touch(agent_id, now)
         return True
 
+    def _reserve_in_snapshot(self, agent_id: str, channel: Channel, now: datetime) -> bool:
+        """SQLite runs one writer at a time and this transaction holds the lock (BEGIN
+        IMMEDIATE), so the available roster it read is exact until it commits: a slot is
+        taken in memory, under the same conditions as RESERVE_SLOT (available, below
+        capacity), and the row is written once at flush with its guard."""
+        snapshot = self._snapshot()
+        agent = snapshot.get(agent_id)
+        if agent is None or agent.presence is not Presence.AVAILABLE:
+            return False
+        load = agent.load.get(channel, 0)
+        if load >= agent.capacity.get(channel, 0):
+            return False
+        self._note_slot(agent_id, channel, load, load + 1)
+        self._pending_touches[agent_id] = now
+        snapshot.touch(agent_id, now)
+        return True
+
+    def _note_slot(self, agent_id: str, channel: Channel, load: int, new_load: int) -> None:
+        assert self._available is not None
+        key = (agent_id, channel)
+        read = self._slot_changes[key][0] if key in self._slot_changes else load
+        self._slot_changes[key] = (read, new_load)
+        self._available.set_load(agent_id, channel, new_load)
+
     def release_capacity(self, agent_id: str, channel: Channel) -> None:
+        cached = self._available.get(agent_id) if self._available is not None else None
+        if not self._postgres and cached is not None:
+            load = cached.load.get(channel, 0)
+            self._note_slot(agent_id, channel, load, max(0, load - 1))
+            return
         self._run(queries.RELEASE_SLOT, {"b_agent_id": agent_id, "b_channel": channel.value})
         if self._available is not None and (cached := self._available.get(agent_id)) is not None:
             self._available.set_load(agent_id, channel, max(0, cached.load.get(channel, 0) - 1))
@@ -790,7 +847,7 @@ class SqlRepository(Repository):
         }
 
     def staffing(self) -> dict[Channel, ChannelStaffing]:
-        rows = self._run(
+        rows = self._read(
             select(
                 col(AgentChannelRow.channel),
                 func.count(),
