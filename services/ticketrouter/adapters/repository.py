@@ -132,10 +132,17 @@ class SqlRepository(Repository):
             self._pending_timeline = []
         if self._slot_changes:
             self._write_slot_changes()
+
+    def flush_all(self) -> None:
+        """flush, and the agents' last-assignment times, which are written only here,
+        when the unit of work commits: in agent order, once per transaction, so two
+        workers touching the same agents queue for each other's commit instead of
+        deadlocking (a touch written by an earlier flush of the batch would hold an
+        agent row out of order, while the batch goes on to reserve and release)."""
+        self.flush()
         if self._pending_touches:
             self._run(
                 queries.TOUCH_AGENT,
-                # In agent order: two routers touching the same agents queue, not deadlock.
                 [
                     {"b_agent_id": a, "last_assigned_at": t}
                     for a, t in sorted(self._pending_touches.items())

@@ -78,7 +78,7 @@ class SqlUnitOfWork(UnitOfWork):
 
     def _commit(self) -> None:
         assert self._session is not None, "commit outside a unit of work"
-        self.repo.flush()
+        self.repo.flush_all()
         messages: list[OutboxMessage] = []
         if self._encode is not None:
             routed = [e.decision for e in self._events if isinstance(e, CaseRouted)]
