@@ -5,6 +5,7 @@ the FCR or handoff alerts."""
 
 from __future__ import annotations
 
+import queue
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -69,7 +70,8 @@ def rig(tmp_path: Path) -> Iterator[Rig]:
 
 def test_the_demo_traffic_shows_a_contact_center_in_steady_state(rig: Rig) -> None:
     routing, agents = routing_stub(rig.channel), agent_stub(rig.channel)
-    _token, assignments = rig.app.feed.subscribe(None)
+    assignments: queue.Queue[Decision | None] = queue.Queue()
+    rig.app.feed.subscribe(None, assignments.put_nowait)
     log_on(agents, demo_agents())
     traffic = Traffic(demo_people(), random.Random(SEED))
     casework = CaseWork(routing, Stats(), Directory(), random.Random(SEED + 1))
@@ -86,8 +88,8 @@ def test_the_demo_traffic_shows_a_contact_center_in_steady_state(rig: Rig) -> No
     def hand_out() -> None:
         """What the demo's assignment stream does with each decision the router made."""
         while not assignments.empty():
-            decision: Decision = assignments.get_nowait()
-            assert decision.agent_id is not None
+            decision = assignments.get_nowait()
+            assert decision is not None and decision.agent_id is not None
             schedule.take(
                 decision.case_id,
                 decision.agent_id,

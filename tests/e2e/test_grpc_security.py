@@ -3,6 +3,7 @@ limits, deadlines and a graceful stop. Certificates are made fresh for each run.
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import json
 import logging
@@ -20,13 +21,14 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from prometheus_client import CollectorRegistry
 
 from tests.e2e.conftest import e2e_settings, wait_until
 from ticketrouter.adapters.broker import EmbeddedBroker
 from ticketrouter.adapters.grpc_auth import Role, TokenTable, current_role
+from ticketrouter.adapters.grpc_health import HealthBoard
 from ticketrouter.bootstrap import App, bootstrap
 from ticketrouter.config import Settings, from_env
 from ticketrouter.entrypoints.grpc_server import (
@@ -67,7 +69,7 @@ ADMIN = bearer(ADMIN_TOKEN)
 class Running:
     server: grpc.Server
     port: int
-    health: health.HealthServicer
+    health: HealthBoard
 
     @property
     def target(self) -> str:
@@ -214,32 +216,39 @@ def test_a_server_stream_is_guarded_too(secured: grpc.Channel) -> None:
     assert code_of(lambda: watch(PLATFORM)) is grpc.StatusCode.DEADLINE_EXCEEDED
 
 
-class RoleProbe(grpc.ServerInterceptor):  # type: ignore[misc]
+class RoleProbe(grpc.aio.ServerInterceptor):  # type: ignore[misc]
     """Records the role a servicer would see, for each call it wraps."""
 
     def __init__(self) -> None:
         self.seen: list[tuple[str, Role | None]] = []
 
-    def intercept_service(
+    async def intercept_service(
         self, continuation: Callable[[Any], Any], handler_call_details: Any
     ) -> Any:
-        handler = continuation(handler_call_details)
+        handler = await continuation(handler_call_details)
         if handler is None or (handler.unary_unary is None and handler.unary_stream is None):
             return handler
         method = handler_call_details.method.rsplit("/", 1)[1]
-        streaming = handler.unary_stream is not None
-        behavior = handler.unary_stream or handler.unary_unary
+        if handler.unary_stream is not None:
+            stream = handler.unary_stream
 
-        def probed(request: Any, context: grpc.ServicerContext) -> Any:
+            async def probed_stream(request: Any, context: Any) -> Any:
+                self.seen.append((method, current_role()))
+                async for response in stream(request, context):
+                    yield response
+
+            return grpc.unary_stream_rpc_method_handler(
+                probed_stream, handler.request_deserializer, handler.response_serializer
+            )
+        call = handler.unary_unary
+
+        async def probed(request: Any, context: Any) -> Any:
             self.seen.append((method, current_role()))
-            return behavior(request, context)
+            return await call(request, context)
 
-        factory = (
-            grpc.unary_stream_rpc_method_handler
-            if streaming
-            else grpc.unary_unary_rpc_method_handler
+        return grpc.unary_unary_rpc_method_handler(
+            probed, handler.request_deserializer, handler.response_serializer
         )
-        return factory(probed, handler.request_deserializer, handler.response_serializer)
 
 
 def test_servicers_can_see_the_role_of_the_caller(app: App) -> None:
@@ -560,7 +569,7 @@ def test_a_stream_past_its_deadline_frees_its_slot_on_the_server(app: App) -> No
         )
 
 
-class Gate(grpc.ServerInterceptor):  # type: ignore[misc]
+class Gate(grpc.aio.ServerInterceptor):  # type: ignore[misc]
     """Holds calls to one method until released, so that the server can be stopped
     with a call in flight."""
 
@@ -569,18 +578,18 @@ class Gate(grpc.ServerInterceptor):  # type: ignore[misc]
         self.entered = threading.Event()
         self.release = threading.Event()
 
-    def intercept_service(
+    async def intercept_service(
         self, continuation: Callable[[Any], Any], handler_call_details: Any
     ) -> Any:
-        handler = continuation(handler_call_details)
+        handler = await continuation(handler_call_details)
         if handler is None or handler_call_details.method != self.method:
             return handler
         behavior = handler.unary_unary
 
-        def held(request: Any, context: grpc.ServicerContext) -> Any:
+        async def held(request: Any, context: Any) -> Any:
             self.entered.set()
-            self.release.wait(timeout=30)
-            return behavior(request, context)
+            await asyncio.to_thread(self.release.wait, 30)
+            return await behavior(request, context)
 
         return grpc.unary_unary_rpc_method_handler(
             held, handler.request_deserializer, handler.response_serializer

@@ -1,20 +1,24 @@
-"""In-process fan-out of assignments to gRPC watchers (agent desktops)."""
+"""In-process fan-out of assignments to gRPC watchers (agent desktops).
+
+Publishers are the threads that commit decisions; each subscriber is handed every
+decision for its agent (or all) through a callback that must not block. `close`
+hands every subscriber None: the process is stopping.
+"""
 
 from __future__ import annotations
 
-import contextlib
-import queue
 import threading
+from collections.abc import Callable
 
 from ticketrouter.domain.decisions import Decision
 
-_MAX_BACKLOG = 1000
+Deliver = Callable[[Decision | None], None]
 
 
 class AssignmentFeed:
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._subscribers: dict[int, tuple[str | None, queue.Queue[Decision]]] = {}
+        self._subscribers: dict[int, tuple[str | None, Deliver]] = {}
         self._next = 0
         self._closed = threading.Event()
 
@@ -26,18 +30,26 @@ class AssignmentFeed:
 
     def close(self) -> None:
         self._closed.set()
+        with self._lock:
+            targets = [deliver for _agent, deliver in self._subscribers.values()]
+        for deliver in targets:
+            deliver(None)
 
     @property
     def subscribers(self) -> int:
         with self._lock:
             return len(self._subscribers)
 
-    def subscribe(self, agent_id: str | None) -> tuple[int, queue.Queue[Decision]]:
-        inbox: queue.Queue[Decision] = queue.Queue(maxsize=_MAX_BACKLOG)
+    def subscribe(self, agent_id: str | None, deliver: Deliver) -> int:
+        """`deliver` gets each decision for `agent_id` (None: every agent), and None
+        when the feed closes (at once if it is closed already)."""
         with self._lock:
             self._next += 1
-            self._subscribers[self._next] = (agent_id, inbox)
-            return self._next, inbox
+            self._subscribers[self._next] = (agent_id, deliver)
+            token = self._next
+        if self.closed:
+            deliver(None)
+        return token
 
     def unsubscribe(self, token: int) -> None:
         with self._lock:
@@ -48,8 +60,6 @@ class AssignmentFeed:
             return
         with self._lock:
             targets = list(self._subscribers.values())
-        for agent_id, inbox in targets:
+        for agent_id, deliver in targets:
             if agent_id is None or agent_id == decision.agent_id:
-                # A watcher that stopped reading must not stall routing.
-                with contextlib.suppress(queue.Full):
-                    inbox.put_nowait(decision)
+                deliver(decision)

@@ -47,7 +47,7 @@ class AgentServicer(agents_pb2_grpc.AgentServiceServicer):
 
     @grpc_errors
     def UpsertAgent(
-        self, request: agents_pb2.UpsertAgentRequest, context: grpc.ServicerContext
+        self, request: agents_pb2.UpsertAgentRequest, context: grpc.aio.ServicerContext
     ) -> agents_pb2.Agent:
         if not request.HasField("agent"):
             invalid("agent", "is required")
@@ -56,7 +56,7 @@ class AgentServicer(agents_pb2_grpc.AgentServiceServicer):
 
     @grpc_errors
     def SetPresence(
-        self, request: agents_pb2.SetPresenceRequest, context: grpc.ServicerContext
+        self, request: agents_pb2.SetPresenceRequest, context: grpc.aio.ServicerContext
     ) -> agents_pb2.Agent:
         if not request.agent_id:
             invalid("agent_id", "is required")
@@ -65,7 +65,7 @@ class AgentServicer(agents_pb2_grpc.AgentServiceServicer):
 
     @grpc_errors
     def GetAgent(
-        self, request: agents_pb2.GetAgentRequest, context: grpc.ServicerContext
+        self, request: agents_pb2.GetAgentRequest, context: grpc.aio.ServicerContext
     ) -> agents_pb2.Agent:
         if not request.agent_id:
             invalid("agent_id", "is required")
@@ -77,7 +77,7 @@ class AgentServicer(agents_pb2_grpc.AgentServiceServicer):
 
     @grpc_errors
     def ListAgents(
-        self, request: agents_pb2.ListAgentsRequest, context: grpc.ServicerContext
+        self, request: agents_pb2.ListAgentsRequest, context: grpc.aio.ServicerContext
     ) -> agents_pb2.ListAgentsResponse:
         presence = parse_presence(request.presence) if request.presence else None
         size = page_size(request.page_size)

@@ -4,7 +4,8 @@
 everything a platform can, plus the routing configuration and the calls that change
 who a customer is. A method that is not listed as a platform method needs `admin`,
 so an RPC added later is closed to platforms until someone decides otherwise.
-Health checking and reflection stay open: probes and tooling carry no token.
+Health checking and reflection stay open: probes and tooling carry no token (their
+streams are bounded, see OpenStreams).
 """
 
 from __future__ import annotations
@@ -14,13 +15,14 @@ import contextvars
 import hashlib
 import hmac
 import logging
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 import grpc
 
+from ticketrouter.adapters.grpc_handlers import behavior_of, handler_like, within
 from ticketrouter.adapters.log_limits import LimitedLog
 
 log = logging.getLogger(__name__)
@@ -185,83 +187,81 @@ def current_role() -> Role | None:
     return _ROLE.get()
 
 
-Behavior = Callable[[Any, grpc.ServicerContext], Any]
+@contextlib.asynccontextmanager
+async def _as_role(role: Role | None) -> AsyncIterator[None]:
+    token = _ROLE.set(role)
+    try:
+        yield
+    finally:
+        # A stream the client abandoned is closed by the garbage collector, possibly
+        # in another context, where the token does not belong.
+        with contextlib.suppress(ValueError):
+            _ROLE.reset(token)
 
 
-def _as_role(behavior: Behavior, role: Role | None, streaming: bool) -> Behavior:
-    if not streaming:
+class OpenStreams:
+    """How many streams of the open services (health Watch, server reflection) the
+    callers without a valid token hold. A stream costs no thread on this server, but
+    anyone can open one, so they are bounded: beyond the limit the next is refused
+    with RESOURCE_EXHAUSTED, while health checks (unary) are always answered."""
 
-        def unary(request: Any, context: grpc.ServicerContext) -> Any:
-            token = _ROLE.set(role)
-            try:
-                return behavior(request, context)
-            finally:
-                _ROLE.reset(token)
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.open = 0
 
-        return unary
-
-    def stream(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
-        token = _ROLE.set(role)
+    @contextlib.asynccontextmanager
+    async def held(self, context: grpc.aio.ServicerContext) -> AsyncIterator[None]:
+        if self.open >= self.limit:
+            await context.abort(
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                f"{self.limit} health or reflection streams without a token are open "
+                "already; use Health/Check, or close a stream",
+            )
+        self.open += 1
         try:
-            yield from behavior(request, context)
+            yield
         finally:
-            # A stream the client abandoned is closed by the garbage collector,
-            # possibly on another thread, where the token does not belong.
-            with contextlib.suppress(ValueError):
-                _ROLE.reset(token)
-
-    return stream
+            self.open -= 1
 
 
-def _handler_like(
-    handler: grpc.RpcMethodHandler | None, behavior: Behavior, serializers: bool = True
-) -> Any:
-    """A method handler of the same kind (unary/streaming) as `handler`."""
-    request_streaming = bool(handler and handler.request_streaming)
-    response_streaming = bool(handler and handler.response_streaming)
-    factory = {
-        (False, False): grpc.unary_unary_rpc_method_handler,
-        (False, True): grpc.unary_stream_rpc_method_handler,
-        (True, False): grpc.stream_unary_rpc_method_handler,
-        (True, True): grpc.stream_stream_rpc_method_handler,
-    }[(request_streaming, response_streaming)]
-    if handler is None or not serializers:
-        return factory(behavior)
-    return factory(
-        behavior,
-        request_deserializer=handler.request_deserializer,
-        response_serializer=handler.response_serializer,
-    )
+class TokenAuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+    """Refuses calls without the role their method needs, before the servicer runs,
+    and bounds the streams that callers without a valid token keep open.
 
+    With no tokens configured every call is let through (authentication is off) and
+    only that bound applies."""
 
-class TokenAuthInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
-    """Refuses calls without the role their method needs, before the servicer runs."""
-
-    def __init__(self, tokens: TokenTable) -> None:
+    def __init__(self, tokens: TokenTable, open_streams: OpenStreams) -> None:
         self._tokens = tokens
+        self._open_streams = open_streams
         self._refusals = LimitedLog(log)
 
-    def intercept_service(
+    async def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler | None]],
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler | None:
         method: str = handler_call_details.method
-        verdict = authorize(self._tokens, method, handler_call_details.invocation_metadata)
-        handler = continuation(handler_call_details)
+        metadata = handler_call_details.invocation_metadata
+        handler = await continuation(handler_call_details)
+        if required_role(method) is None:
+            if handler is None or not handler.response_streaming or self._valid_token(metadata):
+                return handler
+            bound = self._open_streams.held
+            return handler_like(handler, within(behavior_of(handler), lambda _r, c: bound(c)))
+        if not self._tokens.enabled:
+            return handler
+        verdict = authorize(self._tokens, method, metadata)
         if not verdict.allowed:
             return _refusal(handler, method, verdict, self._refusals)
-        if handler is None or verdict.role is None:
-            return handler
-        behavior = (
-            handler.unary_unary
-            or handler.unary_stream
-            or handler.stream_unary
-            or handler.stream_stream
-        )
-        return _handler_like(
-            handler, _as_role(behavior, verdict.role, bool(handler.response_streaming))
-        )
+        if handler is None:
+            return None
+        role = verdict.role
+        return handler_like(handler, within(behavior_of(handler), lambda _r, _c: _as_role(role)))
+
+    def _valid_token(self, metadata: Sequence[tuple[str, str | bytes]] | None) -> bool:
+        token = bearer_token(metadata) if self._tokens.enabled else None
+        return token is not None and self._tokens.role_of(token) is not None
 
 
 def _refusal(
@@ -270,7 +270,7 @@ def _refusal(
     code = verdict.code
     assert code is not None
 
-    def refuse(_request: Any, context: grpc.ServicerContext) -> Any:
+    async def refuse(_request: Any, context: grpc.aio.ServicerContext) -> Any:
         # The role and method only: the token itself never reaches a log line.
         # Rate-limited per status: a client retrying without a token, or probing
         # method names, must not flood the log (the method path is its choice).
@@ -286,8 +286,8 @@ def _refusal(
                 "peer": context.peer(),
             },
         )
-        context.abort(code, verdict.message)
+        await context.abort(code, verdict.message)
 
     # The refusal never deserialises the request: a refused caller should cost
-    # as little as possible.
-    return _handler_like(handler, refuse, serializers=False)
+    # as little as possible. A coroutine answers any kind of method.
+    return handler_like(handler, refuse, serializers=False)

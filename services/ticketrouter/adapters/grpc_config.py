@@ -56,7 +56,7 @@ class RoutingConfigServicer(config_pb2_grpc.RoutingConfigServiceServicer):
 
     @grpc_errors
     def GetActivePolicy(
-        self, request: config_pb2.GetActivePolicyRequest, context: grpc.ServicerContext
+        self, request: config_pb2.GetActivePolicyRequest, context: grpc.aio.ServicerContext
     ) -> config_pb2.Policy:
         self.app.reload_policy()  # whichever process applied the newest version
         record = self.versions.latest()
@@ -66,7 +66,7 @@ class RoutingConfigServicer(config_pb2_grpc.RoutingConfigServiceServicer):
 
     @grpc_errors
     def ValidatePolicy(
-        self, request: config_pb2.ValidatePolicyRequest, context: grpc.ServicerContext
+        self, request: config_pb2.ValidatePolicyRequest, context: grpc.aio.ServicerContext
     ) -> config_pb2.ValidatePolicyResponse:
         self._check_size(request.source, context)
         try:
@@ -81,7 +81,7 @@ class RoutingConfigServicer(config_pb2_grpc.RoutingConfigServiceServicer):
 
     @grpc_errors
     def ApplyPolicy(
-        self, request: config_pb2.ApplyPolicyRequest, context: grpc.ServicerContext
+        self, request: config_pb2.ApplyPolicyRequest, context: grpc.aio.ServicerContext
     ) -> config_pb2.Policy:
         self._check_size(request.source, context)
         try:
@@ -100,7 +100,7 @@ class RoutingConfigServicer(config_pb2_grpc.RoutingConfigServiceServicer):
 
     @grpc_errors
     def ListPolicyVersions(
-        self, request: config_pb2.ListPolicyVersionsRequest, context: grpc.ServicerContext
+        self, request: config_pb2.ListPolicyVersionsRequest, context: grpc.aio.ServicerContext
     ) -> config_pb2.ListPolicyVersionsResponse:
         if request.limit < 0:
             invalid("limit", "must be 0 (every version) or more")
@@ -116,7 +116,7 @@ class RoutingConfigServicer(config_pb2_grpc.RoutingConfigServiceServicer):
 
     @grpc_errors
     def RollbackPolicy(
-        self, request: config_pb2.RollbackPolicyRequest, context: grpc.ServicerContext
+        self, request: config_pb2.RollbackPolicyRequest, context: grpc.aio.ServicerContext
     ) -> config_pb2.Policy:
         try:
             applied = rollback_policy(
@@ -134,7 +134,7 @@ class RoutingConfigServicer(config_pb2_grpc.RoutingConfigServiceServicer):
 
     @grpc_errors
     def DryRun(
-        self, request: config_pb2.DryRunRequest, context: grpc.ServicerContext
+        self, request: config_pb2.DryRunRequest, context: grpc.aio.ServicerContext
     ) -> config_pb2.DryRunResponse:
         if not request.HasField("event"):
             invalid("event", "required: the contact.received event to evaluate")
@@ -179,7 +179,7 @@ class RoutingConfigServicer(config_pb2_grpc.RoutingConfigServiceServicer):
                     response.authority_fallbacks[computed.name] = why
         return response
 
-    def _draft_or_active(self, source: str, context: grpc.ServicerContext) -> Policy:
+    def _draft_or_active(self, source: str, context: grpc.aio.ServicerContext) -> Policy:
         if source:
             self._check_size(source, context)
             try:
@@ -199,18 +199,18 @@ class RoutingConfigServicer(config_pb2_grpc.RoutingConfigServiceServicer):
             return current
         return parse_stored_policy_text(record.source).with_version(record.version)
 
-    def _check_size(self, source: str, context: grpc.ServicerContext) -> None:
+    def _check_size(self, source: str, context: grpc.aio.ServicerContext) -> None:
         """Before anything parses it: validating is the costly part of these calls."""
         size = len(source.encode("utf-8", errors="surrogatepass"))
         if size > MAX_POLICY_BYTES:
             invalid("source", policy_size_problem(size))
 
 
-def _invalid_source(context: grpc.ServicerContext, err: InvalidPolicy) -> NoReturn:
+def _invalid_source(context: grpc.aio.ServicerContext, err: InvalidPolicy) -> NoReturn:
     invalid("source", str(err))
 
 
-def _nothing_applied(context: grpc.ServicerContext) -> NoReturn:
+def _nothing_applied(context: grpc.aio.ServicerContext) -> NoReturn:
     raise ConflictingState("no routing policy applied yet")
 
 

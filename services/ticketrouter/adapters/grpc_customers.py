@@ -52,7 +52,7 @@ class CustomerServicer(customers_pb2_grpc.CustomerServiceServicer):
 
     @grpc_errors
     def GetCustomer(
-        self, request: customers_pb2.GetCustomerRequest, context: grpc.ServicerContext
+        self, request: customers_pb2.GetCustomerRequest, context: grpc.aio.ServicerContext
     ) -> customers_pb2.Customer:
         if not request.customer_id:
             invalid("customer_id", "is required")
@@ -64,7 +64,7 @@ class CustomerServicer(customers_pb2_grpc.CustomerServiceServicer):
 
     @grpc_errors
     def LookupCustomer(
-        self, request: customers_pb2.LookupCustomerRequest, context: grpc.ServicerContext
+        self, request: customers_pb2.LookupCustomerRequest, context: grpc.aio.ServicerContext
     ) -> customers_pb2.Customer:
         if not request.HasField("identity"):
             invalid("identity", "is required")
@@ -82,7 +82,7 @@ class CustomerServicer(customers_pb2_grpc.CustomerServiceServicer):
 
     @grpc_errors
     def GetTimeline(
-        self, request: customers_pb2.GetTimelineRequest, context: grpc.ServicerContext
+        self, request: customers_pb2.GetTimelineRequest, context: grpc.aio.ServicerContext
     ) -> customers_pb2.GetTimelineResponse:
         if not request.customer_id:
             invalid("customer_id", "is required")
@@ -111,7 +111,7 @@ class CustomerServicer(customers_pb2_grpc.CustomerServiceServicer):
 
     @grpc_errors
     def LinkIdentity(
-        self, request: customers_pb2.LinkIdentityRequest, context: grpc.ServicerContext
+        self, request: customers_pb2.LinkIdentityRequest, context: grpc.aio.ServicerContext
     ) -> customers_pb2.Customer:
         command = LinkIdentity(
             required(request.customer_id, "customer_id"),
@@ -123,7 +123,7 @@ class CustomerServicer(customers_pb2_grpc.CustomerServiceServicer):
 
     @grpc_errors
     def UnlinkIdentity(
-        self, request: customers_pb2.UnlinkIdentityRequest, context: grpc.ServicerContext
+        self, request: customers_pb2.UnlinkIdentityRequest, context: grpc.aio.ServicerContext
     ) -> customers_pb2.Customer:
         command = UnlinkIdentity(
             required(request.customer_id, "customer_id"),
@@ -135,7 +135,7 @@ class CustomerServicer(customers_pb2_grpc.CustomerServiceServicer):
 
     @grpc_errors
     def MergeCustomers(
-        self, request: customers_pb2.MergeCustomersRequest, context: grpc.ServicerContext
+        self, request: customers_pb2.MergeCustomersRequest, context: grpc.aio.ServicerContext
     ) -> customers_pb2.Customer:
         command = MergeCustomers(
             required(request.surviving_customer_id, "surviving_customer_id"),

@@ -1,10 +1,11 @@
 """Map domain failures to gRPC status codes; never UNKNOWN or a traceback to a client.
 
 Servicer methods raise domain errors (InvalidField, NotFound, ConflictingState...)
-and `grpc_errors` turns them into status codes. Every request is first checked for
-values no database can store (a NUL, a lone surrogate, a NaN), so each RPC refuses
-them alike with the field's path. Anything else a handler raises is a bug of ours:
-the client gets INTERNAL with a reference to the log line, never UNKNOWN.
+and `grpc_errors` turns them into status codes (an `Abort` the server delivers).
+Every request is first checked for values no database can store (a NUL, a lone
+surrogate, a NaN), so each RPC refuses them alike with the field's path. Anything
+else a handler raises is a bug of ours: the client gets INTERNAL with a reference
+to the log line, never UNKNOWN.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import functools
 import logging
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any, NoReturn, TypeVar
 
@@ -89,22 +90,16 @@ def _status(error: Exception) -> tuple[grpc.StatusCode, str] | None:
     return None
 
 
-def _is_abort(error: Exception) -> bool:
-    # grpc's own context.abort raises a bare Exception() once the status is set.
-    return type(error) is Exception and not error.args
-
-
-def _fail(error: Exception, context: grpc.ServicerContext, method: str) -> NoReturn:
-    if _is_abort(error):
-        raise error
+def as_abort(error: Exception, method: str) -> Abort:
+    """The status a failure answers with; a bug is logged with a reference the
+    client gets instead of a traceback."""
     status = _status(error)
     if status is None:
         reference = uuid.uuid4().hex[:12]
         log.exception("gRPC handler failed", extra={"method": method, "reference": reference})
         status = grpc.StatusCode.INTERNAL, f"internal error (reference {reference})"
     code, details = status
-    context.abort(code, cut(details))
-    raise AssertionError("abort returns only by raising")
+    return Abort(code, cut(details))
 
 
 def _check_request(request: Any) -> None:
@@ -113,26 +108,36 @@ def _check_request(request: Any) -> None:
 
 
 def grpc_errors(method: F) -> F:
+    """For a synchronous method (run on the server's database threads): every
+    failure leaves it as an Abort, which the server delivers as the call's status."""
+
     @functools.wraps(method)
-    def wrapper(self: Any, request: Any, context: grpc.ServicerContext) -> Any:
+    def wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext) -> Any:
         try:
             _check_request(request)
             return method(self, request, context)
         except Exception as err:
-            _fail(err, context, method.__name__)
+            raise as_abort(err, method.__name__) from None
 
     return wrapper  # type: ignore[return-value]
 
 
 def grpc_stream_errors(method: F) -> F:
-    """`grpc_errors` for a method that answers with a stream."""
+    """`grpc_errors` for a method that answers with a stream (an async generator on
+    the event loop)."""
 
     @functools.wraps(method)
-    def wrapper(self: Any, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+    async def wrapper(
+        self: Any, request: Any, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[Any]:
         try:
             _check_request(request)
-            yield from method(self, request, context)
+            async for response in method(self, request, context):
+                yield response
+        except grpc.aio.AbortError:
+            raise
         except Exception as err:
-            _fail(err, context, method.__name__)
+            abort = as_abort(err, method.__name__)
+            await context.abort(abort.code, abort.details)
 
     return wrapper  # type: ignore[return-value]

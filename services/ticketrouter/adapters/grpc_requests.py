@@ -10,19 +10,20 @@ naming the request type instead.
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import grpc
 from google.protobuf.message import DecodeError
 
+from ticketrouter.adapters.grpc_handlers import Behavior, behavior_of, handler_like, within
 from ticketrouter.adapters.log_limits import LimitedLog
 
 log = logging.getLogger(__name__)
 
 Deserializer = Callable[[bytes], Any]
-Behavior = Callable[[Any, grpc.ServicerContext], Any]
 
 
 class Unparsable:
@@ -50,82 +51,58 @@ def safe_deserializer(deserialize: Deserializer, method: str, limited: LimitedLo
     return parse
 
 
-def _refuse(context: grpc.ServicerContext, request: Unparsable) -> None:
-    context.abort(
+async def _refuse(context: grpc.aio.ServicerContext, request: Unparsable) -> None:
+    await context.abort(
         grpc.StatusCode.INVALID_ARGUMENT,
         f"request: not a valid protobuf message of this method's type ({request.reason})",
     )
 
 
-def _guarded(behavior: Behavior, streaming: bool) -> Behavior:
-    if not streaming:
-
-        def unary(request: Any, context: grpc.ServicerContext) -> Any:
-            if isinstance(request, Unparsable):
-                _refuse(context, request)
-            return behavior(request, context)
-
-        return unary
-
-    def stream(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
-        if isinstance(request, Unparsable):
-            _refuse(context, request)
-        yield from behavior(request, context)
-
-    return stream
+@contextlib.asynccontextmanager
+async def _parsed(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[None]:
+    if isinstance(request, Unparsable):
+        await _refuse(context, request)
+    yield
 
 
 def _guarded_requests(behavior: Behavior) -> Behavior:
-    """For a method that reads a stream of requests (server reflection): a message
-    of the stream that does not parse ends the call with INVALID_ARGUMENT."""
+    """For a method that reads a stream of requests and answers with a stream (server
+    reflection, an async generator): a message of the stream that does not parse
+    ends the call with INVALID_ARGUMENT."""
 
-    def checked(requests: Iterator[Any], context: grpc.ServicerContext) -> Any:
-        def parsed() -> Iterator[Any]:
-            for request in requests:
+    async def checked(
+        requests: AsyncIterator[Any], context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[Any]:
+        async def parsed() -> AsyncIterator[Any]:
+            async for request in requests:
                 if isinstance(request, Unparsable):
-                    _refuse(context, request)
+                    await _refuse(context, request)
                 yield request
 
-        return behavior(parsed(), context)
+        async for response in behavior(parsed(), context):
+            yield response
 
     return checked
 
 
-class ParseRequestsInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
+class ParseRequestsInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
     """Every method: ours take one request, server reflection reads a stream."""
 
     def __init__(self) -> None:
         self._unparsable = LimitedLog(log)
 
-    def intercept_service(
+    async def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler | None]],
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler | None:
-        handler = continuation(handler_call_details)
+        handler = await continuation(handler_call_details)
         if handler is None or handler.request_deserializer is None:
             return handler
         method: str = handler_call_details.method
         deserializer = safe_deserializer(handler.request_deserializer, method, self._unparsable)
-        if handler.request_streaming:
-            factory = (
-                grpc.stream_stream_rpc_method_handler
-                if handler.response_streaming
-                else grpc.stream_unary_rpc_method_handler
-            )
-            return factory(
-                _guarded_requests(handler.stream_stream or handler.stream_unary),
-                request_deserializer=deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        if handler.response_streaming:
-            return grpc.unary_stream_rpc_method_handler(
-                _guarded(handler.unary_stream, True),
-                request_deserializer=deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        return grpc.unary_unary_rpc_method_handler(
-            _guarded(handler.unary_unary, False),
-            request_deserializer=deserializer,
-            response_serializer=handler.response_serializer,
+        behavior = behavior_of(handler)
+        guarded = (
+            _guarded_requests(behavior) if handler.request_streaming else within(behavior, _parsed)
         )
+        return handler_like(handler, guarded, request_deserializer=deserializer)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import queue
-from collections.abc import Iterator
+import asyncio
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import grpc
@@ -11,6 +11,7 @@ import grpc
 from ticketrouter.adapters.codec import CONTACT_RECEIVED, decision_to_proto, to_command
 from ticketrouter.adapters.context_messages import context_to_proto
 from ticketrouter.adapters.database import is_transient
+from ticketrouter.adapters.desk_inbox import DeskInbox
 from ticketrouter.adapters.grpc_errors import (
     Abort,
     grpc_errors,
@@ -19,6 +20,7 @@ from ticketrouter.adapters.grpc_errors import (
     required,
     timestamp,
 )
+from ticketrouter.adapters.grpc_handlers import BlockingCalls
 from ticketrouter.adapters.messages import case_to_proto, explanation_to_proto
 from ticketrouter.adapters.short_ids import full_id
 from ticketrouter.bootstrap import App
@@ -61,8 +63,9 @@ def _page_limit(limit: int) -> int:
 
 
 class RoutingServicer(routing_pb2_grpc.RoutingServiceServicer):
-    def __init__(self, app: App) -> None:
+    def __init__(self, app: App, blocking: BlockingCalls) -> None:
         self.app = app
+        self.blocking = blocking
 
     def _case_proto(
         self, case_id: str, with_context: bool = False, short_ok: bool = False
@@ -86,7 +89,7 @@ class RoutingServicer(routing_pb2_grpc.RoutingServiceServicer):
 
     @grpc_errors
     def SubmitContact(
-        self, request: routing_pb2.SubmitContactRequest, context: grpc.ServicerContext
+        self, request: routing_pb2.SubmitContactRequest, context: grpc.aio.ServicerContext
     ) -> routing_pb2.SubmitContactResponse:
         if not request.HasField("event"):
             invalid("event", "is required")
@@ -111,7 +114,7 @@ class RoutingServicer(routing_pb2_grpc.RoutingServiceServicer):
 
     @grpc_errors
     def GetCase(
-        self, request: routing_pb2.GetCaseRequest, context: grpc.ServicerContext
+        self, request: routing_pb2.GetCaseRequest, context: grpc.aio.ServicerContext
     ) -> routing_pb2.Case:
         if not request.case_id:
             invalid("case_id", "is required")
@@ -119,7 +122,7 @@ class RoutingServicer(routing_pb2_grpc.RoutingServiceServicer):
 
     @grpc_errors
     def ListQueue(
-        self, request: routing_pb2.ListQueueRequest, context: grpc.ServicerContext
+        self, request: routing_pb2.ListQueueRequest, context: grpc.aio.ServicerContext
     ) -> routing_pb2.ListQueueResponse:
         limit = _page_limit(request.limit)
         channel = parse_channel(request.channel) if request.channel else None
@@ -130,7 +133,7 @@ class RoutingServicer(routing_pb2_grpc.RoutingServiceServicer):
 
     @grpc_errors
     def ListCases(
-        self, request: routing_pb2.ListCasesRequest, context: grpc.ServicerContext
+        self, request: routing_pb2.ListCasesRequest, context: grpc.aio.ServicerContext
     ) -> routing_pb2.ListCasesResponse:
         limit = _page_limit(request.limit)
         status = parse_case_status(request.status) if request.status else None
@@ -140,7 +143,7 @@ class RoutingServicer(routing_pb2_grpc.RoutingServiceServicer):
 
     @grpc_errors
     def GetResolutionReport(
-        self, request: routing_pb2.ResolutionReportRequest, context: grpc.ServicerContext
+        self, request: routing_pb2.ResolutionReportRequest, context: grpc.aio.ServicerContext
     ) -> routing_pb2.ResolutionReport:
         since = timestamp(request.since, "since") if request.HasField("since") else _BEGINNING
         until = (
@@ -167,7 +170,7 @@ class RoutingServicer(routing_pb2_grpc.RoutingServiceServicer):
 
     @grpc_errors
     def Transfer(
-        self, request: routing_pb2.TransferRequest, context: grpc.ServicerContext
+        self, request: routing_pb2.TransferRequest, context: grpc.aio.ServicerContext
     ) -> routing_pb2.Case:
         if not request.case_id:
             invalid("case_id", "is required")
@@ -184,7 +187,7 @@ class RoutingServicer(routing_pb2_grpc.RoutingServiceServicer):
 
     @grpc_errors
     def Resolve(
-        self, request: routing_pb2.ResolveRequest, context: grpc.ServicerContext
+        self, request: routing_pb2.ResolveRequest, context: grpc.aio.ServicerContext
     ) -> routing_pb2.Case:
         if not request.case_id:
             invalid("case_id", "is required")
@@ -197,7 +200,7 @@ class RoutingServicer(routing_pb2_grpc.RoutingServiceServicer):
 
     @grpc_errors
     def AcceptOffer(
-        self, request: routing_pb2.AcceptOfferRequest, context: grpc.ServicerContext
+        self, request: routing_pb2.AcceptOfferRequest, context: grpc.aio.ServicerContext
     ) -> routing_pb2.Case:
         command = AcceptOffer(
             required(request.case_id, "case_id"), required(request.agent_id, "agent_id")
@@ -207,7 +210,7 @@ class RoutingServicer(routing_pb2_grpc.RoutingServiceServicer):
 
     @grpc_errors
     def DeclineOffer(
-        self, request: routing_pb2.DeclineOfferRequest, context: grpc.ServicerContext
+        self, request: routing_pb2.DeclineOfferRequest, context: grpc.aio.ServicerContext
     ) -> routing_pb2.Case:
         if len(request.reason) > 200:
             invalid("reason", "longer than 200 characters")
@@ -221,7 +224,7 @@ class RoutingServicer(routing_pb2_grpc.RoutingServiceServicer):
 
     @grpc_errors
     def ExplainDecision(
-        self, request: routing_pb2.ExplainDecisionRequest, context: grpc.ServicerContext
+        self, request: routing_pb2.ExplainDecisionRequest, context: grpc.aio.ServicerContext
     ) -> routing_pb2.ExplainDecisionResponse:
         case_id = required(request.case_id, "case_id")
         with self.app.read_uow() as uow:
@@ -246,7 +249,7 @@ class RoutingServicer(routing_pb2_grpc.RoutingServiceServicer):
 
     @grpc_errors
     def AddNote(
-        self, request: routing_pb2.AddNoteRequest, context: grpc.ServicerContext
+        self, request: routing_pb2.AddNoteRequest, context: grpc.aio.ServicerContext
     ) -> routing_pb2.Case:
         for field, value, limit in (
             ("case_id", request.case_id, 64),
@@ -262,24 +265,18 @@ class RoutingServicer(routing_pb2_grpc.RoutingServiceServicer):
         return self._case_proto(case.case_id)
 
     @grpc_stream_errors
-    def WatchAssignments(
-        self, request: routing_pb2.WatchAssignmentsRequest, context: grpc.ServicerContext
-    ) -> Iterator[routing_pb2.Assignment]:
-        feed = self.app.feed
-        token, inbox = feed.subscribe(request.agent_id or None)
+    async def WatchAssignments(
+        self, request: routing_pb2.WatchAssignmentsRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[routing_pb2.Assignment]:
+        # On the event loop: a waiting desk costs no thread; only the case lookup of
+        # each assignment goes to the database threads.
+        inbox = DeskInbox(asyncio.get_running_loop())
+        token = self.app.feed.subscribe(request.agent_id or None, inbox.deliver)
         try:
-            while context.is_active():
-                if feed.closed:
-                    raise Abort(
-                        grpc.StatusCode.UNAVAILABLE,
-                        "the server is shutting down; reconnect (another replica serves you)",
-                    )
+            while True:
+                decision = await inbox.next()
                 try:
-                    decision = inbox.get(timeout=0.5)
-                except queue.Empty:
-                    continue
-                try:
-                    case = self._case_proto(decision.case_id)
+                    case = await self.blocking.run_admitted(self._case_proto, decision.case_id)
                 except NotFound:
                     continue
                 except Exception as err:
@@ -290,4 +287,4 @@ class RoutingServicer(routing_pb2_grpc.RoutingServiceServicer):
                     ) from None
                 yield routing_pb2.Assignment(decision=decision_to_proto(decision), case=case)
         finally:
-            feed.unsubscribe(token)
+            self.app.feed.unsubscribe(token)

@@ -12,16 +12,16 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-import grpc
-from grpc_health.v1 import health
 from prometheus_client import CollectorRegistry, start_http_server
 
 from ticketrouter.adapters.broker import EmbeddedBroker
+from ticketrouter.adapters.grpc_health import HealthBoard
 from ticketrouter.adapters.kafka import OutboxRelay, create_consumer, create_producer, ensure_topics
 from ticketrouter.bootstrap import App, bootstrap
 from ticketrouter.config import Settings
 from ticketrouter.entrypoints.grpc_server import (
     GRACE_SECONDS,
+    GrpcServer,
     ServerSecurity,
     announce_shutdown,
     create_server,
@@ -62,8 +62,8 @@ class Runtime:
     # A thread of the service crashed (e.g. the worker halted on invalid input): the
     # process must end in failure, so a supervisor notices and a person looks.
     failed: bool = field(init=False, default=False)
-    _server: grpc.Server | None = field(init=False, default=None)
-    _health: health.HealthServicer | None = field(init=False, default=None)
+    _server: GrpcServer | None = field(init=False, default=None)
+    _health: HealthBoard | None = field(init=False, default=None)
     _relay: OutboxRelay | None = field(init=False, default=None)
     _worker_stalled: bool = field(init=False, default=False)
 
