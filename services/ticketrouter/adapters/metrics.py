@@ -28,9 +28,11 @@ from ticketrouter.domain.events import (
     HandoffRecorded,
     IdentityConflictReported,
     ResolutionMatured,
+    SurveyCounted,
 )
 from ticketrouter.domain.merging import ConflictReason
 from ticketrouter.domain.reports import ChannelStaffing, QueueStat
+from ticketrouter.domain.surveys import SCORES, HandoffBand, SurveyAnswer
 from ticketrouter.service_layer.ports import MetricsPort
 
 # Routing is fast when an agent is free; the long tail is queueing and broker lag.
@@ -123,6 +125,22 @@ class PrometheusMetrics(MetricsPort):
             "Handoffs of the cases resolved",
             "channel",
         )
+        # Labels of both CSAT counters: the case's state when the customer answered.
+        csat_labels = ("channel", "score", "handoffs", "first_contact")
+        self.csat = _counter(
+            r,
+            "ticketrouter_csat_responses_total",
+            "CSAT answers counted, by the case's first channel, score (1-5), handoffs "
+            "(0, 1, 2+) and first-contact resolved when the customer answered",
+            *csat_labels,
+        )
+        self.csat_replaced = _counter(
+            r,
+            "ticketrouter_csat_responses_replaced_total",
+            "CSAT answers replaced by a later answer for the same case, under the labels "
+            "they were counted with (answers in force = responses - replaced)",
+            *csat_labels,
+        )
         self.dlq = _counter(
             r,
             "ticketrouter_dlq_messages_total",
@@ -206,6 +224,10 @@ class PrometheusMetrics(MetricsPort):
                 family.labels(channel=channel)
             self.agents_available.labels(channel=channel)
             self.occupancy.labels(channel=channel)
+            for score in SCORES:
+                for band, first_contact in _CSAT_STATES:
+                    for family in (self.csat, self.csat_replaced):
+                        family.labels(channel, str(score), band.value, first_contact)
         for outcome in Outcome:
             self.decisions.labels(outcome=outcome.value)
         for reason in HandoffReason:
@@ -264,6 +286,10 @@ class PrometheusMetrics(MetricsPort):
                 self.matured.labels(channel=channel.value).inc()
                 if fcr:
                     self.fcr_matured.labels(channel=channel.value).inc()
+            case SurveyCounted(answer=answer, replaces=earlier):
+                if earlier is not None:
+                    self.csat_replaced.labels(*_csat_labels(earlier)).inc()
+                self.csat.labels(*_csat_labels(answer)).inc()
             case CustomersMerged(manual=manual):
                 self.merges.labels(how="manual" if manual else "auto").inc()
             case IdentityConflictReported(reason=conflict):
@@ -307,6 +333,20 @@ class PrometheusMetrics(MetricsPort):
         for partition, lag in lag_by_partition.items():
             self.consumer_lag.labels(partition=str(partition)).set(lag)
         self._lag_partitions = current
+
+
+# The states an answer can be counted in: first-contact resolved only without handoffs.
+_CSAT_STATES = (
+    (HandoffBand.NONE, "true"),
+    (HandoffBand.NONE, "false"),
+    (HandoffBand.ONE, "false"),
+    (HandoffBand.MORE, "false"),
+)
+
+
+def _csat_labels(answer: SurveyAnswer) -> tuple[str, str, str, str]:
+    first_contact = "true" if answer.first_contact else "false"
+    return answer.channel.value, str(answer.score), answer.band.value, first_contact
 
 
 def _seconds(delta: timedelta) -> float:

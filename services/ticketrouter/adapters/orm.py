@@ -131,6 +131,8 @@ class AgentRow(SQLModel, table=True):
     presence: str = Field(default="offline", index=True, max_length=16)
     last_assigned_at: datetime | None = _when()
     missed_offers: int = 0  # offers let lapse in a row; too many and they go away
+    # Since when the agent has had work in hand without a pause (null: none in hand).
+    busy_since: datetime | None = _when()
 
 
 class AgentChannelRow(SQLModel, table=True):
@@ -171,6 +173,37 @@ class ResolutionRow(SQLModel, table=True):
     first_contact: bool = False
     handoffs: int = 0
     matured_at: datetime | None = _when()
+
+
+class SurveyRow(SQLModel, table=True):
+    """Every survey answer counted, for a CSAT report that matches the counters.
+
+    An answer is counted at `counted_at` under the case's state then (first channel,
+    handoffs, first-contact resolved); a later answer for the same case replaces it:
+    the earlier row gets `replaced_at`, when the counters count it as replaced."""
+
+    __tablename__ = "surveys"
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: str = Field(unique=True, max_length=64)
+    case_id: str = Field(index=True, max_length=64)
+    channel: str = Field(max_length=16)
+    score: int = 0
+    handoffs: int = 0
+    first_contact: bool = False
+    answered_at: datetime | None = _when()  # when the customer answered (the event's time)
+    counted_at: datetime | None = _when(index=True)
+    replaced_at: datetime | None = _when(index=True)
+
+
+class AssignmentRow(SQLModel, table=True):
+    """One row per reservation of an agent's capacity (an offer or an assignment): how
+    work spread over the agents in a recent window. Pruned by the housekeeping tick."""
+
+    __tablename__ = "assignments"
+    id: int | None = Field(default=None, primary_key=True)
+    agent_id: str = Field(max_length=64)
+    channel: str = Field(max_length=16)
+    at: datetime | None = _when(index=True)
 
 
 class TimelineRow(SQLModel, table=True):

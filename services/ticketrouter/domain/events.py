@@ -9,6 +9,7 @@ from ticketrouter.domain.cases import HandoffReason
 from ticketrouter.domain.channels import Channel
 from ticketrouter.domain.decisions import Decision
 from ticketrouter.domain.merging import ConflictReason
+from ticketrouter.domain.surveys import SurveyAnswer
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +54,12 @@ class ResolutionMatured:
 
 
 @dataclass(frozen=True, slots=True)
+class SurveyCounted:
+    answer: SurveyAnswer
+    replaces: SurveyAnswer | None = None  # the case's earlier answer (see domain.surveys)
+
+
+@dataclass(frozen=True, slots=True)
 class CustomersMerged:
     manual: bool  # an operator's merge rather than the router's
 
@@ -69,6 +76,7 @@ Event = (
     | CaseResolved
     | FirstContactRevoked
     | ResolutionMatured
+    | SurveyCounted
     | CustomersMerged
     | IdentityConflictReported
 )

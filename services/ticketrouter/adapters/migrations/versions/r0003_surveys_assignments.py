@@ -1,0 +1,63 @@
+"""CSAT answers and the spread of work: `surveys`, `assignments` and `agents.busy_since`.
+
+Revision ID: 0003
+Revises: 0002
+Create Date: 2027-01-20
+
+Live PostgreSQL: two new tables and a nullable column without a default (a catalogue
+change, no table rewrite, no long lock). Surveys answered before this revision are not
+counted again: the CSAT series start from zero, as the counters do. Downgrade drops
+the tables and the column; the CSAT report and the fairness gauges it fed stop.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+import sqlmodel.sql.sqltypes
+from alembic import op
+
+revision: str = "0003"
+down_revision: str | None = "0002"
+branch_labels: str | None = None
+depends_on: str | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "surveys",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("event_id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("case_id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("channel", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("score", sa.Integer(), nullable=False),
+        sa.Column("handoffs", sa.Integer(), nullable=False),
+        sa.Column("first_contact", sa.Boolean(), nullable=False),
+        sa.Column("answered_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("counted_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("replaced_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("event_id"),
+    )
+    with op.batch_alter_table("surveys", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_surveys_case_id"), ["case_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_surveys_counted_at"), ["counted_at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_surveys_replaced_at"), ["replaced_at"], unique=False)
+    op.create_table(
+        "assignments",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("agent_id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("channel", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("assignments", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_assignments_at"), ["at"], unique=False)
+    with op.batch_alter_table("agents", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("busy_since", sa.DateTime(timezone=True), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("agents", schema=None) as batch_op:
+        batch_op.drop_column("busy_since")
+    op.drop_table("assignments")
+    op.drop_table("surveys")
