@@ -52,10 +52,12 @@ COUNTERS: dict[str, frozenset[str]] = {
     "ticketrouter_identity_conflicts_total": frozenset({"reason"}),
     "ticketrouter_csat_responses_total": CSAT_LABELS,
     "ticketrouter_csat_responses_replaced_total": CSAT_LABELS,
+    "ticketrouter_offers_total": frozenset({"channel", "outcome"}),
 }
 HISTOGRAMS: dict[str, frozenset[str]] = {
     "ticketrouter_routing_latency_seconds": frozenset(),
     "ticketrouter_queue_wait_seconds": frozenset(),
+    "ticketrouter_offer_answer_seconds": frozenset({"outcome"}),
 }
 GAUGES: dict[str, frozenset[str]] = {
     "ticketrouter_queue_depth": frozenset({"rule"}),
@@ -89,6 +91,7 @@ ALERTS = frozenset(
         "TicketrouterNoAgentsAvailable",
         "TicketrouterDown",
         "TicketrouterCsatHandoffGap",
+        "TicketrouterOfferLapsesHigh",
     }
 )
 

@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from ticketrouter.adapters.codec import KNOWN_TYPES
 from ticketrouter.adapters.dlq_reasons import DLQ_REASONS
-from ticketrouter.domain.cases import HandoffReason
+from ticketrouter.domain.cases import HandoffReason, OfferOutcome
 from ticketrouter.domain.channels import Channel
 from ticketrouter.domain.decisions import Outcome
 from ticketrouter.domain.events import (
@@ -27,6 +27,7 @@ from ticketrouter.domain.events import (
     FirstContactRevoked,
     HandoffRecorded,
     IdentityConflictReported,
+    OfferEnded,
     ResolutionMatured,
     SurveyCounted,
 )
@@ -37,6 +38,8 @@ from ticketrouter.service_layer.ports import MetricsPort
 
 # Routing is fast when an agent is free; the long tail is queueing and broker lag.
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+# Offers are answered within seconds, or lapse at the timeout (30 s by default).
+OFFER_BUCKETS = (1, 2.5, 5, 10, 15, 20, 30, 45, 60, 120, 300)
 WAIT_BUCKETS = (1, 5, 10, 20, 30, 60, 120, 300, 600, 1200, 1800, 3600)
 QUEUE = "queue"  # the to_team of a handoff that left the case waiting
 OTHER = "other"  # a team or rule outside the configured closed set
@@ -141,6 +144,21 @@ class PrometheusMetrics(MetricsPort):
             "they were counted with (answers in force = responses - replaced)",
             *csat_labels,
         )
+        self.offers = _counter(
+            r,
+            "ticketrouter_offers_total",
+            "Offers (reservations for one agent) by how they ended: accepted, declined, "
+            "lapsed (unanswered) or withdrawn (the agent left), by the channel offered on",
+            "channel",
+            "outcome",
+        )
+        self.offer_answer = Histogram(
+            "ticketrouter_offer_answer_seconds",
+            "Time from an offer to its end, by how it ended",
+            ["outcome"],
+            buckets=OFFER_BUCKETS,
+            registry=r,
+        )
         self.dlq = _counter(
             r,
             "ticketrouter_dlq_messages_total",
@@ -228,6 +246,10 @@ class PrometheusMetrics(MetricsPort):
                 for band, first_contact in _CSAT_STATES:
                     for family in (self.csat, self.csat_replaced):
                         family.labels(channel, str(score), band.value, first_contact)
+            for ended in OfferOutcome:
+                self.offers.labels(channel=channel, outcome=ended.value)
+        for ended in OfferOutcome:
+            self.offer_answer.labels(outcome=ended.value)
         for outcome in Outcome:
             self.decisions.labels(outcome=outcome.value)
         for reason in HandoffReason:
@@ -290,6 +312,9 @@ class PrometheusMetrics(MetricsPort):
                 if earlier is not None:
                     self.csat_replaced.labels(*_csat_labels(earlier)).inc()
                 self.csat.labels(*_csat_labels(answer)).inc()
+            case OfferEnded(channel=channel, outcome=ended, seconds=seconds):
+                self.offers.labels(channel=channel.value, outcome=ended.value).inc()
+                self.offer_answer.labels(outcome=ended.value).observe(seconds)
             case CustomersMerged(manual=manual):
                 self.merges.labels(how="manual" if manual else "auto").inc()
             case IdentityConflictReported(reason=conflict):

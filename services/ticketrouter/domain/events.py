@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ticketrouter.domain.cases import HandoffReason
+from ticketrouter.domain.cases import HandoffReason, OfferOutcome
 from ticketrouter.domain.channels import Channel
 from ticketrouter.domain.decisions import Decision
 from ticketrouter.domain.merging import ConflictReason
@@ -60,6 +60,13 @@ class SurveyCounted:
 
 
 @dataclass(frozen=True, slots=True)
+class OfferEnded:
+    channel: Channel  # the channel the case was offered on
+    outcome: OfferOutcome
+    seconds: float  # from the offer to its answer (or its lapse)
+
+
+@dataclass(frozen=True, slots=True)
 class CustomersMerged:
     manual: bool  # an operator's merge rather than the router's
 
@@ -77,6 +84,7 @@ Event = (
     | FirstContactRevoked
     | ResolutionMatured
     | SurveyCounted
+    | OfferEnded
     | CustomersMerged
     | IdentityConflictReported
 )
