@@ -131,8 +131,6 @@ class AgentRow(SQLModel, table=True):
     presence: str = Field(default="offline", index=True, max_length=16)
     last_assigned_at: datetime | None = _when()
     missed_offers: int = 0  # offers let lapse in a row; too many and they go away
-    # Since when the agent has had work in hand without a pause (null: none in hand).
-    busy_since: datetime | None = _when()
 
 
 class AgentChannelRow(SQLModel, table=True):
@@ -193,17 +191,6 @@ class SurveyRow(SQLModel, table=True):
     answered_at: datetime | None = _when()  # when the customer answered (the event's time)
     counted_at: datetime | None = _when(index=True)
     replaced_at: datetime | None = _when(index=True)
-
-
-class AssignmentRow(SQLModel, table=True):
-    """One row per reservation of an agent's capacity (an offer or an assignment): how
-    work spread over the agents in a recent window. Pruned by the housekeeping tick."""
-
-    __tablename__ = "assignments"
-    id: int | None = Field(default=None, primary_key=True)
-    agent_id: str = Field(max_length=64)
-    channel: str = Field(max_length=16)
-    at: datetime | None = _when(index=True)
 
 
 class TimelineRow(SQLModel, table=True):

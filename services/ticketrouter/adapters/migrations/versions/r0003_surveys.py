@@ -1,13 +1,12 @@
-"""CSAT answers and the spread of work: `surveys`, `assignments` and `agents.busy_since`.
+"""CSAT answers: `surveys`, one row per answer counted, for the CSAT report.
 
 Revision ID: 0003
 Revises: 0002
 Create Date: 2027-01-20
 
-Live PostgreSQL: two new tables and a nullable column without a default (a catalogue
-change, no table rewrite, no long lock). Surveys answered before this revision are not
-counted again: the CSAT series start from zero, as the counters do. Downgrade drops
-the tables and the column; the CSAT report and the fairness gauges it fed stop.
+Live PostgreSQL: a new table, no lock on existing ones. Surveys answered before this
+revision are not counted again: the CSAT figures start from zero, as the counters
+do. Downgrade drops the table; the report's CSAT figures read zero from then on.
 """
 
 from __future__ import annotations
@@ -42,22 +41,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_surveys_case_id"), ["case_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_surveys_counted_at"), ["counted_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_surveys_replaced_at"), ["replaced_at"], unique=False)
-    op.create_table(
-        "assignments",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("agent_id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-        sa.Column("channel", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
-        sa.Column("at", sa.DateTime(timezone=True), nullable=True),
-        sa.PrimaryKeyConstraint("id"),
-    )
-    with op.batch_alter_table("assignments", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_assignments_at"), ["at"], unique=False)
-    with op.batch_alter_table("agents", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("busy_since", sa.DateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("agents", schema=None) as batch_op:
-        batch_op.drop_column("busy_since")
-    op.drop_table("assignments")
     op.drop_table("surveys")
