@@ -23,6 +23,7 @@ from ticketrouter.domain.identity import Identity, IdentityKind
 from ticketrouter.domain.matching import queue_order_key
 from ticketrouter.domain.merging import IdentityConflict, Merge
 from ticketrouter.domain.reports import ChannelStaffing, QueueStat, ResolutionReport
+from ticketrouter.domain.surveys import CsatGroup, SurveyAnswer, csat_report
 from ticketrouter.domain.timeline import EntryKind, TimelineEntry, TimelinePage
 from ticketrouter.service_layer.ports import ConcurrentUpdate, Repository, UnitOfWork
 
@@ -55,6 +56,8 @@ class FakeRepository(Repository):
         self.handoffs: list[tuple[str, str, str | None, str, datetime]] = []
         self.processed: set[str] = set()
         self.resolutions: list[list] = []  # type: ignore[type-arg]
+        # [answer, counted at, replaced at or None]
+        self.surveys: list[list] = []  # type: ignore[type-arg]
         self.entries: list[TimelineEntry] = []
 
     def owners_of(self, identities: Iterable[Identity]) -> dict[Identity, str]:
@@ -373,7 +376,38 @@ class FakeRepository(Repository):
             sum(r[4] for r in rows),
             len(matured),
             sum(1 for r in matured if r[3]),
+            csat_report(self._csat_groups(since, until, channel)),
         )
+
+    def _csat_groups(
+        self, since: datetime, until: datetime, channel: Channel | None
+    ) -> list[CsatGroup]:
+        groups = []
+        for answer, counted, replaced in self.surveys:
+            if channel is not None and answer.channel is not channel:
+                continue
+            for at, sign in ((counted, 1), (replaced, -1)):
+                if at is not None and since <= at < until:
+                    groups.append(
+                        CsatGroup(
+                            answer.channel, answer.score, answer.band, answer.first_contact, sign
+                        )
+                    )
+        return groups
+
+    def current_survey(self, case_id: str) -> SurveyAnswer | None:
+        return next(
+            (a for a, _, replaced in self.surveys if a.case_id == case_id and replaced is None),
+            None,
+        )
+
+    def record_survey(
+        self, answer: SurveyAnswer, now: datetime, replaces: SurveyAnswer | None
+    ) -> None:
+        for survey in self.surveys:
+            if survey[0] == replaces and survey[2] is None:
+                survey[2] = now
+        self.surveys.append([answer, now, None])
 
     def handoffs_of(self, case_id: str) -> list[tuple[str, str | None, str, datetime]]:
         return [(f, t, r, at) for c, f, t, r, at in self.handoffs if c == case_id]

@@ -97,6 +97,17 @@ class Service:
                 return float(line.rsplit(" ", 1)[1])
         raise AssertionError(f"{wanted} not exposed")
 
+    def metric_sum(self, name: str, **labels: str) -> float:
+        """The sum of a family's series that carry these labels (among others)."""
+        total = 0.0
+        for line in self.scrape().splitlines():
+            if not line.startswith(name + "{"):
+                continue
+            series, value = line.rsplit(" ", 1)
+            if all(f'{k}="{v}"' in series for k, v in labels.items()):
+                total += float(value)
+        return total
+
     def add_agent(
         self,
         agent_id: str,

@@ -237,6 +237,9 @@ ALLOWED_LABELS = {
     "how",
     "version",
     "event_type",  # the contract's four types, or "other"
+    "score",  # CSAT 1-5
+    "handoffs",  # 0, 1, 2+
+    "first_contact",
     "le",
 }
 _ID = re.compile(r"[0-9a-f]{32}")

@@ -13,9 +13,11 @@ from ticketrouter.domain.events import (
     FirstContactRevoked,
     HandoffRecorded,
     ResolutionMatured,
+    SurveyCounted,
 )
 from ticketrouter.domain.reports import ChannelStaffing, QueueStat
 from ticketrouter.domain.requirements import Requirements
+from ticketrouter.domain.surveys import SurveyAnswer
 
 T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 
@@ -109,3 +111,23 @@ def test_known_label_values_exist_from_zero() -> None:
     assert (
         _value(registry, "ticketrouter_first_contact_resolutions_matured_total", channel="web") == 0
     )
+
+
+def test_a_replaced_csat_answer_is_counted_again_under_its_own_labels() -> None:
+    registry = CollectorRegistry()
+    metrics = PrometheusMetrics(registry)
+    first = SurveyAnswer("s1", "case-1", Channel.CHAT, 5, 0, True, T0)
+    later = SurveyAnswer("s2", "case-1", Channel.CHAT, 2, 2, False, T0)
+    for event in (SurveyCounted(first), SurveyCounted(later, replaces=first)):
+        metrics.record(event, T0)
+
+    def csat(name: str, answer: SurveyAnswer) -> float:
+        fc = "true" if answer.first_contact else "false"
+        labels = {"score": str(answer.score), "handoffs": answer.band.value}
+        return _value(registry, name, channel="chat", first_contact=fc, **labels)
+
+    assert csat("ticketrouter_csat_responses_total", first) == 1
+    assert csat("ticketrouter_csat_responses_replaced_total", first) == 1
+    assert csat("ticketrouter_csat_responses_total", later) == 1
+    assert later.band.value == "2+"
+    assert csat("ticketrouter_csat_responses_replaced_total", later) == 0

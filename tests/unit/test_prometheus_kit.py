@@ -33,6 +33,7 @@ RUNBOOK_URL = "https://github.com/ticketrouter/ticketrouter/blob/main/deploy/RUN
 
 # The metrics contract: every name the service exposes, as written in PromQL, with its
 # labels (all from closed sets).
+CSAT_LABELS = frozenset({"channel", "score", "handoffs", "first_contact"})
 COUNTERS: dict[str, frozenset[str]] = {
     "ticketrouter_contacts_received_total": frozenset({"channel"}),
     "ticketrouter_routing_decisions_total": frozenset({"outcome"}),
@@ -49,10 +50,14 @@ COUNTERS: dict[str, frozenset[str]] = {
     "ticketrouter_events_with_unknown_fields_total": frozenset({"event_type"}),
     "ticketrouter_customer_merges_total": frozenset({"how"}),
     "ticketrouter_identity_conflicts_total": frozenset({"reason"}),
+    "ticketrouter_csat_responses_total": CSAT_LABELS,
+    "ticketrouter_csat_responses_replaced_total": CSAT_LABELS,
+    "ticketrouter_offers_total": frozenset({"channel", "outcome"}),
 }
 HISTOGRAMS: dict[str, frozenset[str]] = {
     "ticketrouter_routing_latency_seconds": frozenset(),
     "ticketrouter_queue_wait_seconds": frozenset(),
+    "ticketrouter_offer_answer_seconds": frozenset({"outcome"}),
 }
 GAUGES: dict[str, frozenset[str]] = {
     "ticketrouter_queue_depth": frozenset({"rule"}),
@@ -85,6 +90,8 @@ ALERTS = frozenset(
         "TicketrouterNoAgentForQueuedWork",
         "TicketrouterNoAgentsAvailable",
         "TicketrouterDown",
+        "TicketrouterCsatHandoffGap",
+        "TicketrouterOfferLapsesHigh",
     }
 )
 
@@ -228,8 +235,14 @@ def test_rules_only_use_exposed_metrics_and_closed_labels() -> None:
 def test_recording_rules_follow_level_metric_operations() -> None:
     for name in _recorded():
         level, metric, operations = name.split(":")
-        assert level in {"ticketrouter", "ticketrouter_channel"}, name
-        assert metric and operations.endswith("5m"), name
+        # the levels: all, by channel, by handoffs (CSAT), every CSAT label
+        assert level in {
+            "ticketrouter",
+            "ticketrouter_channel",
+            "ticketrouter_handoffs",
+            "ticketrouter_csat",
+        }, name
+        assert metric and operations.endswith(("5m", "1h", "constant")), name
 
 
 def test_dashboard_parses_and_only_uses_exposed_metrics_and_closed_labels() -> None:
@@ -262,6 +275,11 @@ def test_dashboard_shows_every_recording_rule_and_every_exposed_metric() -> None
         "ticketrouter:cases_resolved:rate5m",
         "ticketrouter:fcr_rate:ratio_rate5m",
         "ticketrouter_channel:fcr_rate:ratio_rate5m",
+        # CSAT's building blocks and the alert's threshold
+        "ticketrouter_csat:responses_net:rate1h",
+        "ticketrouter_csat:points_net:rate1h",
+        "ticketrouter:csat_handoff_gap:ratio_rate1h",
+        "ticketrouter:csat_handoff_gap_allowed:constant",
     }
     # directly, or through the recording rules shown (histograms through their quantiles)
     for rule in _rules():

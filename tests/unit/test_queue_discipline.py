@@ -11,7 +11,7 @@ import pytest
 
 from tests.builders import agent, contact
 from tests.fakes import FakeClock, FakeUnitOfWork
-from ticketrouter.domain.cases import Case, CaseStatus
+from ticketrouter.domain.cases import Case, CaseStatus, OfferOutcome
 from ticketrouter.domain.channels import Channel, Presence
 from ticketrouter.domain.commands import (
     AcceptOffer,
@@ -23,7 +23,7 @@ from ticketrouter.domain.commands import (
 )
 from ticketrouter.domain.decisions import Decision, Outcome
 from ticketrouter.domain.errors import ConflictingState
-from ticketrouter.domain.events import CaseRouted, HandoffRecorded
+from ticketrouter.domain.events import CaseRouted, HandoffRecorded, OfferEnded
 from ticketrouter.domain.matching import queue_order_key
 from ticketrouter.domain.plan import ContactFacts, Plan, Step, Strategy
 from ticketrouter.domain.requirements import AuthorityNeed, Requirements
@@ -261,3 +261,40 @@ def test_lapsed_offers_reroute_and_repeated_silence_sets_the_agent_away(uow, clo
     for decision in (a, b):
         case = _case(uow, decision.case_id)
         assert case.status is CaseStatus.QUEUED and case.handoff_count == 0
+
+
+def test_every_offer_ends_once_with_its_outcome_and_the_time_it_stood(uow, clock) -> None:  # type: ignore[no-untyped-def]
+    _add(uow, clock, OFFERS, *(agent(n, {"billing": 2}) for n in ("kim", "lee", "max")))
+    offered = [
+        d
+        for d in _route(uow, clock, OFFERS, *(contact(("email", f"{n}@x.com")) for n in "abc"))
+        if d is not None
+    ]
+    by_agent = {d.agent_id: d.case_id for d in offered}
+    ended: list[OfferEnded] = []
+
+    def run(handler, command) -> None:  # type: ignore[no-untyped-def]
+        with uow:
+            handler(command, uow, clock.now(), OFFERS)
+            ended.extend(e for e in uow.commit() if isinstance(e, OfferEnded))
+
+    clock.advance(seconds=4)
+    run(accept_offer, AcceptOffer(by_agent["kim"], "kim"))
+    clock.advance(seconds=2)
+    run(decline_offer, DeclineOffer(by_agent["lee"], "lee", "busy"))  # goes to kim
+    clock.advance(seconds=3)
+    run(set_presence, SetPresence("max", Presence.OFFLINE))  # max's offer goes to lee
+    clock.advance(seconds=20)
+    with uow:
+        advance_queue(AdvanceQueue(), uow, clock.now(), OFFERS)
+        ended.extend(e for e in uow.commit() if isinstance(e, OfferEnded))
+    # Nobody answers the offers made at 6 s and 9 s; at 29 s both have lapsed, the
+    # older first, each after the time it stood until the tick ended it.
+    assert [(e.outcome, e.seconds) for e in ended] == [
+        (OfferOutcome.ACCEPTED, 4.0),
+        (OfferOutcome.DECLINED, 6.0),
+        (OfferOutcome.WITHDRAWN, 9.0),
+        (OfferOutcome.LAPSED, 23.0),
+        (OfferOutcome.LAPSED, 20.0),
+    ]
+    assert {e.channel for e in ended} == {Channel.EMAIL}

@@ -21,7 +21,7 @@ from ticketrouter.adapters.grpc_errors import (
     timestamp,
 )
 from ticketrouter.adapters.grpc_handlers import BlockingCalls
-from ticketrouter.adapters.messages import case_to_proto, explanation_to_proto
+from ticketrouter.adapters.messages import case_to_proto, csat_to_proto, explanation_to_proto
 from ticketrouter.adapters.short_ids import full_id
 from ticketrouter.bootstrap import App
 from ticketrouter.domain.cases import Case, parse_case_status, parse_handoff_reason
@@ -166,6 +166,7 @@ class RoutingServicer(routing_pb2_grpc.RoutingServiceServicer):
             matured=report.matured,
             first_contact_matured=report.first_contact_matured,
             matured_fcr_rate=report.matured_fcr_rate,
+            csat=csat_to_proto(report.csat),
         )
 
     @grpc_errors

@@ -11,6 +11,7 @@ from ticketrouter.domain.cases import Case
 from ticketrouter.domain.customers import Contact, Customer
 from ticketrouter.domain.decisions import Explanation
 from ticketrouter.domain.requirements import Requirements
+from ticketrouter.domain.surveys import CsatReport, CsatTally
 from ticketrouter.domain.timeline import TimelineEntry
 from ticketrouter.v1 import agents_pb2, customers_pb2, events_pb2, routing_pb2
 
@@ -32,6 +33,20 @@ def requirements_to_proto(req: Requirements, channel: str = "") -> events_pb2.Re
         else:
             message.authority.add(name=need.name, at_least=need.at_least or 0.0)
     return message
+
+
+def _tally(tally: CsatTally) -> routing_pb2.CsatTally:
+    return routing_pb2.CsatTally(responses=tally.responses, points=tally.points, mean=tally.mean)
+
+
+def csat_to_proto(report: CsatReport) -> routing_pb2.CsatReport:
+    return routing_pb2.CsatReport(
+        overall=_tally(report.overall),
+        first_contact=_tally(report.first_contact),
+        handed_off=_tally(report.handed_off),
+        by_channel={c.value: _tally(t) for c, t in report.by_channel.items()},
+        by_handoffs={b.value: _tally(t) for b, t in report.by_handoffs.items()},
+    )
 
 
 def explanation_to_proto(exp: Explanation) -> events_pb2.Explanation:

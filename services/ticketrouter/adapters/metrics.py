@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from ticketrouter.adapters.codec import KNOWN_TYPES
 from ticketrouter.adapters.dlq_reasons import DLQ_REASONS
-from ticketrouter.domain.cases import HandoffReason
+from ticketrouter.domain.cases import HandoffReason, OfferOutcome
 from ticketrouter.domain.channels import Channel
 from ticketrouter.domain.decisions import Outcome
 from ticketrouter.domain.events import (
@@ -27,14 +27,19 @@ from ticketrouter.domain.events import (
     FirstContactRevoked,
     HandoffRecorded,
     IdentityConflictReported,
+    OfferEnded,
     ResolutionMatured,
+    SurveyCounted,
 )
 from ticketrouter.domain.merging import ConflictReason
 from ticketrouter.domain.reports import ChannelStaffing, QueueStat
+from ticketrouter.domain.surveys import SCORES, HandoffBand, SurveyAnswer
 from ticketrouter.service_layer.ports import MetricsPort
 
 # Routing is fast when an agent is free; the long tail is queueing and broker lag.
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+# Offers are answered within seconds, or lapse at the timeout (30 s by default).
+OFFER_BUCKETS = (1, 2.5, 5, 10, 15, 20, 30, 45, 60, 120, 300)
 WAIT_BUCKETS = (1, 5, 10, 20, 30, 60, 120, 300, 600, 1200, 1800, 3600)
 QUEUE = "queue"  # the to_team of a handoff that left the case waiting
 OTHER = "other"  # a team or rule outside the configured closed set
@@ -123,6 +128,37 @@ class PrometheusMetrics(MetricsPort):
             "Handoffs of the cases resolved",
             "channel",
         )
+        # Labels of both CSAT counters: the case's state when the customer answered.
+        csat_labels = ("channel", "score", "handoffs", "first_contact")
+        self.csat = _counter(
+            r,
+            "ticketrouter_csat_responses_total",
+            "CSAT answers counted, by the case's first channel, score (1-5), handoffs "
+            "(0, 1, 2+) and first-contact resolved when the customer answered",
+            *csat_labels,
+        )
+        self.csat_replaced = _counter(
+            r,
+            "ticketrouter_csat_responses_replaced_total",
+            "CSAT answers replaced by a later answer for the same case, under the labels "
+            "they were counted with (answers in force = responses - replaced)",
+            *csat_labels,
+        )
+        self.offers = _counter(
+            r,
+            "ticketrouter_offers_total",
+            "Offers (reservations for one agent) by how they ended: accepted, declined, "
+            "lapsed (unanswered) or withdrawn (the agent left), by the channel offered on",
+            "channel",
+            "outcome",
+        )
+        self.offer_answer = Histogram(
+            "ticketrouter_offer_answer_seconds",
+            "Time from an offer to its end, by how it ended",
+            ["outcome"],
+            buckets=OFFER_BUCKETS,
+            registry=r,
+        )
         self.dlq = _counter(
             r,
             "ticketrouter_dlq_messages_total",
@@ -206,6 +242,14 @@ class PrometheusMetrics(MetricsPort):
                 family.labels(channel=channel)
             self.agents_available.labels(channel=channel)
             self.occupancy.labels(channel=channel)
+            for score in SCORES:
+                for band, first_contact in _CSAT_STATES:
+                    for family in (self.csat, self.csat_replaced):
+                        family.labels(channel, str(score), band.value, first_contact)
+            for ended in OfferOutcome:
+                self.offers.labels(channel=channel, outcome=ended.value)
+        for ended in OfferOutcome:
+            self.offer_answer.labels(outcome=ended.value)
         for outcome in Outcome:
             self.decisions.labels(outcome=outcome.value)
         for reason in HandoffReason:
@@ -264,6 +308,13 @@ class PrometheusMetrics(MetricsPort):
                 self.matured.labels(channel=channel.value).inc()
                 if fcr:
                     self.fcr_matured.labels(channel=channel.value).inc()
+            case SurveyCounted(answer=answer, replaces=earlier):
+                if earlier is not None:
+                    self.csat_replaced.labels(*_csat_labels(earlier)).inc()
+                self.csat.labels(*_csat_labels(answer)).inc()
+            case OfferEnded(channel=channel, outcome=ended, seconds=seconds):
+                self.offers.labels(channel=channel.value, outcome=ended.value).inc()
+                self.offer_answer.labels(outcome=ended.value).observe(seconds)
             case CustomersMerged(manual=manual):
                 self.merges.labels(how="manual" if manual else "auto").inc()
             case IdentityConflictReported(reason=conflict):
@@ -307,6 +358,20 @@ class PrometheusMetrics(MetricsPort):
         for partition, lag in lag_by_partition.items():
             self.consumer_lag.labels(partition=str(partition)).set(lag)
         self._lag_partitions = current
+
+
+# The states an answer can be counted in: first-contact resolved only without handoffs.
+_CSAT_STATES = (
+    (HandoffBand.NONE, "true"),
+    (HandoffBand.NONE, "false"),
+    (HandoffBand.ONE, "false"),
+    (HandoffBand.MORE, "false"),
+)
+
+
+def _csat_labels(answer: SurveyAnswer) -> tuple[str, str, str, str]:
+    first_contact = "true" if answer.first_contact else "false"
+    return answer.channel.value, str(answer.score), answer.band.value, first_contact
 
 
 def _seconds(delta: timedelta) -> float:

@@ -173,6 +173,26 @@ class ResolutionRow(SQLModel, table=True):
     matured_at: datetime | None = _when()
 
 
+class SurveyRow(SQLModel, table=True):
+    """Every survey answer counted, for a CSAT report that matches the counters.
+
+    An answer is counted at `counted_at` under the case's state then (first channel,
+    handoffs, first-contact resolved); a later answer for the same case replaces it:
+    the earlier row gets `replaced_at`, when the counters count it as replaced."""
+
+    __tablename__ = "surveys"
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: str = Field(unique=True, max_length=64)
+    case_id: str = Field(index=True, max_length=64)
+    channel: str = Field(max_length=16)
+    score: int = 0
+    handoffs: int = 0
+    first_contact: bool = False
+    answered_at: datetime | None = _when()  # when the customer answered (the event's time)
+    counted_at: datetime | None = _when(index=True)
+    replaced_at: datetime | None = _when(index=True)
+
+
 class TimelineRow(SQLModel, table=True):
     __tablename__ = "timeline"
     __table_args__ = (Index("ix_timeline_customer_time", "customer_id", "at", "id"),)

@@ -34,6 +34,7 @@ from ticketrouter.adapters.orm import (
     IdentityRow,
     ProcessedEventRow,
     ResolutionRow,
+    SurveyRow,
     TimelineRow,
 )
 from ticketrouter.adapters.records import (
@@ -57,6 +58,7 @@ from ticketrouter.domain.identity import Identity, IdentityKind
 from ticketrouter.domain.merging import IdentityConflict, Merge
 from ticketrouter.domain.reports import ChannelStaffing, QueueStat, ResolutionReport
 from ticketrouter.domain.roster import RosterSnapshot
+from ticketrouter.domain.surveys import CsatGroup, SurveyAnswer, csat_report, handoff_band
 from ticketrouter.domain.timeline import EntryKind, TimelineEntry, TimelinePage
 from ticketrouter.service_layer.ports import ConcurrentUpdate, Repository
 
@@ -90,6 +92,7 @@ class SqlRepository(Repository):
         self._pending_contacts: list[dict[str, Any]] = []
         self._pending_processed: list[dict[str, Any]] = []
         self._pending_timeline: list[dict[str, Any]] = []
+        self._pending_surveys: list[dict[str, Any]] = []
         self._pending_touches: dict[str, datetime] = {}  # agent -> last assignment
         self._known = TransactionCache()
 
@@ -130,6 +133,9 @@ class SqlRepository(Repository):
         if self._pending_timeline:
             self._run(insert(TimelineRow), self._pending_timeline)
             self._pending_timeline = []
+        if self._pending_surveys:
+            self._run(insert(SurveyRow), self._pending_surveys)
+            self._pending_surveys = []
         if self._slot_changes:
             self._write_slot_changes()
 
@@ -646,6 +652,70 @@ class SqlRepository(Repository):
             int(handoffs),
             int(matured),
             int(first_contact_matured),
+            csat_report(self._csat_groups(since, until, channel)),
+        )
+
+    def _csat_groups(
+        self, since: datetime, until: datetime, channel: Channel | None
+    ) -> list[CsatGroup]:
+        groups = []
+        for at, sign in ((col(SurveyRow.counted_at), 1), (col(SurveyRow.replaced_at), -1)):
+            labels = (
+                col(SurveyRow.channel),
+                col(SurveyRow.score),
+                col(SurveyRow.handoffs),
+                col(SurveyRow.first_contact),
+            )
+            query = select(*labels, func.count()).where(at >= since, at < until).group_by(*labels)
+            if channel is not None:
+                query = query.where(col(SurveyRow.channel) == channel.value)
+            groups += [
+                CsatGroup(_CHANNELS[ch], int(score), handoff_band(int(n)), bool(first), sign * k)
+                for ch, score, n, first, k in self._read(query)
+            ]
+        return groups
+
+    def current_survey(self, case_id: str) -> SurveyAnswer | None:
+        row = self._read(
+            select(SurveyRow).where(
+                col(SurveyRow.case_id) == case_id, col(SurveyRow.replaced_at).is_(None)
+            )
+        ).first()
+        if row is None:
+            return None
+        return SurveyAnswer(
+            row.event_id,
+            row.case_id,
+            _CHANNELS[row.channel],
+            row.score,
+            row.handoffs,
+            bool(row.first_contact),
+            utc(row.answered_at) or EPOCH,
+        )
+
+    def record_survey(
+        self, answer: SurveyAnswer, now: datetime, replaces: SurveyAnswer | None
+    ) -> None:
+        if replaces is not None:
+            self._read(
+                update(SurveyRow)
+                .where(
+                    col(SurveyRow.event_id) == replaces.event_id,
+                    col(SurveyRow.replaced_at).is_(None),
+                )
+                .values(replaced_at=now)
+            )
+        self._pending_surveys.append(
+            {
+                "event_id": answer.event_id,
+                "case_id": answer.case_id,
+                "channel": answer.channel.value,
+                "score": answer.score,
+                "handoffs": answer.handoffs,
+                "first_contact": answer.first_contact,
+                "answered_at": answer.answered_at,
+                "counted_at": now,
+            }
         )
 
     def handoffs_of(self, case_id: str) -> list[tuple[str, str | None, str, datetime]]:

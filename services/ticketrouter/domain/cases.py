@@ -32,6 +32,15 @@ class HandoffReason(StrEnum):
     OTHER = "other"
 
 
+class OfferOutcome(StrEnum):
+    """How an offer (a reservation for one agent) ended."""
+
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    LAPSED = "lapsed"  # unanswered until it expired
+    WITHDRAWN = "withdrawn"  # the agent went away or offline with the offer open
+
+
 def parse_case_status(value: str) -> CaseStatus:
     return parse_choice(CaseStatus, value, "status", "status")
 
@@ -104,6 +113,12 @@ class Case:
         self.status = CaseStatus.OFFERED
         self.offer_expires_at = expires_at
         self.queued_at = self.queued_at or now
+
+    def offered_for(self, now: datetime, timeout: timedelta) -> float:
+        """Seconds since the open offer was made (its expiry less the timeout)."""
+        if self.offer_expires_at is None:
+            return 0.0
+        return max(0.0, (now - (self.offer_expires_at - timeout)).total_seconds())
 
     def accept(self, agent_id: str, now: datetime) -> None:
         if self.status is not CaseStatus.OFFERED or self.owner_agent_id != agent_id:

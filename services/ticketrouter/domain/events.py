@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ticketrouter.domain.cases import HandoffReason
+from ticketrouter.domain.cases import HandoffReason, OfferOutcome
 from ticketrouter.domain.channels import Channel
 from ticketrouter.domain.decisions import Decision
 from ticketrouter.domain.merging import ConflictReason
+from ticketrouter.domain.surveys import SurveyAnswer
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +54,19 @@ class ResolutionMatured:
 
 
 @dataclass(frozen=True, slots=True)
+class SurveyCounted:
+    answer: SurveyAnswer
+    replaces: SurveyAnswer | None = None  # the case's earlier answer (see domain.surveys)
+
+
+@dataclass(frozen=True, slots=True)
+class OfferEnded:
+    channel: Channel  # the channel the case was offered on
+    outcome: OfferOutcome
+    seconds: float  # from the offer to its answer (or its lapse)
+
+
+@dataclass(frozen=True, slots=True)
 class CustomersMerged:
     manual: bool  # an operator's merge rather than the router's
 
@@ -69,6 +83,8 @@ Event = (
     | CaseResolved
     | FirstContactRevoked
     | ResolutionMatured
+    | SurveyCounted
+    | OfferEnded
     | CustomersMerged
     | IdentityConflictReported
 )

@@ -11,12 +11,17 @@ Definitions (the same as the metrics):
   resolutions that were first-contact resolved: always within [0, 1], since both
   figures count the same resolutions at the same moment;
 - handoff rate: the share of resolutions whose case had at least one handoff;
-- handoffs per case: handoffs of the resolved cases divided by resolutions.
+- handoffs per case: handoffs of the resolved cases divided by resolutions;
+- CSAT: the answers counted in the window less those replaced in it (see
+  domain.surveys), overall, by first channel, by handoffs, and for first-contact
+  resolved cases beside cases with one or more handoffs.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from ticketrouter.domain.surveys import CsatReport
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +32,7 @@ class ResolutionReport:
     handoffs: int = 0
     matured: int = 0
     first_contact_matured: int = 0
+    csat: CsatReport = field(default_factory=CsatReport)
 
     @property
     def fcr_rate(self) -> float:

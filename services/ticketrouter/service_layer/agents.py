@@ -9,6 +9,7 @@ from ticketrouter.domain.channels import Presence
 from ticketrouter.domain.commands import SetPresence, UpsertAgent
 from ticketrouter.domain.errors import NotFound
 from ticketrouter.service_layer.ports import UnitOfWork
+from ticketrouter.service_layer.queue import withdraw_offers
 from ticketrouter.service_layer.routing import pull_waiting_cases
 from ticketrouter.service_layer.settings import RoutingSettings
 
@@ -29,6 +30,8 @@ def set_presence(
         raise NotFound("agent", cmd.agent_id)
     if cmd.presence is Presence.AVAILABLE:
         pull_waiting_cases(uow, cmd.agent_id, now, settings)
+    elif cmd.presence in (Presence.AWAY, Presence.OFFLINE):
+        withdraw_offers(uow, cmd.agent_id, now, settings)
     return _agent(uow, cmd.agent_id)
 
 

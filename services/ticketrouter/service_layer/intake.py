@@ -17,6 +17,8 @@ from ticketrouter.domain.commands import (
 from ticketrouter.domain.customers import Contact
 from ticketrouter.domain.decisions import Decision
 from ticketrouter.domain.errors import NotFound
+from ticketrouter.domain.events import SurveyCounted
+from ticketrouter.domain.surveys import SurveyAnswer
 from ticketrouter.domain.timeline import EntryKind, TimelineEntry
 from ticketrouter.service_layer.history import note_on_timeline
 from ticketrouter.service_layer.identities import resolve_customer
@@ -57,7 +59,7 @@ def _apply(
         case RecordMessage():
             record_message(command, uow)
         case RecordSurvey():
-            record_survey(command, uow)
+            record_survey(command, uow, now)
         case UpdateCustomer():
             update_customer(command, uow, now, settings)
     return None
@@ -89,11 +91,27 @@ def record_message(command: RecordMessage, uow: UnitOfWork) -> None:
     )
 
 
-def record_survey(command: RecordSurvey, uow: UnitOfWork) -> None:
+def record_survey(command: RecordSurvey, uow: UnitOfWork, now: datetime) -> None:
+    """Count the answer under the case's state now; it replaces the case's earlier
+    answer, unless it is older than that one (see domain.surveys)."""
     case = _existing_case(uow, command.case_id)
+    note_on_timeline(uow, case, EntryKind.CSAT, command.occurred_at, f"{command.csat}/5")
+    answer = SurveyAnswer(
+        command.event_id,
+        case.case_id,
+        case.first_channel,
+        command.csat,
+        case.handoff_count,
+        case.first_contact_resolved,
+        command.occurred_at,
+    )
+    current = uow.repo.current_survey(case.case_id)
+    if current is not None and current.answered_at > answer.answered_at:
+        return
     case.csat = command.csat
     uow.repo.save_case(case)
-    note_on_timeline(uow, case, EntryKind.CSAT, command.occurred_at, f"{command.csat}/5")
+    uow.repo.record_survey(answer, now, current)
+    uow.emit(SurveyCounted(answer, current))
 
 
 def update_customer(

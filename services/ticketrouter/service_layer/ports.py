@@ -19,6 +19,7 @@ from ticketrouter.domain.events import CaseRouted, Event
 from ticketrouter.domain.identity import Identity, IdentityKind
 from ticketrouter.domain.merging import IdentityConflict, Merge
 from ticketrouter.domain.reports import ChannelStaffing, QueueStat, ResolutionReport
+from ticketrouter.domain.surveys import SurveyAnswer
 from ticketrouter.domain.timeline import EntryKind, TimelineEntry, TimelinePage
 
 
@@ -197,7 +198,18 @@ class Repository(abc.ABC):
     def resolution_report(
         self, since: datetime, until: datetime, channel: Channel | None
     ) -> ResolutionReport:
-        """Resolutions with resolved_at in [since, until), and those that matured in it."""
+        """Resolutions with resolved_at in [since, until), those that matured in it, and
+        the CSAT answers counted in it less those replaced in it."""
+
+    @abc.abstractmethod
+    def current_survey(self, case_id: str) -> SurveyAnswer | None:
+        """The case's answer in force (counted and not replaced), if any."""
+
+    @abc.abstractmethod
+    def record_survey(
+        self, answer: SurveyAnswer, now: datetime, replaces: SurveyAnswer | None
+    ) -> None:
+        """Count `answer` at `now`; `replaces`, the answer in force, is marked replaced."""
 
     @abc.abstractmethod
     def handoffs_of(self, case_id: str) -> list[tuple[str, str | None, str, datetime]]: ...

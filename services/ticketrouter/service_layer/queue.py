@@ -8,17 +8,19 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from ticketrouter.domain.cases import Case
+from ticketrouter.domain.cases import Case, CaseStatus, OfferOutcome
 from ticketrouter.domain.channels import Presence
 from ticketrouter.domain.commands import AcceptOffer, AdvanceQueue, DeclineOffer
 from ticketrouter.domain.decisions import Decision, Outcome
 from ticketrouter.domain.errors import NotFound
-from ticketrouter.domain.events import CaseRouted
+from ticketrouter.domain.events import CaseRouted, OfferEnded
 from ticketrouter.domain.timeline import EntryKind
 from ticketrouter.service_layer.history import note_on_timeline
 from ticketrouter.service_layer.ports import UnitOfWork
 from ticketrouter.service_layer.routing import route_case
 from ticketrouter.service_layer.settings import RoutingSettings
+
+OPEN_OFFERS = 1000  # more than any agent's capacity: every offer an agent holds
 
 
 def advance_queue(
@@ -47,7 +49,9 @@ def accept_offer(
     cmd: AcceptOffer, uow: UnitOfWork, now: datetime, settings: RoutingSettings
 ) -> Case:
     case = _case(uow, cmd.case_id)
+    answered = _ended(case, OfferOutcome.ACCEPTED, now, settings)
     case.accept(cmd.agent_id, now)
+    uow.emit(answered)
     uow.repo.reset_missed_offers(cmd.agent_id)
     uow.repo.save_case(case)
     note_on_timeline(uow, case, EntryKind.ASSIGNED, now, f"{cmd.agent_id} accepted the offer")
@@ -58,14 +62,26 @@ def decline_offer(
     cmd: DeclineOffer, uow: UnitOfWork, now: datetime, settings: RoutingSettings
 ) -> Case:
     case = _case(uow, cmd.case_id)
-    _end_offer(uow, case, cmd.agent_id, now, f"declined: {cmd.reason or 'no reason'}")
+    _end_offer(
+        uow, case, cmd.agent_id, now, settings, OfferOutcome.DECLINED, cmd.reason or "no reason"
+    )
     _reroute(uow, case, now, settings)
     return case
 
 
+def withdraw_offers(
+    uow: UnitOfWork, agent_id: str, now: datetime, settings: RoutingSettings
+) -> None:
+    """The agent went away or offline: the offers they hold go to someone else now
+    rather than lapsing on an empty desk."""
+    for case in uow.repo.list_cases(agent_id, CaseStatus.OFFERED, OPEN_OFFERS):
+        _end_offer(uow, case, agent_id, now, settings, OfferOutcome.WITHDRAWN, "agent left")
+        _reroute(uow, case, now, settings)
+
+
 def _lapse(uow: UnitOfWork, case: Case, now: datetime, settings: RoutingSettings) -> Decision:
     agent_id = case.owner_agent_id or ""
-    _end_offer(uow, case, agent_id, now, "lapsed")
+    _end_offer(uow, case, agent_id, now, settings, OfferOutcome.LAPSED)
     if uow.repo.note_missed_offer(agent_id) >= settings.max_missed_offers:
         # Nobody is answering that desk: stop offering them work until they are back
         # (before routing again, so no other case goes to them meanwhile).
@@ -75,11 +91,30 @@ def _lapse(uow: UnitOfWork, case: Case, now: datetime, settings: RoutingSettings
     return _reroute(uow, case, now, settings)
 
 
-def _end_offer(uow: UnitOfWork, case: Case, agent_id: str, now: datetime, why: str) -> None:
+def _end_offer(
+    uow: UnitOfWork,
+    case: Case,
+    agent_id: str,
+    now: datetime,
+    settings: RoutingSettings,
+    outcome: OfferOutcome,
+    why: str = "",
+) -> None:
     """The offer ends without the agent ever owning the case, so no handoff counts."""
+    ended = _ended(case, outcome, now, settings)
     case.withdraw_offer(agent_id)
     uow.repo.release_capacity(agent_id, case.channel)
-    note_on_timeline(uow, case, EntryKind.DECLINED, now, f"offer to {agent_id} {why}")
+    detail = f"offer to {agent_id} {outcome.value}" + (f": {why}" if why else "")
+    note_on_timeline(uow, case, EntryKind.DECLINED, now, detail)
+    uow.emit(ended)
+
+
+def _ended(
+    case: Case, outcome: OfferOutcome, now: datetime, settings: RoutingSettings
+) -> OfferEnded:
+    # The offer's start is its expiry less the timeout in force: a timeout changed while
+    # offers are open moves their answer times by the change.
+    return OfferEnded(case.channel, outcome, case.offered_for(now, settings.offer_timeout))
 
 
 def _reroute(uow: UnitOfWork, case: Case, now: datetime, settings: RoutingSettings) -> Decision:
