@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select
 from sqlmodel import SQLModel
 
 from tests.builders import RULES_FILE, agent, contact, rules
@@ -86,10 +86,13 @@ def route_a_day(db: Database) -> None:
 
 
 def row_counts(db: Database) -> dict[str, int]:
+    """Rows of each table the database has (a baseline lacks later releases' tables)."""
     with db.writer.connect() as connection:
+        present = set(inspect(connection).get_table_names())
         return {
             name: int(connection.execute(select(func.count()).select_from(table)).scalar_one())
             for name, table in SQLModel.metadata.tables.items()
+            if name in present
         }
 
 
@@ -109,7 +112,9 @@ def test_an_upgrade_keeps_every_row_and_routing_goes_on(db: Database, scripts: P
     state = prepare_schema(db.writer, auto_migrate=True, scripts=scripts)
 
     assert state.at_head
-    assert row_counts(db) == before
+    after = row_counts(db)
+    assert {name: after[name] for name in before} == before
+    assert set(after) == set(SQLModel.metadata.tables), "the upgrade made every table"
     returning = owner_of(db, "p1@x.com")
     at = T0 + timedelta(hours=1)
     with SqlUnitOfWork(db.writer) as uow:
