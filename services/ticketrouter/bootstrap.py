@@ -12,6 +12,7 @@ from prometheus_client import CollectorRegistry
 from ticketrouter.adapters.agent_profiles import AgentProfiles
 from ticketrouter.adapters.codec import encode_decision
 from ticketrouter.adapters.database import Database, connect, is_transient
+from ticketrouter.adapters.fairness_reader import read_agent_work
 from ticketrouter.adapters.feed import AssignmentFeed
 from ticketrouter.adapters.metrics import PrometheusMetrics
 from ticketrouter.adapters.policy_store import SqlPolicyVersions
@@ -23,6 +24,7 @@ from ticketrouter.domain.commands import AdvanceQueue, MatureResolutions
 from ticketrouter.domain.context import ContextLimits
 from ticketrouter.domain.errors import InvalidField, parse_choice
 from ticketrouter.domain.events import CaseRouted, Event
+from ticketrouter.domain.fairness import fairness_figures
 from ticketrouter.domain.identity import IdentityKind
 from ticketrouter.domain.merging import IdentityPolicy
 from ticketrouter.domain.policy import Policy
@@ -107,8 +109,13 @@ class App:
 
     def refresh_gauges(self) -> None:
         """Gauges come from the database, so every process (and a restart) agrees."""
+        now = self.clock.now()
         with self.read_uow() as uow:
-            self.metrics.set_gauges(uow.repo.queue_stats(self.clock.now()), uow.repo.staffing())
+            self.metrics.set_gauges(uow.repo.queue_stats(now), uow.repo.staffing())
+            work = read_agent_work(
+                uow.repo.session.connection().execute, now - self.settings.fairness_window
+            )
+        self.metrics.set_fairness(fairness_figures(work, now, self.metrics.team_label))
 
     def reload_policy(self, applied: Policy | None = None) -> bool:
         """Route with the policy version now in force, if another one was applied (by

@@ -47,6 +47,8 @@ class Settings:
     metrics_address: str = "127.0.0.1:9464"
     rules_file: Path = DEFAULT_RULES
     fcr_window: timedelta = timedelta(days=7)
+    # The window the fairness gauges count each agent's assignments over.
+    fairness_window: timedelta = timedelta(hours=1)
     default_region: str = "US"
     # The closed set of team names that label handoff metrics (others count as "other").
     teams: tuple[str, ...] = ("billing", "orders", "technical", "security", "care", "support")
@@ -219,6 +221,7 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         metrics_address=get("TICKETROUTER_METRICS_ADDRESS") or d.metrics_address,
         rules_file=Path(get("TICKETROUTER_RULES_FILE") or d.rules_file),
         fcr_window=timedelta(days=_int(env, "TICKETROUTER_FCR_WINDOW_DAYS", 7)),
+        fairness_window=timedelta(minutes=_int(env, "TICKETROUTER_FAIRNESS_WINDOW_MINUTES", 60)),
         default_region=(get("TICKETROUTER_DEFAULT_REGION") or d.default_region).upper(),
         teams=_csv(env, "TICKETROUTER_TEAMS") or d.teams,
         log_level=(get("TICKETROUTER_LOG_LEVEL") or d.log_level).upper(),
@@ -265,6 +268,7 @@ def to_env(settings: Settings) -> dict[str, str]:
         "TICKETROUTER_METRICS_ADDRESS": s.metrics_address,
         "TICKETROUTER_RULES_FILE": str(s.rules_file),
         "TICKETROUTER_FCR_WINDOW_DAYS": str(s.fcr_window.days),
+        "TICKETROUTER_FAIRNESS_WINDOW_MINUTES": str(int(s.fairness_window.total_seconds() // 60)),
         "TICKETROUTER_DEFAULT_REGION": s.default_region,
         "TICKETROUTER_TEAMS": ",".join(s.teams),
         "TICKETROUTER_LOG_LEVEL": s.log_level,

@@ -29,3 +29,15 @@ def test_open_cases_of_a_batch_of_customers_use_the_customer_index(
 ) -> None:
     plan = _plan(sqlite_database.writer, queries.open_cases_of(["c1", "c2"]))
     assert "SCAN cases" not in plan, plan
+
+
+def test_the_assignments_of_the_fairness_window_use_the_assigned_at_index(
+    sqlite_database: Database,
+) -> None:
+    from datetime import UTC, datetime
+
+    from ticketrouter.adapters.fairness_reader import ASSIGNED_SINCE
+
+    statement = ASSIGNED_SINCE.params(since=datetime(2027, 1, 26, tzinfo=UTC))
+    plan = _plan(sqlite_database.writer, statement)
+    assert "ix_cases_assigned_at" in plan, plan

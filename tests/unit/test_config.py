@@ -27,6 +27,7 @@ EVERY_FIELD_CHANGED = Settings(
     metrics_address="0.0.0.0:7001",
     rules_file=Path("/etc/ticketrouter/policy.yaml"),
     fcr_window=timedelta(days=3),
+    fairness_window=timedelta(minutes=90),
     default_region="GB",
     teams=("billing", "care"),
     log_level="DEBUG",

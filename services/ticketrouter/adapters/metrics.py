@@ -12,6 +12,8 @@ from datetime import datetime, timedelta
 from importlib import metadata
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeHistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from ticketrouter.adapters.codec import KNOWN_TYPES
 from ticketrouter.adapters.dlq_reasons import DLQ_REASONS
@@ -30,6 +32,12 @@ from ticketrouter.domain.events import (
     OfferEnded,
     ResolutionMatured,
     SurveyCounted,
+)
+from ticketrouter.domain.fairness import (
+    NO_SPREAD,
+    OCCUPANCY_BUCKETS,
+    FairnessFigures,
+    OccupancyDistribution,
 )
 from ticketrouter.domain.merging import ConflictReason
 from ticketrouter.domain.reports import ChannelStaffing, QueueStat
@@ -214,6 +222,35 @@ class PrometheusMetrics(MetricsPort):
             "Load over capacity of the available agents",
             "channel",
         )
+        self.occupancy_spread = _OccupancyCollector()
+        r.register(self.occupancy_spread)
+        self.team_gini = _gauge(
+            r,
+            "ticketrouter_team_assignment_gini",
+            "Gini coefficient of the assignments per agent over the fairness window, by "
+            "team (0: all equal; agents on shift without an assignment count as zero)",
+            "team",
+        )
+        self.team_busiest = _gauge(
+            r,
+            "ticketrouter_team_assignment_busiest_to_median_ratio",
+            "Assignments of the team's busiest agent over the fairness window, over the "
+            "team's median (a median under 1 counts as 1)",
+            "team",
+        )
+        self.team_agents = _gauge(
+            r,
+            "ticketrouter_team_agents_counted",
+            "Agents the team's assignment spread counts: on shift, or assigned in the window",
+            "team",
+        )
+        self.team_longest_busy = _gauge(
+            r,
+            "ticketrouter_team_longest_busy_seconds",
+            "How long the team's agent longest at work without a pause (some slot "
+            "holding work all along) has been so",
+            "team",
+        )
         self.consumer_lag = _gauge(
             r, "ticketrouter_consumer_lag", "Events not yet processed, by partition", "partition"
         )
@@ -266,6 +303,9 @@ class PrometheusMetrics(MetricsPort):
         for from_team in teams:
             for to_team in [*teams, QUEUE]:
                 self.team_handoffs.labels(from_team=from_team, to_team=to_team)
+        for team in teams:
+            for gauge in self._team_families():
+                gauge.labels(team=team)
         for rule in self._rule_labels():
             self.queue_depth.labels(rule=rule)
             self.longest_wait.labels(rule=rule)
@@ -274,8 +314,12 @@ class PrometheusMetrics(MetricsPort):
     def _rule_labels(self) -> list[str]:
         return [*sorted(self.rules), OTHER]
 
-    def _team(self, team: str) -> str:
+    def team_label(self, team: str) -> str:
+        """The label a team counts under: configured teams by name, others as one."""
         return team if team in self.teams else OTHER
+
+    def _team_families(self) -> tuple[Gauge, ...]:
+        return (self.team_gini, self.team_busiest, self.team_agents, self.team_longest_busy)
 
     def record(self, event: Event, now: datetime) -> None:
         match event:
@@ -292,8 +336,8 @@ class PrometheusMetrics(MetricsPort):
             case HandoffRecorded(reason=reason, from_team=from_team, to_team=to_team):
                 self.handoffs.labels(reason=reason.value).inc()
                 self.team_handoffs.labels(
-                    from_team=self._team(from_team),
-                    to_team=self._team(to_team) if to_team else QUEUE,
+                    from_team=self.team_label(from_team),
+                    to_team=self.team_label(to_team) if to_team else QUEUE,
                 ).inc()
             case CaseResolved(channel=channel, first_contact_resolved=fcr, handoffs=handoffs):
                 self.resolved.labels(channel=channel.value).inc()
@@ -347,6 +391,17 @@ class PrometheusMetrics(MetricsPort):
             self.agents_available.labels(channel=channel.value).set(staffed.available)
             self.occupancy.labels(channel=channel.value).set(staffed.occupancy)
 
+    def set_fairness(self, figures: FairnessFigures) -> None:
+        """Occupancy by channel and the spread of work by team, as recomputed from the
+        database; teams and channels without agents read zero."""
+        self.occupancy_spread.distributions = dict(figures.occupancy)
+        for team in [*sorted(self.teams), OTHER]:
+            spread = figures.teams.get(team, NO_SPREAD)
+            self.team_gini.labels(team=team).set(spread.gini)
+            self.team_busiest.labels(team=team).set(spread.busiest_to_median)
+            self.team_agents.labels(team=team).set(spread.agents)
+            self.team_longest_busy.labels(team=team).set(spread.longest_busy_seconds)
+
     def set_batch_age(self, seconds: float) -> None:
         self.batch_age.set(seconds)
 
@@ -358,6 +413,34 @@ class PrometheusMetrics(MetricsPort):
         for partition, lag in lag_by_partition.items():
             self.consumer_lag.labels(partition=str(partition)).set(lag)
         self._lag_partitions = current
+
+
+class _OccupancyCollector(Collector):
+    """The available agents' occupancy by channel, as a gauge histogram: a snapshot of
+    how many agents are at or below each occupancy, replaced at each refresh (a
+    histogram that accumulates would count the same agents every refresh)."""
+
+    def __init__(self) -> None:
+        self.distributions: dict[Channel, OccupancyDistribution] = {}
+
+    def collect(self) -> list[Metric]:
+        family = GaugeHistogramMetricFamily(
+            "ticketrouter_agent_occupancy_distribution_ratio",
+            "Available agents by their load over capacity on a channel they work "
+            "(bucket le: agents at or below that occupancy)",
+            labels=["channel"],
+        )
+        for channel in Channel:
+            spread = self.distributions.get(channel, OccupancyDistribution())
+            buckets = [
+                (str(edge), n) for edge, n in zip(OCCUPANCY_BUCKETS, spread.counts, strict=True)
+            ]
+            family.add_metric(
+                [channel.value],
+                [*buckets, ("+Inf", spread.total)],
+                gsum_value=spread.occupancy_sum,
+            )
+        return [family]
 
 
 # The states an answer can be counted in: first-contact resolved only without handoffs.

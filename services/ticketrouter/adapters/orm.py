@@ -75,6 +75,8 @@ class CaseRow(SQLModel, table=True):
         Index("ix_cases_queue", "status", "queue_rank"),
         Index("ix_cases_next_step", "status", "next_step_at"),
         Index("ix_cases_offer_expiry", "status", "offer_expires_at"),
+        # The fairness gauges count the assignments of a recent window (fairness_reader).
+        Index("ix_cases_assigned_at", "assigned_at", "owner_agent_id"),
     )
     id: str = Field(primary_key=True, max_length=64)
     customer_id: str = Field(max_length=64)
@@ -131,6 +133,9 @@ class AgentRow(SQLModel, table=True):
     presence: str = Field(default="offline", index=True, max_length=16)
     last_assigned_at: datetime | None = _when()
     missed_offers: int = 0  # offers let lapse in a row; too many and they go away
+    # Since when some slot of the agent's has held work without a pause (null: idle),
+    # kept at commit with last_assigned_at (queries.SETTLE_AGENT).
+    busy_since: datetime | None = _when()
 
 
 class AgentChannelRow(SQLModel, table=True):

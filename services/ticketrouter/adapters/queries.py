@@ -7,10 +7,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import (
+    DateTime,
     Select,
     String,
     and_,
     bindparam,
+    case,
     cast,
     exists,
     func,
@@ -172,10 +174,22 @@ RELEASE_SLOT = (
     .values(load=slots.c.load - 1)
 )
 
-TOUCH_AGENT = (
+_WHEN = DateTime(timezone=True)
+_TOUCHED_AT = bindparam("last_assigned_at", type_=_WHEN)  # null: the agent only freed a slot
+_IN_HAND = exists().where(slots.c.agent_id == agents.c.id, slots.c.load > 0)
+
+# At commit, once per agent who took or freed a slot (see flush_all): the time of their
+# last assignment, and since when they have had work in hand without a pause. The
+# stretch begins at the first reservation after an idle moment, is kept while any slot
+# holds work, and ends when the last one frees; read from the slots the transaction
+# has written, so it holds whatever order the batch took and freed them in.
+SETTLE_AGENT = (
     update(agents)
     .where(agents.c.id == bindparam("b_agent_id"))
-    .values(last_assigned_at=bindparam("last_assigned_at"))
+    .values(
+        last_assigned_at=func.coalesce(_TOUCHED_AT, agents.c.last_assigned_at),
+        busy_since=case((_IN_HAND, func.coalesce(agents.c.busy_since, _TOUCHED_AT)), else_=None),
+    )
 )
 
 

@@ -94,6 +94,7 @@ class SqlRepository(Repository):
         self._pending_timeline: list[dict[str, Any]] = []
         self._pending_surveys: list[dict[str, Any]] = []
         self._pending_touches: dict[str, datetime] = {}  # agent -> last assignment
+        self._pending_releases: set[str] = set()  # agents who freed a slot
         self._known = TransactionCache()
 
     def _run(self, statement: Any, params: Any = None) -> Any:
@@ -140,21 +141,22 @@ class SqlRepository(Repository):
             self._write_slot_changes()
 
     def flush_all(self) -> None:
-        """flush, and the agents' last-assignment times, which are written only here,
-        when the unit of work commits: in agent order, once per transaction, so two
-        workers touching the same agents queue for each other's commit instead of
-        deadlocking (a touch written by an earlier flush of the batch would hold an
-        agent row out of order, while the batch goes on to reserve and release)."""
+        """flush, and the agents' last-assignment times and busy stretches, which are
+        written only here, when the unit of work commits: in agent order, once per
+        transaction, so two workers touching the same agents queue for each other's
+        commit instead of deadlocking (a touch written by an earlier flush of the batch
+        would hold an agent row out of order, while the batch goes on to reserve and
+        release)."""
         self.flush()
-        if self._pending_touches:
+        settled = sorted(self._pending_touches.keys() | self._pending_releases)
+        if settled:
+            touches = self._pending_touches
             self._run(
-                queries.TOUCH_AGENT,
-                [
-                    {"b_agent_id": a, "last_assigned_at": t}
-                    for a, t in sorted(self._pending_touches.items())
-                ],
+                queries.SETTLE_AGENT,
+                [{"b_agent_id": a, "last_assigned_at": touches.get(a)} for a in settled],
             )
             self._pending_touches = {}
+            self._pending_releases = set()
 
     def _write_slot_changes(self) -> None:
         """Each changed slot row in one statement, in agent order, applied only to the
@@ -903,6 +905,7 @@ class SqlRepository(Repository):
         self._available.set_load(agent_id, channel, new_load)
 
     def release_capacity(self, agent_id: str, channel: Channel) -> None:
+        self._pending_releases.add(agent_id)
         cached = self._available.get(agent_id) if self._available is not None else None
         if not self._postgres and cached is not None:
             load = cached.load.get(channel, 0)
