@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from prometheus_client import CollectorRegistry
 
 from ticketrouter.adapters.agent_profiles import AgentProfiles
-from ticketrouter.adapters.codec import encode_decision
+from ticketrouter.adapters.codec import decision_to_proto, encode_decision
 from ticketrouter.adapters.database import Database, connect, is_transient
 from ticketrouter.adapters.fairness_reader import read_agent_work
 from ticketrouter.adapters.feed import AssignmentFeed
@@ -84,8 +84,14 @@ class App:
         now = self.clock.now()
         for event in events:
             self.metrics.record(event, now)
-            if isinstance(event, CaseRouted):
-                self.feed.publish(event.decision)
+            # Desks of this process at once, without waiting for the topic's echo
+            # (which the feed then recognises); a process without desks closed it.
+            if (
+                isinstance(event, CaseRouted)
+                and event.decision.agent_id is not None
+                and not self.feed.closed
+            ):
+                self.feed.publish(decision_to_proto(event.decision))
 
     def advance_queue(self) -> None:
         """Fire the routing steps that are due and re-route lapsed offers. Every process

@@ -20,7 +20,7 @@ from tests.builders import RULES_FILE
 from tests.fakes import FakeClock
 from ticketrouter.bootstrap import App, bootstrap
 from ticketrouter.config import Settings
-from ticketrouter.domain.decisions import Decision, Outcome
+from ticketrouter.domain.decisions import Outcome
 from ticketrouter.entrypoints.demo.casework import CaseWork
 from ticketrouter.entrypoints.demo.console import Directory
 from ticketrouter.entrypoints.demo.desk import CaseSchedule, work
@@ -70,7 +70,7 @@ def rig(tmp_path: Path) -> Iterator[Rig]:
 
 def test_the_demo_traffic_shows_a_contact_center_in_steady_state(rig: Rig) -> None:
     routing, agents = routing_stub(rig.channel), agent_stub(rig.channel)
-    assignments: queue.Queue[Decision | None] = queue.Queue()
+    assignments: queue.Queue[events_pb2.RoutingDecision | None] = queue.Queue()
     rig.app.feed.subscribe(None, assignments.put_nowait)
     log_on(agents, demo_agents())
     traffic = Traffic(demo_people(), random.Random(SEED))
@@ -89,13 +89,13 @@ def test_the_demo_traffic_shows_a_contact_center_in_steady_state(rig: Rig) -> No
         """What the demo's assignment stream does with each decision the router made."""
         while not assignments.empty():
             decision = assignments.get_nowait()
-            assert decision is not None and decision.agent_id is not None
+            assert decision is not None and decision.agent_id
             schedule.take(
                 decision.case_id,
                 decision.agent_id,
                 decision.topic,
                 elapsed(),
-                confirmed=decision.outcome is Outcome.REJOINED_CASE,
+                confirmed=decision.outcome == Outcome.REJOINED_CASE,
             )
 
     def work_until(moment: float) -> None:

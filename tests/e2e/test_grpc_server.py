@@ -87,3 +87,17 @@ def test_stopping_ends_open_desk_streams_so_they_reconnect_elsewhere(
     assert err.code() is grpc.StatusCode.UNAVAILABLE
     assert "shutting down; reconnect" in (err.details() or "")
     assert any("desk streams are ended" in r.getMessage() for r in caplog.records)
+
+
+def test_resuming_a_desk_needs_its_agent(service: Service) -> None:
+    """Only an agent's own decisions are held for a reconnect, so the call says so."""
+    stream = service.routing.WatchAssignments(
+        routing_pb2.WatchAssignmentsRequest(after_decision_id="d1"), timeout=10
+    )
+    try:
+        list(stream)
+    except grpc.RpcError as err:
+        assert err.code() is grpc.StatusCode.INVALID_ARGUMENT
+        assert (err.details() or "").startswith("after_decision_id:")
+    else:
+        raise AssertionError("after_decision_id without agent_id must be refused")

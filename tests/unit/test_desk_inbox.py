@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from datetime import UTC, datetime
 
 import grpc
 import pytest
@@ -13,31 +12,16 @@ import pytest
 from ticketrouter.adapters.desk_inbox import DeskInbox
 from ticketrouter.adapters.feed import AssignmentFeed
 from ticketrouter.adapters.grpc_errors import Abort
-from ticketrouter.domain.channels import Channel
-from ticketrouter.domain.decisions import Decision, Explanation, Outcome
-from ticketrouter.domain.requirements import Requirements
-
-T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
+from ticketrouter.v1.events_pb2 import RoutingDecision
 
 
-def decision(number: int, agent_id: str = "ana") -> Decision:
-    return Decision(
-        f"d{number}",
-        f"e{number}",
-        f"case-{number}",
-        "customer",
-        Outcome.ASSIGNED,
-        agent_id,
-        Channel.CHAT,
-        "t",
-        0,
-        Explanation("r", Requirements(), Channel.CHAT),
-        T0,
-        T0,
+def decision(number: int, agent_id: str = "ana") -> RoutingDecision:
+    return RoutingDecision(
+        decision_id=f"d{number}", case_id=f"case-{number}", outcome="assigned", agent_id=agent_id
     )
 
 
-def published_from_a_thread(feed: AssignmentFeed, decisions: list[Decision]) -> None:
+def published_from_a_thread(feed: AssignmentFeed, decisions: list[RoutingDecision]) -> None:
     thread = threading.Thread(target=lambda: [feed.publish(d) for d in decisions])
     thread.start()
     thread.join()

@@ -15,7 +15,7 @@ import contextlib
 import grpc
 
 from ticketrouter.adapters.grpc_errors import Abort
-from ticketrouter.domain.decisions import Decision
+from ticketrouter.v1.events_pb2 import RoutingDecision
 
 DESK_BUFFER = 1000
 
@@ -24,18 +24,18 @@ class DeskInbox:
     def __init__(self, loop: asyncio.AbstractEventLoop, capacity: int = DESK_BUFFER) -> None:
         self._loop = loop
         self._capacity = capacity
-        self._waiting: collections.deque[Decision] = collections.deque()
+        self._waiting: collections.deque[RoutingDecision] = collections.deque()
         self._arrived = asyncio.Event()
         self._closing = False
         self._overflowed = False
 
-    def deliver(self, decision: Decision | None) -> None:
+    def deliver(self, decision: RoutingDecision | None) -> None:
         """From any thread; None: the server is stopping."""
         # A loop that closed has no stream left to feed.
         with contextlib.suppress(RuntimeError):
             self._loop.call_soon_threadsafe(self._put, decision)
 
-    def _put(self, decision: Decision | None) -> None:
+    def _put(self, decision: RoutingDecision | None) -> None:
         if decision is None:
             self._closing = True
         elif len(self._waiting) >= self._capacity:
@@ -44,7 +44,7 @@ class DeskInbox:
             self._waiting.append(decision)
         self._arrived.set()
 
-    async def next(self) -> Decision:
+    async def next(self) -> RoutingDecision:
         """The next decision, or an Abort ending the stream."""
         while True:
             if self._closing:

@@ -269,11 +269,20 @@ class RoutingServicer(routing_pb2_grpc.RoutingServiceServicer):
     async def WatchAssignments(
         self, request: routing_pb2.WatchAssignmentsRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[routing_pb2.Assignment]:
+        if request.after_decision_id and not request.agent_id:
+            invalid("after_decision_id", "needs agent_id: a desk resumes its own agent's stream")
         # On the event loop: a waiting desk costs no thread; only the case lookup of
         # each assignment goes to the database threads.
         inbox = DeskInbox(asyncio.get_running_loop())
-        token = self.app.feed.subscribe(request.agent_id or None, inbox.deliver)
+        subscription = self.app.feed.subscribe(
+            request.agent_id or None, inbox.deliver, request.after_decision_id
+        )
         try:
+            # Headers now, not with the first assignment: a desk that has them knows
+            # it misses nothing routed from here on.
+            await context.send_initial_metadata(())
+            if subscription.gap:
+                yield routing_pb2.Assignment(gap=True)
             while True:
                 decision = await inbox.next()
                 try:
@@ -286,6 +295,6 @@ class RoutingServicer(routing_pb2_grpc.RoutingServiceServicer):
                     raise Abort(
                         grpc.StatusCode.UNAVAILABLE, "database unavailable, reconnect"
                     ) from None
-                yield routing_pb2.Assignment(decision=decision_to_proto(decision), case=case)
+                yield routing_pb2.Assignment(decision=decision, case=case)
         finally:
-            self.app.feed.unsubscribe(token)
+            self.app.feed.unsubscribe(subscription.token)

@@ -15,6 +15,7 @@ from typing import Self
 from prometheus_client import CollectorRegistry, start_http_server
 
 from ticketrouter.adapters.broker import EmbeddedBroker
+from ticketrouter.adapters.decision_topic import DecisionTopicReader
 from ticketrouter.adapters.grpc_health import HealthBoard
 from ticketrouter.adapters.kafka import OutboxRelay, create_consumer, create_producer, ensure_topics
 from ticketrouter.bootstrap import App, bootstrap
@@ -106,10 +107,18 @@ class Runtime:
             self._stack.callback(_close_in_background, http_server)
             self.metrics_port = int(http_server.server_address[1])
         if self.with_grpc:
+            # Desks hear of every process's decisions from the topic (see
+            # adapters/decision_topic.py), read from here on, before a desk can call.
+            reader = DecisionTopicReader(
+                self.bootstrap_servers, settings.decisions_topic, self.app.feed
+            ).start()
+            self._stack.callback(reader.stop)
             self._server, self.grpc_port, self._health = create_server(
                 self.app, settings.grpc_address, security=ServerSecurity.from_settings(settings)
             )
             self._server.start()
+        else:
+            self.app.feed.close()  # no desks here: nothing to hand on or remember
         self._start_thread("housekeeping", lambda: self._housekeeping(relay))
         if self.with_worker:
             consumer = create_consumer(
