@@ -67,11 +67,25 @@ GAUGES: dict[str, frozenset[str]] = {
     "ticketrouter_consumer_lag": frozenset({"partition"}),
     "ticketrouter_worker_batch_age_seconds": frozenset(),
     "ticketrouter_build_info": frozenset({"version"}),
+    # fairness to agents, by team (the TICKETROUTER_TEAMS set and "other")
+    "ticketrouter_team_assignment_gini": frozenset({"team"}),
+    "ticketrouter_team_assignment_busiest_to_median_ratio": frozenset({"team"}),
+    "ticketrouter_team_agents_counted": frozenset({"team"}),
+    "ticketrouter_team_longest_busy_seconds": frozenset({"team"}),
+}
+# Snapshots replaced at each refresh: buckets, a count and a sum that are gauges.
+GAUGE_HISTOGRAMS: dict[str, frozenset[str]] = {
+    "ticketrouter_agent_occupancy_distribution_ratio": frozenset({"channel"}),
 }
 HISTOGRAM_SERIES = {f"{h}{s}" for h in HISTOGRAMS for s in ("_bucket", "_sum", "_count")}
-EXPOSED = frozenset(COUNTERS) | frozenset(GAUGES) | HISTOGRAM_SERIES
+GAUGE_HISTOGRAM_SERIES = {
+    f"{h}{s}" for h in GAUGE_HISTOGRAMS for s in ("_bucket", "_gsum", "_gcount")
+}
+EXPOSED = frozenset(COUNTERS) | frozenset(GAUGES) | HISTOGRAM_SERIES | GAUGE_HISTOGRAM_SERIES
 # Labels a query may group or match on: the closed sets, plus Prometheus' own.
-LABELS = frozenset().union(*COUNTERS.values(), *HISTOGRAMS.values(), *GAUGES.values()) | {
+LABELS = frozenset().union(
+    *COUNTERS.values(), *HISTOGRAMS.values(), *GAUGES.values(), *GAUGE_HISTOGRAMS.values()
+) | {
     "le",
     "job",
     "instance",
@@ -223,7 +237,7 @@ def test_the_service_exposes_exactly_the_contracted_metrics() -> None:
         name = f"{family.name}_total" if family.type == "counter" else family.name
         labels = {label for sample in family.samples for label in sample.labels}
         exposed[name] = frozenset(labels - {"le"})
-    assert exposed == COUNTERS | HISTOGRAMS | GAUGES
+    assert exposed == COUNTERS | HISTOGRAMS | GAUGES | GAUGE_HISTOGRAMS
 
 
 def test_rules_only_use_exposed_metrics_and_closed_labels() -> None:
@@ -235,14 +249,16 @@ def test_rules_only_use_exposed_metrics_and_closed_labels() -> None:
 def test_recording_rules_follow_level_metric_operations() -> None:
     for name in _recorded():
         level, metric, operations = name.split(":")
-        # the levels: all, by channel, by handoffs (CSAT), every CSAT label
+        # the levels: all, by channel, by handoffs (CSAT), every CSAT label, by team
         assert level in {
             "ticketrouter",
             "ticketrouter_channel",
             "ticketrouter_handoffs",
             "ticketrouter_csat",
+            "ticketrouter_team",
         }, name
-        assert metric and operations.endswith(("5m", "1h", "constant")), name
+        # a window, a constant, or max across processes (gauges of the database)
+        assert metric and operations.endswith(("5m", "1h", "constant", "max")), name
 
 
 def test_dashboard_parses_and_only_uses_exposed_metrics_and_closed_labels() -> None:
@@ -285,7 +301,11 @@ def test_dashboard_shows_every_recording_rule_and_every_exposed_metric() -> None
     for rule in _rules():
         if rule.get("record") in shown:
             shown |= _metric_names(rule["expr"])
-    assert EXPOSED - shown == HISTOGRAM_SERIES - {f"{h}_bucket" for h in HISTOGRAMS}
+    # (the occupancy snapshot's sum: its mean beside ticketrouter_agent_occupancy_ratio
+    # would say the same twice)
+    assert EXPOSED - shown == HISTOGRAM_SERIES - {f"{h}_bucket" for h in HISTOGRAMS} | {
+        f"{h}_gsum" for h in GAUGE_HISTOGRAMS
+    }
 
 
 def test_alerts_carry_severity_annotations_and_a_runbook_section() -> None:
