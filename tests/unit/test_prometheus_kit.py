@@ -106,6 +106,8 @@ ALERTS = frozenset(
         "TicketrouterDown",
         "TicketrouterCsatHandoffGap",
         "TicketrouterOfferLapsesHigh",
+        "TicketrouterAssignmentsUneven",
+        "TicketrouterAgentBusyWithoutBreak",
     }
 )
 
