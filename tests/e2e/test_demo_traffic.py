@@ -35,7 +35,7 @@ from ticketrouter.v1 import events_pb2, routing_pb2
 
 pytestmark = pytest.mark.e2e
 
-CONTACTS = 3000
+CONTACTS = 2000
 RATE = 4.0  # contacts a second: `ticketrouter demo`'s default
 SEED = 20270112
 T0 = datetime(2027, 1, 12, 9, 0, tzinfo=UTC)

@@ -240,6 +240,7 @@ ALLOWED_LABELS = {
     "score",  # CSAT 1-5
     "handoffs",  # 0, 1, 2+
     "first_contact",
+    "team",  # the configured teams, or "other"
     "le",
 }
 _ID = re.compile(r"[0-9a-f]{32}")

@@ -92,7 +92,7 @@ def _compare(roster: list[Agent], index: RosterIndex, data: Any) -> None:
     _same(by_index, by_scan)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=50, deadline=None)
 @given(roster=rosters(), data=st.data())
 def test_the_index_ranks_as_a_scan_does(roster: list[Agent], data: Any) -> None:
     index = RosterIndex(roster)
@@ -100,7 +100,7 @@ def test_the_index_ranks_as_a_scan_does(roster: list[Agent], data: Any) -> None:
         _compare(roster, index, data)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(roster=rosters(), data=st.data())
 def test_the_index_stays_exact_as_loads_and_profiles_change(roster: list[Agent], data: Any) -> None:
     index = RosterIndex(roster)

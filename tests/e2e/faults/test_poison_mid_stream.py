@@ -1,4 +1,4 @@
-"""A NaN, a NUL and a 1.1 MiB event in the middle of 5,000 valid ones, with the
+"""A NaN, a NUL and a 1.1 MiB event in the middle of 3,000 valid ones, with the
 worker restarted in between: every valid event is routed exactly once, the three
 wait in the DLQ with their reasons, and no worker ever goes down on its own."""
 
@@ -28,8 +28,8 @@ from ticketrouter.adapters.kafka import ensure_topics
 
 pytestmark = pytest.mark.e2e
 
-EVENTS = 5000
-CUSTOMERS = 500
+EVENTS = 3000
+CUSTOMERS = 300
 PARTITIONS = 2
 
 
