@@ -48,6 +48,7 @@ class WorkerRig:
         try:
             app = bootstrap(stage)
             stack.callback(app.close)
+            app.feed.close()  # as `ticketrouter worker` does: no desks in this process
             seed_agents(app, SEEDED_AGENTS)
             consumer = group_consumer(servers, topics.contacts, stage.group_id, stage.batch_size)
             stack.callback(consumer.close)
