@@ -166,3 +166,34 @@ def test_a_repeat_contact_in_the_same_batch_reopens_the_latest_resolution(
         assert older.status is CaseStatus.RESOLVED
         customer = uow.repo.get_customer(new.customer_id)
         assert customer is not None and [i.value for i in customer.identities] == ["b@x.com"]
+
+
+def test_agents_are_touched_once_at_commit_even_when_a_merge_writes_mid_batch(
+    database: Database,
+) -> None:
+    """A merge writes what the batch has buffered; the agents' last-assignment times
+    must not go with it (they would hold agent rows out of agent order while the
+    batch goes on reserving, which deadlocked workers on PostgreSQL)."""
+    _seed(database)
+    _route(database, [contact(("email", "a@x.com")), contact(("phone", "+1 415 555 0100"))])
+    batch = [
+        contact(("email", "first@x.com")),  # assigned: its agent's touch is pending
+        contact(("email", "a@x.com"), ("phone", "+14155550100")),  # a merge, mid-batch
+        contact(("email", "last@x.com")),
+    ]
+    touches: list[str] = []
+
+    def note_touch(*args: Any) -> None:
+        if "last_assigned_at=" in str(args[2]):
+            touches.append(str(args[2]))
+
+    event.listen(database.writer, "before_cursor_execute", note_touch)
+    try:
+        with _uow(database) as uow:
+            first, merged, last = handle_events(batch, uow, T0, SETTINGS)
+            assert touches == [], "nothing touched before the commit"
+            uow.commit()
+    finally:
+        event.remove(database.writer, "before_cursor_execute", note_touch)
+    assert first is not None and merged is not None and last is not None
+    assert len(touches) == 1  # one statement, every agent of the batch in agent order
