@@ -66,8 +66,17 @@ image:
 run: setup
 	$(BIN)/ticketrouter demo
 
+# Two runs side by side, one a core: the unit tests (CPU-bound, no ports, brokers or
+# databases) beside the integration and end-to-end tests (mostly waiting on brokers,
+# processes and databases). The unit run's report is printed after the other's;
+# either failing fails the target.
+UNIT_LOG = .unit-tests.log
 test: setup prometheus-tools
-	$(PYTEST) tests
+	@$(PYTEST) tests/unit > $(UNIT_LOG) 2>&1 & unit=$$!; \
+	$(PYTEST) tests/integration tests/e2e; others=$$?; \
+	wait $$unit; units=$$?; \
+	echo; echo "=== unit tests (run alongside) ==="; cat $(UNIT_LOG); rm -f $(UNIT_LOG); \
+	test $$others -eq 0 && test $$units -eq 0
 
 prometheus-tools:
 	@bash deploy/dev/install-prometheus-tools.sh
