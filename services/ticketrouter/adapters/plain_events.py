@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from ticketrouter.domain.storable import text_problem
 from ticketrouter.v1 import events_pb2
 
 _TEXT_FIELDS = frozenset(
@@ -82,16 +83,7 @@ def plain_event(document: Any) -> events_pb2.ContactEvent | None:
 
 
 def _storable(text: str) -> bool:
-    """No NUL and no lone surrogate (ASCII, the usual case, is checked in C at once)."""
-    if "\x00" in text:
-        return False
-    if text.isascii():
-        return True
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
+    return text_problem(text) is None
 
 
 def _plain_identity(item: Any) -> bool:

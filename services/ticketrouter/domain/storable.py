@@ -20,6 +20,8 @@ def text_problem(value: str) -> str | None:
     """Why `value` cannot be stored as text, or None."""
     if "\x00" in value:
         return "contains a NUL character"
+    if value.isascii():  # the usual case, answered without encoding a copy
+        return None
     try:
         value.encode("utf-8")  # in C: a lone surrogate is not UTF-8, which drivers need
     except UnicodeEncodeError:
