@@ -70,7 +70,9 @@ def historical_result(
 ) -> SimulationResult:
     offered = [c for c in calls if c.asked_for_agent and start <= c.arrived_at < end]
     teams = {agent.name: agent.team for agent in agents}
-    total, rules, slots = _Group(), defaultdict(_Group), defaultdict(_Group)
+    total = _Group()
+    rules: dict[str, _Group] = defaultdict(_Group)
+    slots: dict[int, _Group] = defaultdict(_Group)
     team_busy: dict[str, float] = defaultdict(float)
     for call in offered:
         total.add(call)
