@@ -12,6 +12,15 @@ from ticketrouter.adapters.dlq_reasons import DLQ_REASONS
 from ticketrouter.entrypoints import logs
 
 
+def _bench_stages(text: str) -> tuple[str, ...]:
+    from ticketrouter.entrypoints.bench import parse_stages
+
+    try:
+        return parse_stages(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="ticketrouter", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -30,6 +39,13 @@ def main(argv: list[str] | None = None) -> int:
     bench = commands.add_parser("bench", help="throughput and matching benchmarks")
     bench.add_argument("--events", type=int, default=50_000)
     bench.add_argument("--agents", type=int, default=10_000)
+    bench.add_argument(
+        "--stages",
+        type=_bench_stages,
+        default=(),
+        help="comma-separated stages to run alone (worker, latency, matching, policy, "
+        "grpc, scale-out); all by default",
+    )
     health = commands.add_parser(
         "health", help="ask the local server's gRPC health service (exit 0 if SERVING)"
     )
@@ -133,9 +149,9 @@ def _run(settings: config.Settings, args: argparse.Namespace) -> int:
             return _replay(settings, args)
         return _validate_rules(args.file, args.strict)
     if args.command == "bench":
-        from ticketrouter.entrypoints.bench import run_bench
+        from ticketrouter.entrypoints.bench import STAGES, run_bench
 
-        return run_bench(settings, args.events, args.agents)
+        return run_bench(settings, args.events, args.agents, args.stages or STAGES)
     if args.command == "demo":
         from ticketrouter.entrypoints.demo import run_demo
 

@@ -29,12 +29,16 @@ scale_out_consume_baseline, scale_out_throughput (one per worker count, with its
 over one worker and whether the group stayed stable while draining). Targets are printed
 beside the figures they apply to; missing one is reported, not treated as a failure.
 
+`--stages grpc` (or any comma-separated list of worker, latency, matching, policy,
+grpc, scale-out) runs only those stages, to measure them alone; a broker is started
+only for the stages that read Kafka.
+
 Modules, in the order a run uses them: `run` (the whole run), `publish` (1),
 `baseline` (2a), `throughput` (2b), `latency` with `paced_load` (2c), `matching` (3),
 `grpc_rate` with `grpc_rig` and `grpc_load` (4), `scale_out` with `worker_fleet` (5);
 shared by those: `traffic`, `synthetic_agents`, `kafka_tools`, `worker_rig`, `reporting`.
 """
 
-from ticketrouter.entrypoints.bench.run import run_bench
+from ticketrouter.entrypoints.bench.run import STAGES, parse_stages, run_bench
 
-__all__ = ["run_bench"]
+__all__ = ["STAGES", "parse_stages", "run_bench"]

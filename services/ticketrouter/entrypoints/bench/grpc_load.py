@@ -13,21 +13,25 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Event
+from typing import Any
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from ticketrouter.v1 import routing_pb2, routing_pb2_grpc
+from ticketrouter.v1 import customers_pb2, customers_pb2_grpc, routing_pb2, routing_pb2_grpc
 
 RPC_TIMEOUT_S = 5.0
 HEALTH_CHECK, GET_CASE = "health_check", "get_case"
+GET_CUSTOMER, GET_TIMELINE = "get_customer", "get_timeline"
+LIST_QUEUE, EXPLAIN_DECISION = "list_queue", "explain_decision"
 
 
 @dataclass(frozen=True)
 class LoadPlan:
     target: str
-    call: str  # HEALTH_CHECK or GET_CASE
-    case_ids: tuple[str, ...]
+    call: str  # HEALTH_CHECK, GET_CASE, ...
+    case_ids: tuple[str, ...]  # and their customers, in the same order
+    customer_ids: tuple[str, ...]
     processes: int
     threads: int
     warm_up_s: float
@@ -91,16 +95,45 @@ def _caller(channel: grpc.Channel, plan: LoadPlan, rng: random.Random) -> Callab
         check = health_pb2.HealthCheckRequest()
         serving = health_pb2.HealthCheckResponse.SERVING
         return lambda: bool(health.Check(check, timeout=RPC_TIMEOUT_S).status == serving)
+    if plan.call in (GET_CUSTOMER, GET_TIMELINE):
+        return _customer_caller(channel, plan, rng)
     routing = routing_pb2_grpc.RoutingServiceStub(channel)  # type: ignore[no-untyped-call]
-    # Built up front: the figure is the server's rate, not the client's request building.
+    if plan.call == LIST_QUEUE:
+        queue = routing_pb2.ListQueueRequest(limit=20)
+        return lambda: routing.ListQueue(queue, timeout=RPC_TIMEOUT_S).depth >= 0
+    if plan.call == EXPLAIN_DECISION:
+        # Built up front: the figure is the server's rate, not the client's request building.
+        explains = [routing_pb2.ExplainDecisionRequest(case_id=c) for c in plan.case_ids]
+        return _answers_for(routing.ExplainDecision, explains, "case_id", rng)
     requests = [routing_pb2.GetCaseRequest(case_id=case_id) for case_id in plan.case_ids]
+    return _answers_for(routing.GetCase, requests, "case_id", rng)
 
-    def get_case() -> bool:
+
+def _customer_caller(
+    channel: grpc.Channel, plan: LoadPlan, rng: random.Random
+) -> Callable[[], bool]:
+    customers = customers_pb2_grpc.CustomerServiceStub(channel)  # type: ignore[no-untyped-call]
+    if plan.call == GET_TIMELINE:
+        pages = [
+            customers_pb2.GetTimelineRequest(customer_id=c, page_size=20) for c in plan.customer_ids
+        ]
+        return lambda: bool(customers.GetTimeline(rng.choice(pages), timeout=RPC_TIMEOUT_S).items)
+    asks = [customers_pb2.GetCustomerRequest(customer_id=c) for c in plan.customer_ids]
+    return _answers_for(customers.GetCustomer, asks, "customer_id", rng)
+
+
+def _answers_for(
+    method: Callable[..., Any], requests: list[Any], id_field: str, rng: random.Random
+) -> Callable[[], bool]:
+    """Calls `method` with one of `requests` at random; True if the answer is about
+    the id asked for."""
+
+    def call() -> bool:
         request = rng.choice(requests)
-        case: routing_pb2.Case = routing.GetCase(request, timeout=RPC_TIMEOUT_S)
-        return case.case_id == request.case_id
+        answer = method(request, timeout=RPC_TIMEOUT_S)
+        return bool(getattr(answer, id_field) == getattr(request, id_field))
 
-    return get_case
+    return call
 
 
 def _call_until(call: Callable[[], bool], warm_end: float, end: float, out: LoadResult) -> None:

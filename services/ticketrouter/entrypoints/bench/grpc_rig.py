@@ -48,15 +48,16 @@ class GrpcRig:
         self.stack.close()
 
 
-def submit_cases(target: str, cases: int) -> tuple[str, ...]:
-    """SubmitContact over gRPC until `cases` distinct cases exist; returns their ids.
+def submit_cases(target: str, cases: int) -> dict[str, str]:
+    """SubmitContact over gRPC until `cases` distinct cases exist; returns their ids,
+    each with its customer's.
 
     Customers come back on other channels as in the Kafka stages, so some cases
     hold several contacts: GetCase then reads rows of realistic shape.
     """
     traffic = Traffic(customers=cases * 2, seed=13)
     progress = Progress("cases", cases)
-    case_ids: dict[str, None] = {}  # ordered, for a reproducible list
+    case_ids: dict[str, str] = {}  # ordered, for a reproducible list
     with grpc.insecure_channel(target) as channel:
         routing = routing_pb2_grpc.RoutingServiceStub(channel)  # type: ignore[no-untyped-call]
         for _ in range(cases * SUBMITS_PER_CASE):
@@ -68,9 +69,9 @@ def submit_cases(target: str, cases: int) -> tuple[str, ...]:
                 request, timeout=RPC_TIMEOUT_S
             )
             if response.case.case_id:
-                case_ids[response.case.case_id] = None
+                case_ids[response.case.case_id] = response.case.customer_id
             progress.update(len(case_ids))
     progress.update(len(case_ids), final=True)
     if len(case_ids) < cases:
         raise BenchFailed(f"SubmitContact created {len(case_ids):,} of {cases:,} cases")
-    return tuple(case_ids)
+    return case_ids
