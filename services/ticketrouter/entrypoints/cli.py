@@ -22,6 +22,12 @@ def _bench_stages(text: str) -> tuple[str, ...]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    words = sys.argv[1:] if argv is None else argv
+    if words[:2] == ["simulate", "import-bank"]:
+        # Its own parser, so it stays beside whatever `simulate SCENARIO` takes.
+        from ticketrouter.entrypoints.bank.command import run_import_bank
+
+        return run_import_bank(words[2:])
     parser = argparse.ArgumentParser(prog="ticketrouter", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser(

@@ -62,7 +62,7 @@ class PatienceCurve:
 
     def draw(self, rng: random.Random) -> float:
         """One caller's patience (inverse transform of the curve and its tail)."""
-        return self.quantile(1.0 - rng.random())
+        return self.quantile(rng.random())  # in [0, 1): never the infinite end
 
 
 def kaplan_meier(records: Iterable[tuple[float, bool]]) -> PatienceCurve:

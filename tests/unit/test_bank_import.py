@@ -1,0 +1,57 @@
+"""`ticketrouter simulate import-bank`: the bank month becomes a scenario the
+simulation's own loader and the policy validator accept."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.unit.test_bank_history import ROWS, _write
+from ticketrouter.adapters.rules_file import load_policy
+from ticketrouter.entrypoints.bank.calls import locate_bank_csv
+from ticketrouter.entrypoints.cli import main
+from ticketrouter.entrypoints.simulate.scenario import load_scenario
+
+
+def test_a_month_becomes_a_scenario_with_recorded_arrivals(tmp_path: Path) -> None:
+    source = _write(tmp_path, ROWS)
+    output = tmp_path / "out" / "bank.yaml"
+    output.parent.mkdir()
+    assert main(["simulate", "import-bank", str(source), "-o", str(output)]) == 0
+    scenario = load_scenario(output)
+    assert scenario.service_level_seconds == 60
+    assert sorted(m.agent.agent_id for m in scenario.roster) == ["ana", "ben"]
+    ana = next(m for m in scenario.roster if m.agent.agent_id == "ana")
+    assert len(ana.shifts) == 2  # before and after midnight
+    events = [json.loads(line) for line in scenario.traffic.file.read_text().splitlines()]
+    assert len(events) == 4  # neither the VRU hang-up nor the phantom
+    assert [e["topic"] for e in events] == ["PS", "PS", "NW", "NW"]
+    abandoned = events[2]
+    assert abandoned["handle_seconds"] == 300.0  # drawn from NW's served calls
+    assert all(e["patience_seconds"] >= 0 for e in events)
+    assert events[1]["identities"] == [{"kind": "account", "value": "77"}]
+    current = load_policy(output.with_name("bank.policy.yaml"))
+    draft = load_policy(output.with_name("bank.draft-nw-overflow.yaml"))
+    assert "nw-unidentified" in current.rule_names
+    assert not current.warnings and not draft.warnings
+
+
+def test_an_unreadable_file_is_one_message(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["simulate", "import-bank", str(tmp_path / "none.csv")]) == 2
+    assert "cannot read" in capsys.readouterr().err
+
+
+def test_the_real_month_converts(tmp_path: Path) -> None:
+    path = locate_bank_csv()
+    if not path.is_file():
+        pytest.skip(f"the bank month is not at {path} (set TICKETROUTER_BANK_CSV)")
+    output = tmp_path / "bank.yaml"
+    assert main(["simulate", "import-bank", str(path), "-o", str(output)]) == 0
+    scenario = load_scenario(output)
+    assert len(scenario.roster) == 31
+    lines = scenario.traffic.file.read_text().count("\n")
+    assert lines == 38_662
