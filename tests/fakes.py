@@ -22,7 +22,13 @@ from ticketrouter.domain.customers import Contact, Customer, Offer
 from ticketrouter.domain.identity import Identity, IdentityKind
 from ticketrouter.domain.matching import queue_order_key
 from ticketrouter.domain.merging import IdentityConflict, Merge
-from ticketrouter.domain.reports import ChannelStaffing, QueueStat, ResolutionReport
+from ticketrouter.domain.reports import (
+    ChannelStaffing,
+    QueueStat,
+    ResolutionReport,
+    queue_stats_of,
+    staffing_of,
+)
 from ticketrouter.domain.surveys import CsatGroup, SurveyAnswer, csat_report
 from ticketrouter.domain.timeline import EntryKind, TimelineEntry, TimelinePage
 from ticketrouter.service_layer.ports import ConcurrentUpdate, Repository, UnitOfWork
@@ -468,30 +474,12 @@ class FakeRepository(Repository):
         agent.load[channel] = max(0, agent.load.get(channel, 0) - 1)
 
     def queue_stats(self, now: datetime) -> dict[str, QueueStat]:
-        stats: dict[str, QueueStat] = {}
-        for case in self.cases.values():
-            if case.status is CaseStatus.QUEUED:
-                known = stats.get(case.rule, QueueStat(0, 0.0))
-                waited = (now - (case.queued_at or now)).total_seconds()
-                stats[case.rule] = QueueStat(
-                    known.depth + 1, max(known.longest_wait_seconds, waited)
-                )
-        return stats
+        return queue_stats_of(
+            (c for c in self.cases.values() if c.status is CaseStatus.QUEUED), now
+        )
 
     def staffing(self) -> dict[Channel, ChannelStaffing]:
-        staffed: dict[Channel, ChannelStaffing] = {}
-        for agent in self.agents.values():
-            if agent.presence is not Presence.AVAILABLE:
-                continue
-            for channel, slots in agent.capacity.items():
-                if slots > 0:
-                    known = staffed.get(channel, ChannelStaffing(0, 0, 0))
-                    staffed[channel] = ChannelStaffing(
-                        known.available + 1,
-                        known.load + agent.load.get(channel, 0),
-                        known.capacity + slots,
-                    )
-        return staffed
+        return staffing_of(self.agents.values())
 
     def processed_among(self, event_ids: Iterable[str]) -> set[str]:
         return {e for e in event_ids if e in self.processed}

@@ -12,6 +12,8 @@ from tests.builders import RULES_FILE
 from tests.fakes import FakeRepository, FakeUnitOfWork
 from ticketrouter.adapters.codec import encode_decision
 from ticketrouter.adapters.database import Database
+from ticketrouter.adapters.memory_repository import InMemoryRepository
+from ticketrouter.adapters.memory_unit_of_work import InMemoryUnitOfWork
 from ticketrouter.adapters.unit_of_work import SqlUnitOfWork
 from ticketrouter.bootstrap import App, bootstrap
 from ticketrouter.config import Settings
@@ -30,11 +32,14 @@ def app(tmp_path: Path) -> Iterator[App]:
     application.close()
 
 
-@pytest.fixture(params=["fake", "sqlite", "postgres"])
+@pytest.fixture(params=["fake", "memory", "sqlite", "postgres"])
 def uow_factory(request: pytest.FixtureRequest) -> UowFactory:
     if request.param == "fake":
         repo = FakeRepository()
         return lambda: FakeUnitOfWork(repo)
+    if request.param == "memory":
+        memory = InMemoryRepository()
+        return lambda: InMemoryUnitOfWork(memory, ContextLimits())
     db: Database = request.getfixturevalue("database_for_contract")(request.param)
     return lambda: SqlUnitOfWork(db.writer, encode_decision, context_limits=ContextLimits())
 

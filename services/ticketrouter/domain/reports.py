@@ -19,8 +19,13 @@ Definitions (the same as the metrics):
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 
+from ticketrouter.domain.agents import Agent
+from ticketrouter.domain.cases import Case
+from ticketrouter.domain.channels import Channel, Presence
 from ticketrouter.domain.surveys import CsatReport
 
 
@@ -70,3 +75,30 @@ class ChannelStaffing:
     @property
     def occupancy(self) -> float:
         return self.load / self.capacity if self.capacity else 0.0
+
+
+def queue_stats_of(waiting: Iterable[Case], now: datetime) -> dict[str, QueueStat]:
+    """Waiting cases by rule: how many, and the longest wait (for in-process stores)."""
+    stats: dict[str, QueueStat] = {}
+    for case in waiting:
+        known = stats.get(case.rule, QueueStat(0, 0.0))
+        waited = (now - (case.queued_at or now)).total_seconds()
+        stats[case.rule] = QueueStat(known.depth + 1, max(known.longest_wait_seconds, waited))
+    return stats
+
+
+def staffing_of(agents: Iterable[Agent]) -> dict[Channel, ChannelStaffing]:
+    """Available agents by channel they work, with their load and capacity there."""
+    staffed: dict[Channel, ChannelStaffing] = {}
+    for agent in agents:
+        if agent.presence is not Presence.AVAILABLE:
+            continue
+        for channel, slots in agent.capacity.items():
+            if slots > 0:
+                known = staffed.get(channel, ChannelStaffing(0, 0, 0))
+                staffed[channel] = ChannelStaffing(
+                    known.available + 1,
+                    known.load + agent.load.get(channel, 0),
+                    known.capacity + slots,
+                )
+    return staffed
