@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -290,15 +290,26 @@ class FakeRepository(Repository):
         return [copy.deepcopy(c) for c in due[:limit]]
 
     def lapsed_offers(self, now: datetime, limit: int) -> list[Case]:
-        lapsed = [
+        return self._due(CaseStatus.OFFERED, lambda c: c.offer_expires_at, now, limit)
+
+    def wrap_ups_over(self, now: datetime, limit: int) -> list[Case]:
+        return self._due(CaseStatus.PENDING, lambda c: c.slot_held_until, now, limit)
+
+    def _due(
+        self,
+        status: CaseStatus,
+        when: Callable[[Case], datetime | None],
+        now: datetime,
+        limit: int,
+    ) -> list[Case]:
+        """Cases in `status` whose time `when` has come, the earliest first."""
+        due = [
             c
             for c in self.cases.values()
-            if c.status is CaseStatus.OFFERED
-            and c.offer_expires_at is not None
-            and c.offer_expires_at <= now
+            if c.status is status and (at := when(c)) is not None and at <= now
         ]
-        lapsed.sort(key=lambda c: c.offer_expires_at or now)
-        return [copy.deepcopy(c) for c in lapsed[:limit]]
+        due.sort(key=lambda c: when(c) or now)
+        return [copy.deepcopy(c) for c in due[:limit]]
 
     def last_resolver(self, customer_id: str) -> str | None:
         resolved = [

@@ -75,6 +75,9 @@ class CaseRow(SQLModel, table=True):
         Index("ix_cases_queue", "status", "queue_rank"),
         Index("ix_cases_next_step", "status", "next_step_at"),
         Index("ix_cases_offer_expiry", "status", "offer_expires_at"),
+        Index("ix_cases_wrap_up", "status", "slot_held_until"),
+        # GetResolutionReport counts the abandonments of a period.
+        Index("ix_cases_abandoned_at", "abandoned_at"),
         # The fairness gauges count the assignments of a recent window (fairness_reader).
         Index("ix_cases_assigned_at", "assigned_at", "owner_agent_id"),
     )
@@ -107,6 +110,10 @@ class CaseRow(SQLModel, table=True):
     next_step_at: datetime | None = _when()
     offer_expires_at: datetime | None = _when()
     declined_by: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+    # [[contact id, channel], ...]: the contacts not yet ended or abandoned (Case).
+    live_contacts: list[list[str]] | None = Field(default=None, sa_column=Column(JSON))
+    slot_held_until: datetime | None = _when()  # the owner's wrap-up ends
+    abandoned_at: datetime | None = _when()
 
 
 class ContactRow(SQLModel, table=True):

@@ -31,7 +31,7 @@ from ticketrouter.adapters.orm import (
     IdentityRow,
     TimelineRow,
 )
-from ticketrouter.domain.cases import CaseStatus
+from ticketrouter.domain.cases import CLOSED_STATUSES, CaseStatus
 from ticketrouter.domain.channels import Presence
 
 identities = IdentityRow.__table__  # type: ignore[attr-defined]
@@ -41,7 +41,7 @@ agents = AgentRow.__table__  # type: ignore[attr-defined]
 customers = CustomerRow.__table__  # type: ignore[attr-defined]
 timeline = TimelineRow.__table__  # type: ignore[attr-defined]
 
-OPEN_STATUSES = (CaseStatus.QUEUED.value, CaseStatus.OFFERED.value, CaseStatus.ASSIGNED.value)
+OPEN_STATUSES = tuple(s.value for s in CaseStatus if s not in CLOSED_STATUSES)
 
 
 def owners_of(keys: Sequence[tuple[str, str]]) -> Select[Any]:

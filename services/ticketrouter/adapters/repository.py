@@ -519,13 +519,18 @@ class SqlRepository(Repository):
         return [self._case_of(r) for r in rows]
 
     def lapsed_offers(self, now: datetime, limit: int) -> list[Case]:
+        return self._due(CaseStatus.OFFERED, col(CaseRow.offer_expires_at), now, limit)
+
+    def wrap_ups_over(self, now: datetime, limit: int) -> list[Case]:
+        return self._due(CaseStatus.PENDING, col(CaseRow.slot_held_until), now, limit)
+
+    def _due(self, status: CaseStatus, when: Any, now: datetime, limit: int) -> list[Case]:
+        """Cases in `status` whose time `when` has come, the earliest first (an index
+        on (status, when) serves each)."""
         rows = self._read(
             select(CaseRow)
-            .where(
-                col(CaseRow.status) == CaseStatus.OFFERED.value,
-                col(CaseRow.offer_expires_at) <= now,
-            )
-            .order_by(col(CaseRow.offer_expires_at))
+            .where(col(CaseRow.status) == status.value, when <= now)
+            .order_by(when)
             .limit(limit)
         ).mappings()
         return [self._case_of(r) for r in rows]
@@ -989,6 +994,11 @@ def _case_values(case: Case, aging_per_minute: float) -> dict[str, Any]:
         "next_step_at": case.next_step_at if waiting else None,
         "offer_expires_at": case.offer_expires_at,
         "declined_by": list(case.declined_by),
+        "live_contacts": [
+            [contact_id, channel.value] for contact_id, channel in case.live_contacts
+        ],
+        "slot_held_until": case.slot_held_until,
+        "abandoned_at": case.abandoned_at,
     }
 
 
@@ -1019,4 +1029,9 @@ def _case(row: Any) -> Case:
         step=row["step"],
         offer_expires_at=utc(row["offer_expires_at"]),
         declined_by=tuple(row["declined_by"] or ()),
+        live_contacts=tuple(
+            (contact_id, Channel(channel)) for contact_id, channel in row["live_contacts"] or ()
+        ),
+        slot_held_until=utc(row["slot_held_until"]),
+        abandoned_at=utc(row["abandoned_at"]),
     )

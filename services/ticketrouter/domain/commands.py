@@ -99,6 +99,27 @@ class RecordMessage:
 
 
 @dataclass(frozen=True, slots=True)
+class AbandonContact:
+    """contact.abandoned: the customer left before an agent took the contact (hung up
+    in the queue, closed the chat window). `contact_id` is the event_id of the
+    contact.received that opened the contact."""
+
+    event_id: str
+    occurred_at: datetime
+    contact_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class EndContact:
+    """contact.ended: the interaction is over (the call hung up, the chat closed);
+    `contact_id` as for AbandonContact."""
+
+    event_id: str
+    occurred_at: datetime
+    contact_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class RecordSurvey:
     event_id: str
     occurred_at: datetime
@@ -142,4 +163,6 @@ class MergeCustomers:
 
 
 # Everything a contact event on Kafka can ask for.
-EventCommand = ReceiveContact | RecordMessage | RecordSurvey | UpdateCustomer
+EventCommand = (
+    ReceiveContact | RecordMessage | RecordSurvey | UpdateCustomer | AbandonContact | EndContact
+)

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from ticketrouter.domain.cases import Case, CaseStatus
+from ticketrouter.domain.cases import CLOSED_STATUSES, Case, CaseStatus
 from ticketrouter.domain.customers import Contact, Customer, Offer
 
 
@@ -92,7 +92,7 @@ class CaseRecord:
 
     @property
     def is_open(self) -> bool:
-        return self.status is not CaseStatus.RESOLVED
+        return self.status not in CLOSED_STATUSES
 
     @classmethod
     def of(cls, case: Case) -> CaseRecord:

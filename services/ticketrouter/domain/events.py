@@ -67,6 +67,15 @@ class OfferEnded:
 
 
 @dataclass(frozen=True, slots=True)
+class ContactAbandoned:
+    """The customer left before an agent took the contact, and nobody else of theirs
+    waits on the case: it left the queue (or its offer)."""
+
+    channel: Channel  # the abandoned contact's channel
+    waited_seconds: float  # from joining the queue to leaving it
+
+
+@dataclass(frozen=True, slots=True)
 class CustomersMerged:
     manual: bool  # an operator's merge rather than the router's
 
@@ -85,6 +94,7 @@ Event = (
     | ResolutionMatured
     | SurveyCounted
     | OfferEnded
+    | ContactAbandoned
     | CustomersMerged
     | IdentityConflictReported
 )

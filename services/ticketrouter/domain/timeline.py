@@ -17,6 +17,8 @@ class EntryKind(StrEnum):
     STEP = "step"  # a routing step relaxed the requirements while the case waited
     HANDOFF = "handoff"
     RESOLVED = "resolved"
+    ENDED = "ended"  # a contact ended: the call hung up, the chat closed
+    ABANDONED = "abandoned"  # the customer left before an agent took the contact
     REOPENED = "reopened"
     NOTE = "note"
     CSAT = "csat"

@@ -28,7 +28,9 @@ def resolve_case(
     cmd: ResolveCase, uow: UnitOfWork, now: datetime, settings: RoutingSettings
 ) -> Case:
     case = _case(uow, cmd.case_id)
-    owner = case.owner_agent_id
+    # Capacity is held by live contacts: a pending case's slot is free already,
+    # unless its wrap-up still holds it.
+    owner = case.owner_agent_id if case.holds_slot else None
     first_contact = case.resolve(cmd.resolution_code or "resolved", now)
     if owner is not None:
         uow.repo.release_capacity(owner, case.channel)

@@ -8,6 +8,8 @@ from datetime import datetime
 
 from ticketrouter.domain.cases import Case
 from ticketrouter.domain.commands import (
+    AbandonContact,
+    EndContact,
     EventCommand,
     ReceiveContact,
     RecordMessage,
@@ -22,6 +24,7 @@ from ticketrouter.domain.surveys import SurveyAnswer
 from ticketrouter.domain.timeline import EntryKind, TimelineEntry
 from ticketrouter.service_layer.history import note_on_timeline
 from ticketrouter.service_layer.identities import resolve_customer
+from ticketrouter.service_layer.lifecycle import abandon_contact, end_contact
 from ticketrouter.service_layer.ports import UnitOfWork
 from ticketrouter.service_layer.routing import receive_contact
 from ticketrouter.service_layer.settings import RoutingSettings
@@ -62,6 +65,10 @@ def _apply(
             record_survey(command, uow, now)
         case UpdateCustomer():
             update_customer(command, uow, now, settings)
+        case AbandonContact():
+            abandon_contact(command, uow, now, settings)
+        case EndContact():
+            end_contact(command, uow, now, settings)
     return None
 
 

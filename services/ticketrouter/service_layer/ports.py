@@ -157,6 +157,11 @@ class Repository(abc.ABC):
         """Offered cases whose offer expired unanswered, the oldest first."""
 
     @abc.abstractmethod
+    def wrap_ups_over(self, now: datetime, limit: int) -> list[Case]:
+        """Pending cases whose owner's slot is held for a wrap-up that ended at or
+        before `now`, the longest over first."""
+
+    @abc.abstractmethod
     def last_resolver(self, customer_id: str) -> str | None:
         """The agent who resolved this customer's latest resolved case."""
 

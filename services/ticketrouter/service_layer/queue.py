@@ -16,6 +16,7 @@ from ticketrouter.domain.errors import NotFound
 from ticketrouter.domain.events import CaseRouted, OfferEnded
 from ticketrouter.domain.timeline import EntryKind
 from ticketrouter.service_layer.history import note_on_timeline
+from ticketrouter.service_layer.lifecycle import end_wrap_ups
 from ticketrouter.service_layer.ports import UnitOfWork
 from ticketrouter.service_layer.routing import route_case
 from ticketrouter.service_layer.settings import RoutingSettings
@@ -26,11 +27,13 @@ OPEN_OFFERS = 1000  # more than any agent's capacity: every offer an agent holds
 def advance_queue(
     cmd: AdvanceQueue, uow: UnitOfWork, now: datetime, settings: RoutingSettings
 ) -> list[Decision]:
-    """Offers that lapsed go to someone else first; then cases whose next step is due
-    are relaxed and routed again."""
+    """Offers that lapsed go to someone else first; then slots whose wrap-up is over
+    free (their agents pull waiting work); then cases whose next step is due are
+    relaxed and routed again."""
     decisions = [
         _lapse(uow, case, now, settings) for case in uow.repo.lapsed_offers(now, cmd.limit)
     ]
+    decisions += end_wrap_ups(uow, now, settings, cmd.limit)
     for case in uow.repo.cases_due_a_step(now, cmd.limit):
         if not case.relax(now):
             continue

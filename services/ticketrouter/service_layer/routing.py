@@ -6,6 +6,7 @@ import uuid
 from dataclasses import replace
 from datetime import datetime, timedelta
 
+from ticketrouter.domain.agents import Agent
 from ticketrouter.domain.cases import Case, CaseStatus, HandoffReason
 from ticketrouter.domain.channels import Channel, Presence
 from ticketrouter.domain.commands import ReceiveContact
@@ -42,7 +43,7 @@ def receive_contact(
     # A customer seen for the first time has no cases: skip the lookups.
     case = None if new_customer else repo.open_case_for(customer_id, cmd.topic)
     if case is not None:
-        case.attach_contact(cmd.channel)
+        case.attach_contact(cmd.channel, cmd.event_id)
         decision = _continue_case(uow, case, cmd, now, settings)
         repo.save_case(case)
     else:
@@ -117,7 +118,9 @@ def _reopen(
     if previous is None or not previous.within_fcr_window(cmd.occurred_at, settings.fcr_window):
         return None
     last_owner = previous.owner_agent_id
-    if previous.reopen(cmd.channel, now) and uow.repo.revoke_resolution(previous.case_id):
+    if previous.reopen(cmd.channel, now, cmd.event_id) and uow.repo.revoke_resolution(
+        previous.case_id
+    ):
         uow.emit(FirstContactRevoked(previous.case_id, previous.first_channel))
     note_on_timeline(uow, previous, EntryKind.REOPENED, now, "repeat contact inside the FCR window")
     previous.owner_agent_id = last_owner
@@ -149,6 +152,7 @@ def _open(
         opened_at=now,
         queued_at=now,
         plan=plan,
+        live_contacts=((cmd.event_id, cmd.channel),),
     )
 
 
@@ -163,6 +167,8 @@ def _continue_case(
         return decide(
             case, cmd, Outcome.REJOINED_CASE, case.owner_agent_id, explanation, now, summary
         )
+    if case.status is CaseStatus.PENDING and case.owner_agent_id is not None:
+        return _back_from_pending(uow, case, cmd, now, settings)
     if case.status is not CaseStatus.ASSIGNED or case.owner_agent_id is None:
         return route_case(uow, case, cmd.channel, now, settings, cmd)
     repo = uow.repo
@@ -187,6 +193,53 @@ def _continue_case(
         return rejoin(owner.agent_id, f"owner {owner.agent_id} busy on {cmd.channel}; keeps it")
     former = case.hand_off()
     repo.release_capacity(former, case.channel)
+    return _hand_on(uow, case, former, owner, cmd, now, settings)
+
+
+def _back_from_pending(
+    uow: UnitOfWork, case: Case, cmd: ReceiveContact, now: datetime, settings: RoutingSettings
+) -> Decision:
+    """Continuity after a contact ended: the customer came back to a case that waits
+    with its owner, who takes it again on the new contact's channel when they can (the
+    slot a wrap-up still holds on that channel serves). An owner who cannot (away, or
+    full on that channel) hands it on, as when an owner is away for a follow-up."""
+    repo = uow.repo
+    owner_id = case.owner_agent_id
+    assert owner_id is not None
+    explanation = _owner_explanation(case, cmd.channel, settings)
+    held = case.holds_slot
+    owner = repo.get_agent(owner_id)
+    present = owner is not None and owner.presence is Presence.AVAILABLE
+    if held and present and cmd.channel is case.channel:
+        case.assign(owner_id, cmd.channel, now)
+        summary = f"back to owner {owner_id}, on the slot of their wrap-up"
+        return decide(case, cmd, Outcome.REJOINED_CASE, owner_id, explanation, now, summary)
+    if (
+        owner is not None
+        and exclusion(owner, case.requirements, cmd.channel) is None
+        and repo.reserve_capacity(owner_id, cmd.channel, now)
+    ):
+        if held:
+            repo.release_capacity(owner_id, case.channel)
+        case.assign(owner_id, cmd.channel, now)
+        summary = f"back to owner {owner_id} on {cmd.channel}"
+        return decide(case, cmd, Outcome.REJOINED_CASE, owner_id, explanation, now, summary)
+    if held:
+        repo.release_capacity(owner_id, case.channel)
+    former = case.hand_off(pending_too=True)
+    return _hand_on(uow, case, former, owner, cmd, now, settings)
+
+
+def _hand_on(
+    uow: UnitOfWork,
+    case: Case,
+    former: str,
+    owner: Agent | None,
+    cmd: ReceiveContact,
+    now: datetime,
+    settings: RoutingSettings,
+) -> Decision:
+    """The owner cannot take the customer's new contact: anyone else may (a handoff)."""
     decision = route_case(
         uow,
         case,

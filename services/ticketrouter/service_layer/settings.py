@@ -3,9 +3,11 @@ identity policy and the size of context packets."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from ticketrouter.domain.channels import Channel
 from ticketrouter.domain.context import ContextLimits
 from ticketrouter.domain.merging import IdentityPolicy
 from ticketrouter.domain.plan import RoutingPolicy
@@ -27,5 +29,8 @@ class RoutingSettings:
     offer_timeout: timedelta = timedelta(0)
     # Offers let lapse in a row before the agent is set away.
     max_missed_offers: int = 3
+    # After a case's last contact ends its owner keeps the slot on that channel this
+    # long, for the after-call work (a channel not named: freed at once).
+    wrap_up: Mapping[Channel, timedelta] = field(default_factory=dict)
     identities: IdentityPolicy = field(default_factory=IdentityPolicy)
     context: ContextLimits = field(default_factory=ContextLimits)
