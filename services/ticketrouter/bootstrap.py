@@ -94,12 +94,17 @@ class App:
                 self.feed.publish(decision_to_proto(event.decision))
 
     def advance_queue(self) -> None:
-        """Fire the routing steps that are due and re-route lapsed offers. Every process
-        asks every second; most seconds nothing is due, so a reader looks first and the
-        writer (on SQLite, the one write lock the worker needs too) is taken only then."""
+        """Fire the routing steps that are due, re-route lapsed offers and free the
+        slots whose wrap-up is over. Every process asks every second; most seconds
+        nothing is due, so a reader looks first and the writer (on SQLite, the one
+        write lock the worker needs too) is taken only then."""
         now = self.clock.now()
         with self.read_uow() as uow:
-            due = uow.repo.lapsed_offers(now, 1) or uow.repo.cases_due_a_step(now, 1)
+            due = (
+                uow.repo.lapsed_offers(now, 1)
+                or uow.repo.wrap_ups_over(now, 1)
+                or uow.repo.cases_due_a_step(now, 1)
+            )
         if due:
             self.bus.execute(advance_queue, AdvanceQueue())
 

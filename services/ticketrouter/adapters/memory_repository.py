@@ -83,6 +83,7 @@ class InMemoryRepository(Repository):
         self._by_owner: dict[str, set[str]] = defaultdict(set)
         self._queued: dict[str, Case] = {}
         self._offered: dict[str, Case] = {}
+        self._wrapping_up: dict[str, Case] = {}  # pending, the owner's slot still held
         self._handoffs: dict[str, list[tuple[str, str | None, str, datetime]]] = defaultdict(list)
         self._resolutions: list[_Resolution] = []
         self._latest_resolution: dict[str, _Resolution] = {}
@@ -313,6 +314,8 @@ class InMemoryRepository(Repository):
             self._queued[case.case_id] = case
         elif case.status is CaseStatus.OFFERED:
             self._offered[case.case_id] = case
+        elif case.status is CaseStatus.PENDING and case.slot_held_until is not None:
+            self._wrapping_up[case.case_id] = case
 
     def _unindex(self, case: Case) -> None:
         self._cases_of[case.customer_id].discard(case.case_id)
@@ -321,6 +324,7 @@ class InMemoryRepository(Repository):
             self._by_owner[case.owner_agent_id].discard(case.case_id)
         self._queued.pop(case.case_id, None)
         self._offered.pop(case.case_id, None)
+        self._wrapping_up.pop(case.case_id, None)
 
     def get_case(self, case_id: str) -> Case | None:
         case = self._cases.get(case_id)
@@ -381,6 +385,15 @@ class InMemoryRepository(Repository):
         ]
         lapsed.sort(key=lambda c: c.offer_expires_at or now)
         return [copy.copy(c) for c in lapsed[:limit]]
+
+    def wrap_ups_over(self, now: datetime, limit: int) -> list[Case]:
+        over = [
+            c
+            for c in self._wrapping_up.values()
+            if (until := c.slot_held_until) is not None and until <= now
+        ]
+        over.sort(key=lambda c: c.slot_held_until or now)
+        return [copy.copy(c) for c in over[:limit]]
 
     def last_resolver(self, customer_id: str) -> str | None:
         resolved = self._resolved_of(customer_id)
