@@ -8,7 +8,7 @@ PROTOS  = $(wildcard proto/ticketrouter/v1/*.proto)
 STUBS   = services/ticketrouter/v1/.generated
 PYTEST  = $(BIN)/python -m pytest -p no:cacheprovider
 
-.PHONY: setup lock image run test unit integration e2e bench bench-quick lint stubs clean prometheus-tools
+.PHONY: setup lock image run test unit integration e2e bench bench-quick lint stubs clean prometheus-tools browser
 
 setup: $(STUBS)
 
@@ -71,7 +71,7 @@ run: setup
 # processes and databases). The unit run's report is printed after the other's;
 # either failing fails the target.
 UNIT_LOG = .unit-tests.log
-test: setup prometheus-tools
+test: setup prometheus-tools browser
 	@$(PYTEST) tests/unit > $(UNIT_LOG) 2>&1 & unit=$$!; \
 	$(PYTEST) tests/integration tests/e2e; others=$$?; \
 	wait $$unit; units=$$?; \
@@ -81,13 +81,17 @@ test: setup prometheus-tools
 prometheus-tools:
 	@bash deploy/dev/install-prometheus-tools.sh
 
+# Debian's chromium, for the test that opens the simulation's HTML report.
+browser:
+	@bash deploy/dev/install-browser.sh
+
 unit: setup
 	$(PYTEST) tests/unit
 
 integration: setup
 	$(PYTEST) tests/integration
 
-e2e: setup prometheus-tools
+e2e: setup prometheus-tools browser
 	$(PYTEST) tests/e2e
 
 bench: setup

@@ -1,0 +1,96 @@
+"""The simulation's HTML report opened in a real headless browser: Debian's chromium
+driven by Playwright (make browser installs it; CI fails rather than skip without)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from ticketrouter.entrypoints.report.html import Series, write_report
+from ticketrouter.entrypoints.simulate.results import Figures, IntervalFigures, SimulationResult
+
+
+def _result(asa: float, abandoned: float) -> SimulationResult:
+    start = datetime(2026, 12, 1, 8, tzinfo=UTC)
+    intervals = tuple(
+        IntervalFigures(
+            start + k * timedelta(minutes=30),
+            Figures(
+                offered=100,
+                answered=100 - abandoned,
+                abandoned=abandoned,
+                abandonment_rate=abandoned / 100,
+                asa_seconds=asa + k,
+                wait_p90_seconds=3 * asa + k,
+                service_level=0.7 + k / 100,
+                occupancy=0.8,
+            ),
+        )
+        for k in range(16)
+    )
+    total = Figures(
+        offered=1600,
+        answered=1600 - 16 * abandoned,
+        abandoned=16 * abandoned,
+        abandonment_rate=abandoned / 100,
+        asa_seconds=asa,
+        service_level=0.75,
+        service_level_seconds=20,
+        occupancy=0.8,
+    )
+    return SimulationResult(
+        total=total, intervals=intervals, occupancy_by_team={"care": 0.8, "billing": 0.7}
+    )
+
+
+def _chromium() -> str:
+    found = shutil.which("chromium")
+    if found is None:
+        message = "Debian's chromium is not installed (make browser)"
+        if os.environ.get("CI"):
+            pytest.fail(message + "; CI requires it")
+        pytest.skip(message)
+    return found
+
+
+def test_the_report_opens_with_its_plots_and_numbers(tmp_path: Path) -> None:
+    browser_path = _chromium()
+    from playwright.sync_api import sync_playwright
+
+    report = write_report(
+        tmp_path / "report",
+        [Series("current", _result(30.0, 4)), Series("draft", _result(12.5, 2))],
+        "voice-center: current against draft",
+    )
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=browser_path, args=["--no-sandbox"], headless=True
+        )
+        try:
+            page = browser.new_page()
+            page.goto(report.as_uri())
+            page.wait_for_load_state("load", timeout=60_000)
+            images = page.eval_on_selector_all(
+                "img", "els => els.map(e => [e.alt, e.complete, e.naturalWidth, e.naturalHeight])"
+            )
+            headings = page.eval_on_selector_all("h2", "els => els.map(e => e.textContent)")
+            text = page.inner_text("body")
+        finally:
+            browser.close()
+    assert len(images) == 4
+    for alt, complete, width, height in images:
+        assert complete and width > 100 and height > 100, alt
+    assert headings == [
+        "Totals",
+        "Waiting per interval",
+        "Abandonment per interval",
+        "Service level (20 s) against the 80% target",
+        "Occupancy per team",
+    ]
+    assert "30.0" in text and "12.5" in text and "-17.5" in text  # ASA and its change
+    assert "4.0%" in text and "2.0%" in text  # abandonment rates
+    assert "http" not in report.read_text()  # nothing fetched from anywhere
