@@ -14,6 +14,7 @@ from ticketrouter.entrypoints.bank.calls import (
     locate_bank_csv,
     read_bank_calls,
 )
+from ticketrouter.entrypoints.bank.convert import bank_month
 from ticketrouter.entrypoints.bank.history import by_service, historical_result
 from ticketrouter.entrypoints.bank.patience import kaplan_meier
 from ticketrouter.entrypoints.bank.staffing import bank_agents
@@ -125,11 +126,10 @@ def test_the_real_month() -> None:
     calls = read_bank_calls(path)
     assert len(calls) == 42_078
     agents = bank_agents(calls)
-    start = datetime(2010, 8, 1)
-    result = historical_result(
-        calls, agents, start, datetime(2010, 9, 1), timedelta(minutes=30), 60
-    )
-    assert result.total.offered == 38_661
+    start, end = bank_month(calls)
+    assert end == datetime(2010, 9, 2)  # a call queued after the last midnight
+    result = historical_result(calls, agents, start, end, timedelta(minutes=30), 60)
+    assert result.total.offered == 38_662  # one queued after the last midnight
     assert result.total.abandonment_rate == pytest.approx(0.188, abs=0.001)
     nw = by_service(result.by_rule)["NW"]
     assert nw.abandonment_rate == pytest.approx(0.378, abs=0.001)

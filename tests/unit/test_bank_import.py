@@ -12,6 +12,7 @@ from tests.unit.test_bank_history import ROWS, _write
 from ticketrouter.adapters.rules_file import load_policy
 from ticketrouter.entrypoints.bank.calls import locate_bank_csv
 from ticketrouter.entrypoints.cli import main
+from ticketrouter.entrypoints.simulate.results import Figures, SimulationResult
 from ticketrouter.entrypoints.simulate.scenario import load_scenario
 
 
@@ -55,3 +56,40 @@ def test_the_real_month_converts(tmp_path: Path) -> None:
     assert len(scenario.roster) == 31
     lines = scenario.traffic.file.read_text().count("\n")
     assert lines == 38_662
+
+
+def test_compare_prints_history_beside_a_saved_simulation(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = _write(tmp_path, ROWS)
+    simulated = SimulationResult(
+        total=Figures(offered=4, answered=4, asa_seconds=12.5, service_level=1.0),
+        by_rule={
+            "ps-unidentified": Figures(offered=1, answered=1, asa_seconds=0.0, service_level=1),
+            "ps-high": Figures(offered=1, answered=1, asa_seconds=20.0, service_level=1),
+            "nw-unidentified": Figures(
+                offered=1, abandoned=1, abandonment_rate=1.0, service_level=0
+            ),
+            "nw-regular": Figures(offered=1, answered=1, asa_seconds=30.0, service_level=1),
+        },
+    )
+    saved = tmp_path / "sim.json"
+    saved.write_text(json.dumps(simulated.to_json()))
+    assert main(["simulate", "import-bank", str(source), "--compare", str(saved)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert all(len(line) <= 80 for line in lines)
+    ps = next(line for line in lines if line.startswith("PS")).split()
+    # offered, abandoned history/sim, ASA history/sim, service level history/sim
+    assert ps == ["PS", "2", "0.0%", "0.0%", "45.0", "10.0", "50.0%", "100.0%"]
+    nw = next(line for line in lines if line.startswith("NW")).split()
+    assert nw[2:4] == ["50.0%", "50.0%"]
+
+
+def test_compare_refuses_what_is_not_a_result(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = _write(tmp_path, ROWS)
+    saved = tmp_path / "sim.json"
+    saved.write_text('{"hello": 1}')
+    assert main(["simulate", "import-bank", str(source), "--compare", str(saved)]) == 2
+    assert "not a simulation result" in capsys.readouterr().err

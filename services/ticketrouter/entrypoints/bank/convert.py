@@ -43,9 +43,10 @@ _EVENT_NAMESPACE = uuid.UUID("5d3f8e2a-1c4b-4f6e-9a7d-0b2c4e6f8a1d")
 
 
 def bank_month(calls: Sequence[BankCall]) -> tuple[datetime, datetime]:
-    """From the first day's midnight to the midnight after the last day."""
+    """From the first day's midnight to the midnight after the last arrival (a call
+    that entered the VRU before the last midnight may queue after it)."""
     first = min(c.vru_entry for c in calls)
-    last = max(c.vru_entry for c in calls)
+    last = max(c.arrived_at for c in calls)
     start = datetime(first.year, first.month, first.day)
     return start, datetime(last.year, last.month, last.day) + timedelta(days=1)
 
