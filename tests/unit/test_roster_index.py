@@ -177,3 +177,35 @@ def test_a_snapshot_scans_at_first_then_indexes_with_the_loads_it_booked() -> No
             snapshot.set_load(best.agent_id, Channel.EMAIL, 1)
     assert [indexed for indexed, _ in winners] == [False] * INDEX_AFTER_MATCHINGS + [True] * 2
     assert [agent for _, agent in winners] == ["a0", "a1", "a2"] + [None] * 7
+
+
+@st.composite
+def blended_agents(draw: Any, number: int) -> Agent:
+    """An agent who may also have units, costs per channel and exclusive channels."""
+    agent = draw(agents(number))
+    if draw(st.booleans()):
+        agent.units = draw(st.sampled_from([20, 60, 100]))
+        agent.unit_costs = {
+            c: draw(st.integers(0, agent.units)) for c in CHANNELS if draw(st.booleans())
+        }
+    if draw(st.booleans()):
+        agent.exclusive_channels = frozenset(draw(st.sets(st.sampled_from(CHANNELS), max_size=2)))
+    return agent
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
+def test_the_index_ranks_blended_agents_as_a_scan_does(data: Any) -> None:
+    roster = [data.draw(blended_agents(n)) for n in range(data.draw(st.integers(0, 80)))]
+    index = RosterIndex(roster)
+    for step in range(5):
+        if roster and step:
+            changed = data.draw(st.sampled_from(roster))
+            if data.draw(st.booleans()) and changed.capacity:
+                channel = data.draw(st.sampled_from(sorted(changed.capacity)))
+                index.set_load(changed.agent_id, channel, data.draw(st.integers(0, 3)))
+            else:
+                replacement = data.draw(blended_agents(int(changed.agent_id.split("-")[1])))
+                roster[roster.index(changed)] = replacement
+                index.put(replacement)
+        _compare(roster, index, data)

@@ -11,6 +11,10 @@ from ticketrouter.domain.errors import InvalidField
 from ticketrouter.domain.requirements import MAX_PROFICIENCY, MIN_PROFICIENCY
 
 MAX_CAPACITY_PER_CHANNEL = 50
+# Blended capacity: a total in units per agent and a cost per channel (Salesforce's
+# presence capacity, Azure Job Router's capacityCostPerJob). 0 units: not blended,
+# only the channels' slots count, as before units existed.
+MAX_UNITS = 10_000
 # Bounds on what one profile may hold, so that a page of agents always fits a
 # response and matching never walks an unbounded skill map. A real profile holds
 # a few dozen skills; these are far above that and far below trouble.
@@ -34,12 +38,27 @@ class Agent:
     load: dict[Channel, int] = field(default_factory=dict)
     presence: Presence = Presence.OFFLINE
     last_assigned_at: datetime | None = None
+    # Blended capacity (see domain/capacity.py): what the agent can hold at once in
+    # units (0: not blended), what one contact costs on each channel (a channel
+    # without a cost counts only against its slots), and the channels whose work is
+    # never held beside work on another channel (while on a call, nothing else).
+    units: int = 0
+    unit_costs: Mapping[Channel, int] = field(default_factory=dict)
+    exclusive_channels: frozenset[Channel] = frozenset()
 
     def free_capacity(self, channel: Channel) -> int:
         return self.capacity.get(channel, 0) - self.load.get(channel, 0)
 
+    def units_used(self) -> int:
+        costs = self.unit_costs
+        return sum(held * costs.get(channel, 0) for channel, held in self.load.items())
+
     def occupancy(self) -> float:
-        """Share of all channel slots in use: the basis of fair spreading."""
+        """Share of the agent's room in use, the basis of fair spreading: of their
+        units when they have units (a call and five chats are both a full desk),
+        otherwise of all their channel slots."""
+        if self.units:
+            return self.units_used() / self.units
         total = sum(self.capacity.values())
         return sum(self.load.values()) / total if total else 1.0
 
@@ -74,6 +93,23 @@ class Agent:
             if not 0 <= slots <= MAX_CAPACITY_PER_CHANNEL:
                 raise InvalidField(
                     f"agent.capacity[{channel}]", f"must be 0..{MAX_CAPACITY_PER_CHANNEL}"
+                )
+        self._validate_units()
+
+    def _validate_units(self) -> None:
+        if not 0 <= self.units <= MAX_UNITS:
+            raise InvalidField("agent.units", f"must be 0..{MAX_UNITS}, got {self.units}")
+        for channel, cost in self.unit_costs.items():
+            where = f"agent.capacity[{channel}].cost"
+            if cost < 0:
+                raise InvalidField(where, f"must not be negative, got {cost}")
+            if cost and not self.units:
+                raise InvalidField(where, "a cost in units needs agent.units above 0")
+            if cost > self.units:
+                raise InvalidField(
+                    where,
+                    f"{cost} is more than the agent's {self.units} units: "
+                    f"no {channel} contact would ever fit",
                 )
 
 

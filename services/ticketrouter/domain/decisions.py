@@ -26,7 +26,11 @@ class Exclusion(StrEnum):
     """Why an agent could not take a case (closed set: it labels metrics)."""
 
     PRESENCE = "presence"
+    # The three limits of capacity, in the order they are checked: the channel's
+    # slots, the agent's units (blended capacity), an exclusive channel's rule.
     CAPACITY = "capacity"
+    CAPACITY_UNITS = "capacity_units"
+    CAPACITY_EXCLUSIVE = "capacity_exclusive"
     LANGUAGE = "language"
     TEAM = "team"
     DECLINED = "declined"  # declined this case's offer, or let it lapse

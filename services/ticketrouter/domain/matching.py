@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from ticketrouter.domain.agents import Agent
+from ticketrouter.domain.capacity import capacity_limit
 from ticketrouter.domain.cases import Case
 from ticketrouter.domain.channels import Channel, Presence
 from ticketrouter.domain.decisions import Exclusion, Explanation
@@ -28,6 +29,8 @@ def exclusion(agent: Agent, requirements: Requirements, channel: Channel) -> Exc
         return Exclusion.PRESENCE
     if agent.capacity.get(channel, 0) <= agent.load.get(channel, 0):
         return Exclusion.CAPACITY
+    if (agent.units or agent.exclusive_channels) and (limit := capacity_limit(agent, channel)):
+        return limit
     if requirements.language and requirements.language not in agent.languages:
         return Exclusion.LANGUAGE
     if requirements.teams and agent.team not in requirements.teams:

@@ -2,7 +2,10 @@
 
 Each agent holds a slot; every attribute matching asks about is a bitset over the
 slots (a Python int): agents with free capacity on a channel, speaking a language,
-in a team, holding a skill at each level or an authority at each threshold. A
+in a team, holding a skill at each level or an authority at each threshold. Blended
+agents add two per channel: those whose units a contact there would not fit, and
+those an exclusive channel keeps from it (domain/capacity.py); both stay empty, and
+cost nothing, while no agent is blended. A
 decision intersects a handful of these ints, which Python does in C a word at a
 time, instead of calling a function per agent.
 
@@ -24,6 +27,7 @@ from datetime import datetime
 from typing import Any, overload
 
 from ticketrouter.domain.agents import Agent
+from ticketrouter.domain.capacity import mixes_exclusive, units_fit
 from ticketrouter.domain.channels import Channel, Presence
 from ticketrouter.domain.decisions import Exclusion
 from ticketrouter.domain.plan import Strategy
@@ -97,6 +101,13 @@ def _clear_bit(table: dict[Any, int], keep: int) -> None:
         table[key] &= keep
 
 
+def _set_bit(table: dict[Channel, int], channel: Channel, bit: int, on: bool) -> None:
+    if on:
+        table[channel] = table.get(channel, 0) | bit
+    elif table.get(channel, 0) & bit:
+        table[channel] &= ~bit
+
+
 class RosterIndex:
     """Agents in slots, with the bitsets matching needs; loads and presence change
     in place (`set_load`, `touch`, `put`) as a transaction reserves and releases."""
@@ -107,6 +118,10 @@ class RosterIndex:
         self._available = 0
         self._staffed: dict[Channel, int] = {}
         self._free: dict[Channel, int] = {}
+        # Blended agents only: a contact on the channel would not fit their units, or
+        # would sit beside work an exclusive channel keeps apart.
+        self._units_short: dict[Channel, int] = {}
+        self._mixed: dict[Channel, int] = {}
         self._languages: dict[str, int] = {}
         self._teams: dict[str, int] = {}
         self._skills: dict[str, list[int]] = {}
@@ -157,6 +172,10 @@ class RosterIndex:
                     mark(("staffed", channel), slot)
                 if capacity > agent.load.get(channel, 0):
                     mark(("free", channel), slot)
+                if agent.units and not units_fit(agent, channel):
+                    mark(("units_short", channel), slot)
+                if agent.exclusive_channels and mixes_exclusive(agent, channel):
+                    mark(("mixed", channel), slot)
             for language in agent.languages:
                 mark(("language", language), slot)
             mark(("team", agent.team), slot)
@@ -178,6 +197,10 @@ class RosterIndex:
                 self._staffed[key[1]] = self._staffed.get(key[1], 0) | mask
             elif kind == "free":
                 self._free[key[1]] = self._free.get(key[1], 0) | mask
+            elif kind == "units_short":
+                self._units_short[key[1]] = self._units_short.get(key[1], 0) | mask
+            elif kind == "mixed":
+                self._mixed[key[1]] = self._mixed.get(key[1], 0) | mask
             elif kind == "language":
                 self._languages[key[1]] = self._languages.get(key[1], 0) | mask
             elif kind == "team":
@@ -246,7 +269,8 @@ class RosterIndex:
     def _clear(self, slot: int) -> None:
         keep = ~(1 << slot)
         self._available &= keep
-        for table in (self._staffed, self._free, self._languages, self._teams):
+        tables = (self._staffed, self._free, self._units_short, self._mixed)
+        for table in (*tables, self._languages, self._teams):
             _clear_bit(table, keep)
         for levels in self._skills.values():
             for level in range(len(levels)):
@@ -267,6 +291,16 @@ class RosterIndex:
                 self._free[channel] = self._free.get(channel, 0) | bit
             elif channel in self._free:
                 self._free[channel] &= ~bit
+        if agent.units or agent.exclusive_channels:
+            # One contact more or less changes the room left on every channel.
+            for channel in agent.capacity:
+                _set_bit(
+                    self._units_short,
+                    channel,
+                    bit,
+                    bool(agent.units) and not units_fit(agent, channel),
+                )
+                _set_bit(self._mixed, channel, bit, mixes_exclusive(agent, channel))
 
     def _reorder(self, slot: int, agent: Agent) -> None:
         for strategy in _ORDERED:
@@ -320,6 +354,10 @@ class RosterIndex:
             keep(Exclusion.DECLINED, ~self.mask_of(excluded_ids))
         keep(Exclusion.PRESENCE, self._available)
         keep(Exclusion.CAPACITY, self._free.get(channel, 0))
+        if short := self._units_short.get(channel, 0):
+            keep(Exclusion.CAPACITY_UNITS, ~short)
+        if mixed := self._mixed.get(channel, 0):
+            keep(Exclusion.CAPACITY_EXCLUSIVE, ~mixed)
         if requirements.language:
             keep(Exclusion.LANGUAGE, self._languages.get(requirements.language, 0))
         if requirements.teams:
