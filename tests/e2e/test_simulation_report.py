@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ticketrouter.entrypoints.report.html import Series, write_report
+from ticketrouter.entrypoints.report.html import Series, policy_series, write_report
 from ticketrouter.entrypoints.simulate.results import Figures, IntervalFigures, SimulationResult
 
 
@@ -94,3 +94,10 @@ def test_the_report_opens_with_its_plots_and_numbers(tmp_path: Path) -> None:
     assert "30.0" in text and "12.5" in text and "-17.5" in text  # ASA and its change
     assert "4.0%" in text and "2.0%" in text  # abandonment rates
     assert "http" not in report.read_text()  # nothing fetched from anywhere
+
+
+def test_figures_a_series_lacks_read_not_available(tmp_path: Path) -> None:
+    history = Series("history", _result(30.0, 4), frozenset({"fcr_rate"}))
+    page = write_report(tmp_path, [history, *policy_series(_result(12.5, 2))], "t")
+    fcr_row = next(line for line in page.read_text().splitlines() if "<td>FCR</td>" in line)
+    assert fcr_row.count("n/a") == 2  # history's, and the difference

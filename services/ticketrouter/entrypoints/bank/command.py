@@ -16,7 +16,7 @@ from ticketrouter.entrypoints.bank.calls import (
 )
 from ticketrouter.entrypoints.bank.compare import ResultFileError, comparison_table, load_result
 from ticketrouter.entrypoints.bank.convert import SERVICE_LEVEL_SECONDS, bank_month, write_scenario
-from ticketrouter.entrypoints.bank.history import historical_result
+from ticketrouter.entrypoints.bank.history import HISTORY_LACKS, historical_result
 from ticketrouter.entrypoints.bank.staffing import BankAgent, bank_agents
 from ticketrouter.entrypoints.report.html import Series, write_report
 
@@ -80,7 +80,7 @@ def _compare(
     )
     print(comparison_table(history, simulated))
     if report is not None:
-        series = [Series("history", history)]
+        series = [Series("history", history, HISTORY_LACKS)]
         if simulated is not None:
             series.append(Series("simulated", simulated))
         path = write_report(report, series, "Anonymous Bank, August: history and simulation")

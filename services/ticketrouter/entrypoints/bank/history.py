@@ -22,6 +22,9 @@ from ticketrouter.entrypoints.bank.queues import rule_name, service_of_rule
 from ticketrouter.entrypoints.bank.staffing import BankAgent
 from ticketrouter.entrypoints.simulate.results import Figures, IntervalFigures, SimulationResult
 
+# What the file cannot tell: nobody recorded transfers or first-contact verdicts.
+HISTORY_LACKS = frozenset({"handoffs_per_case", "fcr_rate"})
+
 
 @dataclass(slots=True)
 class _Group:

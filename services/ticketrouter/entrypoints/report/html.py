@@ -34,6 +34,17 @@ class Series:
 
     label: str
     result: SimulationResult
+    # Figures this series has no value for (history records no handoffs): shown as
+    # "n/a", never as a 0 that would read as a measurement.
+    missing: frozenset[str] = frozenset()
+
+
+def policy_series(result: SimulationResult) -> list[Series]:
+    """A simulation's current policy, and its draft beside it when it ran one."""
+    series = [Series("current", result)]
+    if result.draft is not None:
+        series.append(Series("draft", result.draft))
+    return series
 
 
 def write_report(
@@ -100,10 +111,12 @@ def _totals_table(series: Sequence[Series]) -> str:
         head += "<th>difference</th>"
     rows = [f"<table><tr><th>figure</th>{head}</tr>"]
     for name, label, form in _SHOWN:
-        values = [getattr(s.result.total, name) for s in series]
-        cells = "".join(f"<td>{form.format(v)}</td>" for v in values)
+        values = [None if name in s.missing else getattr(s.result.total, name) for s in series]
+        cells = "".join(f"<td>{'n/a' if v is None else form.format(v)}</td>" for v in values)
         if len(values) == 2:
-            cells += f"<td>{_signed(form, values[1] - values[0])}</td>"
+            first, second = values
+            change = "n/a" if first is None or second is None else _signed(form, second - first)
+            cells += f"<td>{change}</td>"
         rows.append(f"<tr><td>{label}</td>{cells}</tr>")
     rows.append("</table>")
     return "\n".join(rows)
