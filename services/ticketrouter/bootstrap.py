@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -16,6 +17,7 @@ from ticketrouter.adapters.fairness_reader import read_agent_work
 from ticketrouter.adapters.feed import AssignmentFeed
 from ticketrouter.adapters.metrics import PrometheusMetrics
 from ticketrouter.adapters.policy_store import SqlPolicyVersions
+from ticketrouter.adapters.read_model import ReadModel
 from ticketrouter.adapters.rules_file import parse_stored_policy_text
 from ticketrouter.adapters.schema import prepare_schema
 from ticketrouter.adapters.unit_of_work import OutboxPublisher, SqlUnitOfWork
@@ -79,6 +81,11 @@ class App:
 
     def read_uow(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.database.reader, profiles=self.profiles)
+
+    @functools.cached_property
+    def reads(self) -> ReadModel:
+        """The read-only queries of the case screens, on the reader engine."""
+        return ReadModel(self.database.reader)
 
     def after_commit(self, events: Sequence[Event]) -> None:
         now = self.clock.now()

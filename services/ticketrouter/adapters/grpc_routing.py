@@ -22,7 +22,6 @@ from ticketrouter.adapters.grpc_errors import (
 )
 from ticketrouter.adapters.grpc_handlers import BlockingCalls
 from ticketrouter.adapters.messages import case_to_proto, csat_to_proto, explanation_to_proto
-from ticketrouter.adapters.short_ids import full_id
 from ticketrouter.bootstrap import App
 from ticketrouter.domain.cases import Case, parse_case_status, parse_handoff_reason
 from ticketrouter.domain.channels import parse_channel
@@ -71,21 +70,13 @@ class RoutingServicer(routing_pb2_grpc.RoutingServiceServicer):
         self, case_id: str, with_context: bool = False, short_ok: bool = False
     ) -> routing_pb2.Case:
         """`short_ok`: the id as a person gave it, perhaps only its first characters."""
-        with self.app.read_uow() as uow:
-            if short_ok:
-                case_id = full_id(uow.repo, "case", case_id, "case_id")
-            case = uow.repo.get_case(case_id)
-            if case is None:
-                raise NotFound("case", case_id)
-            message = case_to_proto(case, uow.repo.handoffs_of(case_id))
-            if with_context:
-                packets = uow.repo.context_packets(
-                    [case.customer_id], self.app.routing.context, self.app.clock.now()
-                )
-                if case.customer_id in packets:
-                    packet = packets[case.customer_id].for_case(case.case_id)
-                    message.context.CopyFrom(context_to_proto(packet))
-            return message
+        view = self.app.reads.case_view(
+            case_id, self.app.routing.context, self.app.clock.now(), with_context, short_ok
+        )
+        message = case_to_proto(view.case, view.handoffs)
+        if view.packet is not None:
+            message.context.CopyFrom(context_to_proto(view.packet))
+        return message
 
     @grpc_errors
     def SubmitContact(

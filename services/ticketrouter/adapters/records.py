@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from ticketrouter.domain.cases import Case, CaseStatus
 from ticketrouter.domain.channels import Channel
 from ticketrouter.domain.customers import Contact
 from ticketrouter.domain.decisions import Explanation
@@ -122,4 +123,40 @@ def plan_from_dict(data: dict[str, Any] | None) -> Plan | None:
             for after, delta, teams, drop in data["steps"]
         ),
         policy_version=data["policy_version"],
+    )
+
+
+def case_from_row(row: Any) -> Case:
+    """A case from its row (a mapping), as the repository and the read model read it."""
+    return Case(
+        case_id=row["id"],
+        customer_id=row["customer_id"],
+        topic=row["topic"],
+        rule=row["rule"],
+        requirements=requirements_from_dict(row["requirements"]),
+        priority=row["priority"],
+        status=CaseStatus(row["status"]),
+        channel=Channel(row["channel"]),
+        first_channel=Channel(row["first_channel"]),
+        opened_at=utc(row["opened_at"]) or EPOCH,
+        owner_agent_id=row["owner_agent_id"],
+        contact_count=row["contact_count"],
+        handoff_count=row["handoff_count"],
+        queued_at=utc(row["queued_at"]),
+        assigned_at=utc(row["assigned_at"]),
+        resolved_at=utc(row["resolved_at"]),
+        resolution_code=row["resolution_code"],
+        first_contact_resolved=row["first_contact_resolved"],
+        csat=row["csat"],
+        last_decision=explanation_from_dict(row["last_decision"]),
+        version=row["version"],
+        plan=plan_from_dict(row["plan"]),
+        step=row["step"],
+        offer_expires_at=utc(row["offer_expires_at"]),
+        declined_by=tuple(row["declined_by"] or ()),
+        live_contacts=tuple(
+            (contact_id, Channel(channel)) for contact_id, channel in row["live_contacts"] or ()
+        ),
+        slot_held_until=utc(row["slot_held_until"]),
+        abandoned_at=utc(row["abandoned_at"]),
     )

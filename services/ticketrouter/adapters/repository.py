@@ -39,12 +39,10 @@ from ticketrouter.adapters.orm import (
 )
 from ticketrouter.adapters.records import (
     EPOCH,
+    case_from_row,
     contact_from_row,
-    explanation_from_dict,
     explanation_to_dict,
-    plan_from_dict,
     plan_to_dict,
-    requirements_from_dict,
     requirements_to_dict,
     utc,
 )
@@ -225,7 +223,7 @@ class SqlRepository(Repository):
             self._hold_customers(chunk)
             rows = self._read(queries.open_cases_of(chunk)).mappings()
             for row in rows:  # oldest first: the first per topic is the one contacts join
-                case = self._known.remember(_case(row))
+                case = self._known.remember(case_from_row(row))
                 self._known.open_cases.setdefault((case.customer_id, case.topic), case)
             self._known.fully_loaded.update(chunk)
             latest = self._run(queries.latest_resolved_of(chunk)).mappings()
@@ -427,7 +425,7 @@ class SqlRepository(Repository):
 
     # --- cases ----------------------------------------------------------------------
     def _case_of(self, row: Any) -> Case:
-        return self._known.remember(_case(row))
+        return self._known.remember(case_from_row(row))
 
     def ids_starting_with(self, kind: str, prefix: str, limit: int) -> list[str]:
         column = col(CaseRow.id) if kind == "case" else col(CustomerRow.id)
@@ -1000,38 +998,3 @@ def _case_values(case: Case, aging_per_minute: float) -> dict[str, Any]:
         "slot_held_until": case.slot_held_until,
         "abandoned_at": case.abandoned_at,
     }
-
-
-def _case(row: Any) -> Case:
-    return Case(
-        case_id=row["id"],
-        customer_id=row["customer_id"],
-        topic=row["topic"],
-        rule=row["rule"],
-        requirements=requirements_from_dict(row["requirements"]),
-        priority=row["priority"],
-        status=CaseStatus(row["status"]),
-        channel=Channel(row["channel"]),
-        first_channel=Channel(row["first_channel"]),
-        opened_at=utc(row["opened_at"]) or EPOCH,
-        owner_agent_id=row["owner_agent_id"],
-        contact_count=row["contact_count"],
-        handoff_count=row["handoff_count"],
-        queued_at=utc(row["queued_at"]),
-        assigned_at=utc(row["assigned_at"]),
-        resolved_at=utc(row["resolved_at"]),
-        resolution_code=row["resolution_code"],
-        first_contact_resolved=row["first_contact_resolved"],
-        csat=row["csat"],
-        last_decision=explanation_from_dict(row["last_decision"]),
-        version=row["version"],
-        plan=plan_from_dict(row["plan"]),
-        step=row["step"],
-        offer_expires_at=utc(row["offer_expires_at"]),
-        declined_by=tuple(row["declined_by"] or ()),
-        live_contacts=tuple(
-            (contact_id, Channel(channel)) for contact_id, channel in row["live_contacts"] or ()
-        ),
-        slot_held_until=utc(row["slot_held_until"]),
-        abandoned_at=utc(row["abandoned_at"]),
-    )
