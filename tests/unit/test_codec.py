@@ -108,7 +108,13 @@ def uow_decision():  # type: ignore[no-untyped-def]
 
 
 def test_the_other_event_types_decode_into_their_commands() -> None:
-    from ticketrouter.domain.commands import RecordMessage, RecordSurvey, UpdateCustomer
+    from ticketrouter.domain.commands import (
+        AbandonContact,
+        EndContact,
+        RecordMessage,
+        RecordSurvey,
+        UpdateCustomer,
+    )
 
     base = {"occurred_at": "2026-11-22T10:00:00Z"}
     message = decode(
@@ -128,6 +134,9 @@ def test_the_other_event_types_decode_into_their_commands() -> None:
         _bytes({**base, "event_id": "s", "type": "survey.completed", "case_id": "c1", "csat": 4})
     )
     assert isinstance(survey, RecordSurvey) and survey.csat == 4
+    for kind, command in (("contact.abandoned", AbandonContact), ("contact.ended", EndContact)):
+        ending = decode(_bytes({**base, "event_id": "x", "type": kind, "contactId": "call-1"}))
+        assert ending == command("x", survey.occurred_at, "call-1")
     update = decode(
         _bytes(
             {
@@ -160,6 +169,9 @@ def test_the_other_event_types_decode_into_their_commands() -> None:
         ({"type": "survey.completed", "case_id": "c1", "csat": 9}, "csat"),
         ({"type": "survey.completed", "csat": 3}, "case_id"),
         ({"type": "contact.message", "channel": "chat"}, "case_id"),
+        ({"type": "contact.ended"}, "contact_id"),
+        ({"type": "contact.abandoned", "contact_id": "  "}, "contact_id"),
+        ({"type": "contact.abandoned", "contact_id": "c" * 129}, "contact_id"),
         ({"type": "customer.updated"}, "identities"),
         (
             {

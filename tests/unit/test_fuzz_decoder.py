@@ -20,6 +20,8 @@ from ticketrouter.adapters.codec import (
     parse_event,
 )
 from ticketrouter.domain.commands import (
+    AbandonContact,
+    EndContact,
     EventCommand,
     ReceiveContact,
     RecordMessage,
@@ -51,6 +53,7 @@ FIELDS = (
     "language",
     "attributes",
     "case_id",
+    "contact_id",
     "csat",
     "display_name",
     "tier",
@@ -72,6 +75,8 @@ json_scalars = (
             "contact.message",
             "survey.completed",
             "customer.updated",
+            "contact.abandoned",
+            "contact.ended",
             "2026-11-22T10:00:00Z",
             "0001-01-01T00:00:00Z",
             "9999-12-31T23:59:59.999999999Z",
@@ -110,6 +115,7 @@ event_like = st.fixed_dictionaries(
         "language": st.sampled_from(["en", "en-GB", "pt-br", "EN", "x"]) | json_scalars,
         "attributes": json_values,
         "case_id": json_scalars,
+        "contact_id": json_scalars,
         "csat": json_scalars,
         "display_name": json_scalars,
     },
@@ -132,7 +138,15 @@ def assert_valid_or_rejected(payload: bytes, content_type: str | None = None) ->
 
 
 def assert_valid_command(command: EventCommand) -> None:
-    assert isinstance(command, ReceiveContact | RecordMessage | RecordSurvey | UpdateCustomer)
+    assert isinstance(
+        command,
+        ReceiveContact
+        | RecordMessage
+        | RecordSurvey
+        | UpdateCustomer
+        | AbandonContact
+        | EndContact,
+    )
     assert 0 < len(command.event_id) <= 128
     assert command.occurred_at.tzinfo is not None
     if isinstance(command, ReceiveContact):
@@ -143,6 +157,8 @@ def assert_valid_command(command: EventCommand) -> None:
         assert 1 <= command.csat <= 5
     if isinstance(command, RecordMessage | RecordSurvey):
         assert command.case_id
+    if isinstance(command, AbandonContact | EndContact):
+        assert len(command.contact_id.strip()) > 0 and len(command.contact_id) <= 128
 
 
 @FUZZ

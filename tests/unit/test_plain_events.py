@@ -46,7 +46,9 @@ json_values = st.recursive(
 )
 field_values = {
     "event_id": texts | json_scalars,
-    "type": st.sampled_from(["contact.received", "survey.completed"]) | json_scalars,
+    "type": st.sampled_from(["contact.received", "survey.completed", "contact.ended"])
+    | json_scalars,
+    "contact_id": texts | json_scalars,
     "occurred_at": st.sampled_from(
         ["2026-12-03T10:00:00Z", "2026-12-03T10:00:00.5+01:00", "yesterday", "2026-13-40T99:00Z"]
     )
@@ -70,7 +72,10 @@ documents = st.fixed_dictionaries(
 plain_documents = st.fixed_dictionaries(
     {},
     optional={
-        **{name: texts for name in ("event_id", "type", "channel", "topic", "subject", "text")},
+        **{
+            name: texts
+            for name in ("event_id", "type", "channel", "topic", "subject", "text", "contact_id")
+        },
         "occurred_at": st.sampled_from(
             ["2026-12-03T10:00:00Z", "2026-12-03T10:00:00.123456789-05:00", "0001-01-01T00:00:00Z"]
         )

@@ -53,11 +53,13 @@ COUNTERS: dict[str, frozenset[str]] = {
     "ticketrouter_csat_responses_total": CSAT_LABELS,
     "ticketrouter_csat_responses_replaced_total": CSAT_LABELS,
     "ticketrouter_offers_total": frozenset({"channel", "outcome"}),
+    "ticketrouter_contacts_abandoned_total": frozenset({"channel"}),
 }
 HISTOGRAMS: dict[str, frozenset[str]] = {
     "ticketrouter_routing_latency_seconds": frozenset(),
     "ticketrouter_queue_wait_seconds": frozenset(),
     "ticketrouter_offer_answer_seconds": frozenset({"outcome"}),
+    "ticketrouter_queue_abandon_seconds": frozenset({"channel"}),
 }
 GAUGES: dict[str, frozenset[str]] = {
     "ticketrouter_queue_depth": frozenset({"rule"}),
@@ -106,6 +108,7 @@ ALERTS = frozenset(
         "TicketrouterDown",
         "TicketrouterCsatHandoffGap",
         "TicketrouterOfferLapsesHigh",
+        "TicketrouterAbandonmentHigh",
         "TicketrouterAssignmentsUneven",
         "TicketrouterAgentBusyWithoutBreak",
     }

@@ -27,6 +27,8 @@ from ticketrouter.adapters.plain_events import plain_event
 from ticketrouter.adapters.proto_values import check_storable
 from ticketrouter.domain.channels import parse_channel
 from ticketrouter.domain.commands import (
+    AbandonContact,
+    EndContact,
     EventCommand,
     ReceiveContact,
     RecordMessage,
@@ -45,7 +47,18 @@ CONTACT_RECEIVED = "contact.received"
 CONTACT_MESSAGE = "contact.message"
 SURVEY_COMPLETED = "survey.completed"
 CUSTOMER_UPDATED = "customer.updated"
-KNOWN_TYPES = frozenset({CONTACT_RECEIVED, CONTACT_MESSAGE, SURVEY_COMPLETED, CUSTOMER_UPDATED})
+CONTACT_ABANDONED = "contact.abandoned"
+CONTACT_ENDED = "contact.ended"
+KNOWN_TYPES = frozenset(
+    {
+        CONTACT_RECEIVED,
+        CONTACT_MESSAGE,
+        SURVEY_COMPLETED,
+        CUSTOMER_UPDATED,
+        CONTACT_ABANDONED,
+        CONTACT_ENDED,
+    }
+)
 MAX_IDENTITIES = 20
 MAX_OFFERS = 20
 _OFFER_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9\-_.]{0,63}$")
@@ -209,6 +222,12 @@ def _to_command(event: events_pb2.ContactEvent, region: str) -> EventCommand:
         if not 1 <= event.csat <= 5:
             raise InvalidField("csat", f"must be 1..5, got {event.csat}")
         return RecordSurvey(event.event_id, occurred_at, event.case_id, event.csat)
+    if event.type in (CONTACT_ABANDONED, CONTACT_ENDED):
+        _require(event.contact_id, "contact_id")
+        if len(event.contact_id) > 128:
+            raise InvalidField("contact_id", "longer than 128 characters")
+        ends = AbandonContact if event.type == CONTACT_ABANDONED else EndContact
+        return ends(event.event_id, occurred_at, event.contact_id)
     identities = _identities(event, region)
     if event.type == CUSTOMER_UPDATED:
         return UpdateCustomer(

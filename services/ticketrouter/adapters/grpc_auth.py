@@ -60,6 +60,8 @@ PLATFORM_METHODS = frozenset(
                 "Transfer",
                 "Resolve",
                 "AddNote",
+                "AbandonContact",
+                "EndContact",
                 "GetResolutionReport",
                 "WatchAssignments",
                 "ExplainDecision",

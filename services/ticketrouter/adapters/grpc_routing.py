@@ -26,9 +26,11 @@ from ticketrouter.bootstrap import App
 from ticketrouter.domain.cases import Case, parse_case_status, parse_handoff_reason
 from ticketrouter.domain.channels import parse_channel
 from ticketrouter.domain.commands import (
+    AbandonContact,
     AcceptOffer,
     AddNote,
     DeclineOffer,
+    EndContact,
     ReceiveContact,
     ResolveCase,
     TransferCase,
@@ -52,6 +54,23 @@ def _receive_one(
     cmd: ReceiveContact, uow: UnitOfWork, now: datetime, settings: RoutingSettings
 ) -> Decision | None:
     return handle_events([cmd], uow, now, settings)[0]
+
+
+# The commands of the contact lifecycle RPCs (a module name: the servicer's methods
+# of the same names would shadow them in its body).
+ContactOverCommand = type[AbandonContact] | type[EndContact]
+
+
+def _contact_over(
+    cmd: AbandonContact | EndContact, uow: UnitOfWork, now: datetime, settings: RoutingSettings
+) -> str:
+    """Through the intake, so the event_id is remembered as on Kafka; the contact's
+    case id."""
+    handle_events([cmd], uow, now, settings)
+    case_id = uow.repo.case_of_contact(cmd.contact_id)
+    if case_id is None:  # the intake raised NotFound for it already
+        raise NotFound("contact", cmd.contact_id)
+    return case_id
 
 
 def _page_limit(limit: int) -> int:
@@ -189,6 +208,35 @@ class RoutingServicer(routing_pb2_grpc.RoutingServiceServicer):
             resolve_case, ResolveCase(request.case_id, request.resolution_code or "resolved")
         )
         return self._case_proto(case.case_id)
+
+    @grpc_errors
+    def AbandonContact(
+        self, request: routing_pb2.ContactOverRequest, context: grpc.aio.ServicerContext
+    ) -> routing_pb2.Case:
+        return self._contact_over(request, AbandonContact)
+
+    @grpc_errors
+    def EndContact(
+        self, request: routing_pb2.ContactOverRequest, context: grpc.aio.ServicerContext
+    ) -> routing_pb2.Case:
+        return self._contact_over(request, EndContact)
+
+    def _contact_over(
+        self,
+        request: routing_pb2.ContactOverRequest,
+        command: ContactOverCommand,
+    ) -> routing_pb2.Case:
+        event_id = required(request.event_id, "event_id", max_length=128)
+        contact_id = required(request.contact_id, "contact_id", max_length=128)
+        occurred_at = (
+            timestamp(request.occurred_at, "occurred_at")
+            if request.HasField("occurred_at")
+            else self.app.clock.now()
+        )
+        case_id: str = self.app.bus.execute(
+            _contact_over, command(event_id, occurred_at, contact_id)
+        )
+        return self._case_proto(case_id)
 
     @grpc_errors
     def AcceptOffer(

@@ -23,6 +23,7 @@ from ticketrouter.domain.decisions import Outcome
 from ticketrouter.domain.events import (
     CaseResolved,
     CaseRouted,
+    ContactAbandoned,
     ContactReceived,
     CustomersMerged,
     Event,
@@ -156,7 +157,8 @@ class PrometheusMetrics(MetricsPort):
             r,
             "ticketrouter_offers_total",
             "Offers (reservations for one agent) by how they ended: accepted, declined, "
-            "lapsed (unanswered) or withdrawn (the agent left), by the channel offered on",
+            "lapsed (unanswered) or withdrawn (the agent or the customer left), by the channel "
+            "offered on",
             "channel",
             "outcome",
         )
@@ -165,6 +167,20 @@ class PrometheusMetrics(MetricsPort):
             "Time from an offer to its end, by how it ended",
             ["outcome"],
             buckets=OFFER_BUCKETS,
+            registry=r,
+        )
+        self.abandoned = _counter(
+            r,
+            "ticketrouter_contacts_abandoned_total",
+            "Contacts whose customer left before an agent took them, with nobody else of "
+            "theirs waiting on the case, by the contact's channel",
+            "channel",
+        )
+        self.abandon_wait = Histogram(
+            "ticketrouter_queue_abandon_seconds",
+            "Time an abandoned case waited, from joining the queue to the customer leaving",
+            ["channel"],
+            buckets=WAIT_BUCKETS,
             registry=r,
         )
         self.dlq = _counter(
@@ -279,6 +295,8 @@ class PrometheusMetrics(MetricsPort):
                 family.labels(channel=channel)
             self.agents_available.labels(channel=channel)
             self.occupancy.labels(channel=channel)
+            self.abandoned.labels(channel=channel)
+            self.abandon_wait.labels(channel=channel)
             for score in SCORES:
                 for band, first_contact in _CSAT_STATES:
                     for family in (self.csat, self.csat_replaced):
@@ -356,6 +374,9 @@ class PrometheusMetrics(MetricsPort):
                 if earlier is not None:
                     self.csat_replaced.labels(*_csat_labels(earlier)).inc()
                 self.csat.labels(*_csat_labels(answer)).inc()
+            case ContactAbandoned(channel=channel, waited_seconds=waited):
+                self.abandoned.labels(channel=channel.value).inc()
+                self.abandon_wait.labels(channel=channel.value).observe(waited)
             case OfferEnded(channel=channel, outcome=ended, seconds=seconds):
                 self.offers.labels(channel=channel.value, outcome=ended.value).inc()
                 self.offer_answer.labels(outcome=ended.value).observe(seconds)

@@ -31,6 +31,7 @@ _TEXT_FIELDS = frozenset(
         "text",
         "language",
         "case_id",
+        "contact_id",
         "display_name",
         "tier",
     }
