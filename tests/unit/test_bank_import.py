@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from tests.unit.test_bank_history import ROWS, _write
+from ticketrouter.adapters.codec import decode_noting
 from ticketrouter.adapters.rules_file import load_policy
+from ticketrouter.domain.plan import ContactFacts
 from ticketrouter.entrypoints.bank.calls import locate_bank_csv
 from ticketrouter.entrypoints.cli import main
 from ticketrouter.entrypoints.simulate.results import Figures, SimulationResult
@@ -28,7 +30,7 @@ def test_a_month_becomes_a_scenario_with_recorded_arrivals(tmp_path: Path) -> No
     assert len(ana.shifts) == 2  # before and after midnight
     events = [json.loads(line) for line in scenario.traffic.file.read_text().splitlines()]
     assert len(events) == 4  # neither the VRU hang-up nor the phantom
-    assert [e["topic"] for e in events] == ["PS", "PS", "NW", "NW"]
+    assert [e["topic"] for e in events] == ["bank.ps", "bank.ps", "bank.nw", "bank.nw"]
     abandoned = events[2]
     assert abandoned["handle_seconds"] == 300.0  # drawn from NW's served calls
     assert all(e["patience_seconds"] >= 0 for e in events)
@@ -54,8 +56,10 @@ def test_the_real_month_converts(tmp_path: Path) -> None:
     assert main(["simulate", "import-bank", str(path), "-o", str(output)]) == 0
     scenario = load_scenario(output)
     assert len(scenario.roster) == 31
-    lines = scenario.traffic.file.read_text().count("\n")
-    assert lines == 38_662
+    lines = scenario.traffic.file.read_bytes().splitlines()
+    assert len(lines) == 38_662
+    for line in lines[::50]:  # the production decoder takes them
+        assert decode_noting(line).command is not None
 
 
 def test_compare_prints_history_beside_a_saved_simulation(
@@ -93,3 +97,22 @@ def test_compare_refuses_what_is_not_a_result(
     saved.write_text('{"hello": 1}')
     assert main(["simulate", "import-bank", str(source), "--compare", str(saved)]) == 2
     assert "not a simulation result" in capsys.readouterr().err
+
+
+def test_converted_events_are_the_contract_and_reach_their_queue(tmp_path: Path) -> None:
+    """Each event decodes on the production path (its two simulation fields are
+    ignored there, as unknown optional fields are), and the policy sends it to the
+    rule of its service type and priority class."""
+    source = _write(tmp_path, ROWS)
+    output = tmp_path / "bank.yaml"
+    assert main(["simulate", "import-bank", str(source), "-o", str(output)]) == 0
+    policy = load_policy(output.with_name("bank.policy.yaml"))
+    lines = output.with_name("bank.traffic.jsonl").read_bytes().splitlines()
+    rules = []
+    for line in lines:
+        decoded = decode_noting(line)
+        assert set(decoded.unknown_fields) == {"handle_seconds", "patience_seconds"}
+        event = json.loads(line)
+        facts = ContactFacts("voice", event["topic"], "he", attributes=event["attributes"])
+        rules.append(policy.plan_for(facts).rule)
+    assert rules == ["ps-unidentified", "ps-high", "nw-unidentified", "nw-regular"]

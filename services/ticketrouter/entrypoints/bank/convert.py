@@ -32,7 +32,12 @@ import yaml
 
 from ticketrouter.entrypoints.bank.calls import BankCall, Outcome
 from ticketrouter.entrypoints.bank.patience import PatienceCurve, kaplan_meier
-from ticketrouter.entrypoints.bank.queues import PRIORITY_CLASSES, rule_name, services_in_order
+from ticketrouter.entrypoints.bank.queues import (
+    PRIORITY_CLASSES,
+    rule_name,
+    services_in_order,
+    topic_of,
+)
 from ticketrouter.entrypoints.bank.staffing import OCCASIONAL, TRAINED, BankAgent, skill_of
 
 LANGUAGE = "he"
@@ -117,7 +122,7 @@ def _event(call: BankCall, handle: float, patience: float) -> dict[str, Any]:
         "occurred_at": _iso(call.arrived_at),
         "channel": "voice",
         "identities": [{"kind": "account", "value": customer}],
-        "topic": call.service,
+        "topic": topic_of(call.service),
         "language": LANGUAGE,
         "attributes": {
             "customer_class": PRIORITY_CLASSES.get(call.priority, "unidentified"),
@@ -138,7 +143,7 @@ def _policy_yaml(
                 continue
             rule: dict[str, Any] = {
                 "name": rule_name(service, priority),
-                "when": f'contact.topic == "{service}" && '
+                "when": f'contact.topic == "{topic_of(service)}" && '
                 f'contact.attributes.customer_class == "{PRIORITY_CLASSES.get(priority)}"',
                 "skills": {skill_of(service): TRAINED},
                 "language": "any",

@@ -17,6 +17,11 @@ def rule_name(service: str, priority: int) -> str:
     return f"{service.lower()}-{PRIORITY_CLASSES.get(priority, 'unidentified')}"
 
 
+def topic_of(service: str) -> str:
+    """The contract's topics are lower-case dotted words: `bank.ps`, `bank.nw`, ..."""
+    return f"bank.{service.lower()}"
+
+
 def service_of_rule(rule: str) -> str:
     return rule.split("-", 1)[0].upper()
 
