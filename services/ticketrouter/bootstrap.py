@@ -22,6 +22,7 @@ from ticketrouter.adapters.rules_file import parse_stored_policy_text
 from ticketrouter.adapters.schema import prepare_schema
 from ticketrouter.adapters.unit_of_work import OutboxPublisher, SqlUnitOfWork
 from ticketrouter.config import Settings
+from ticketrouter.domain.channels import Channel
 from ticketrouter.domain.commands import AdvanceQueue, MatureResolutions
 from ticketrouter.domain.context import ContextLimits
 from ticketrouter.domain.errors import InvalidField, parse_choice
@@ -173,6 +174,10 @@ def bootstrap(
             aging_per_minute=settings.aging_per_minute,
             offer_timeout=timedelta(seconds=settings.offer_timeout_seconds),
             max_missed_offers=max(1, settings.max_missed_offers),
+            wrap_up={
+                Channel(channel): timedelta(seconds=seconds)
+                for channel, seconds in settings.wrap_up_seconds
+            },
             identities=identity_policy(settings),
             context=context_limits(settings.context_items),
         ),

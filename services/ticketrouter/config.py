@@ -8,6 +8,9 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 
+from ticketrouter.domain.channels import parse_channel
+from ticketrouter.domain.errors import InvalidField
+
 _ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_RULES = _ROOT / "deploy" / "config" / "routing-rules.yaml"
 
@@ -65,6 +68,9 @@ class Settings:
     # Offers: seconds an agent has to accept (0: assignments are direct).
     offer_timeout_seconds: float = 0.0
     max_missed_offers: int = 3
+    # Wrap-up: seconds an owner keeps the slot after a case's last contact on a
+    # channel ended, as (channel, seconds); a channel not named frees at once.
+    wrap_up_seconds: tuple[tuple[str, float], ...] = ()
     # gRPC bearer tokens per role; with none configured authentication is off (the
     # embedded demo). Kept out of repr so that logging the settings never leaks them.
     platform_tokens: tuple[str, ...] = field(default=(), repr=False)
@@ -191,6 +197,25 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+def _wrap_up(env: Mapping[str, str]) -> tuple[tuple[str, float], ...]:
+    """TICKETROUTER_WRAP_UP_SECONDS: `channel=seconds` pairs, e.g. `voice=30,chat=10`."""
+    name = "TICKETROUTER_WRAP_UP_SECONDS"
+    pairs: dict[str, float] = {}
+    for item in _csv(env, name):
+        channel, _, raw = item.partition("=")
+        try:
+            key = parse_channel(channel).value
+            seconds = float(raw)
+        except InvalidField:
+            raise SystemExit(f"{name}: unknown channel in {item!r}") from None
+        except ValueError:
+            raise SystemExit(f"{name}: {item!r} is not channel=seconds") from None
+        if not 0 <= seconds < 86_400:
+            raise SystemExit(f"{name}: {item!r} must be 0 to 86399 seconds")
+        pairs[key] = seconds
+    return tuple(sorted(pairs.items()))
+
+
 def _list(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
     """Lower-cased names; unset keeps the default, set but empty means none."""
     return default if name not in env else tuple(item.lower() for item in _csv(env, name))
@@ -236,6 +261,7 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
             env, "TICKETROUTER_OFFER_TIMEOUT_SECONDS", d.offer_timeout_seconds
         ),
         max_missed_offers=_int(env, "TICKETROUTER_MAX_MISSED_OFFERS", d.max_missed_offers),
+        wrap_up_seconds=_wrap_up(env),
         platform_tokens=_csv(env, "TICKETROUTER_PLATFORM_TOKENS"),
         admin_tokens=_csv(env, "TICKETROUTER_ADMIN_TOKENS"),
         grpc_tls_cert=tls_cert,
@@ -279,6 +305,7 @@ def to_env(settings: Settings) -> dict[str, str]:
         "TICKETROUTER_AGING_PER_MINUTE": repr(s.aging_per_minute),
         "TICKETROUTER_OFFER_TIMEOUT_SECONDS": repr(s.offer_timeout_seconds),
         "TICKETROUTER_MAX_MISSED_OFFERS": str(s.max_missed_offers),
+        "TICKETROUTER_WRAP_UP_SECONDS": ",".join(f"{c}={v!r}" for c, v in s.wrap_up_seconds),
         "TICKETROUTER_PLATFORM_TOKENS": ",".join(s.platform_tokens),
         "TICKETROUTER_ADMIN_TOKENS": ",".join(s.admin_tokens),
         "TICKETROUTER_GRPC_TLS_CERT": str(s.grpc_tls_cert or ""),

@@ -38,6 +38,7 @@ EVERY_FIELD_CHANGED = Settings(
     aging_per_minute=0.5,
     offer_timeout_seconds=20.0,
     max_missed_offers=2,
+    wrap_up_seconds=(("chat", 12.5), ("voice", 30.0)),
     platform_tokens=("desk-1", "desk-2"),
     admin_tokens=("ops",),
     grpc_tls_cert=Path("/tls/server.pem"),
@@ -94,3 +95,11 @@ def test_database_timeouts_follow_a_short_poll_interval() -> None:
     settings = from_env(to_env(Settings(max_poll_interval_ms=4_000)))
     assert (settings.lock_timeout_ms, settings.statement_timeout_ms) == (1_333, 2_666)
     assert (Settings().lock_timeout_ms, Settings().statement_timeout_ms) == (10_000, 20_000)
+
+
+def test_wrap_up_is_read_per_channel_and_a_bad_pair_is_named() -> None:
+    env = {"TICKETROUTER_WRAP_UP_SECONDS": "Voice=30, chat=7.5"}
+    assert from_env(env).wrap_up_seconds == (("chat", 7.5), ("voice", 30.0))
+    for bad, says in (("fax=3", "unknown channel"), ("voice=soon", "channel=seconds")):
+        with pytest.raises(SystemExit, match=says):
+            from_env({"TICKETROUTER_WRAP_UP_SECONDS": bad})
