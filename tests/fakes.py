@@ -26,6 +26,7 @@ from ticketrouter.domain.reports import (
     ChannelStaffing,
     QueueStat,
     ResolutionReport,
+    abandoned_in,
     queue_stats_of,
     staffing_of,
 )
@@ -394,6 +395,7 @@ class FakeRepository(Repository):
             len(matured),
             sum(1 for r in matured if r[3]),
             csat_report(self._csat_groups(since, until, channel)),
+            abandoned_in(self.cases.values(), since, until, channel),
         )
 
     def _csat_groups(

@@ -65,6 +65,8 @@ def test_over_kafka_abandoned_calls_leave_the_queue_and_ended_calls_free_the_slo
     assert voice_load(service, "late") == 0
     assert service.metric("ticketrouter_contacts_abandoned_total", channel="voice") == 1
     assert service.metric("ticketrouter_queue_abandon_seconds_count", channel="voice") == 1
+    report = service.routing.GetResolutionReport(routing_pb2.ResolutionReportRequest())
+    assert (report.abandoned, report.resolved) == (1, 0)
 
     service.publish(event_json("ana-2", [ANA], channel="voice"))
     service.wait_processed(6)

@@ -57,6 +57,10 @@ def test_an_ended_call_waits_pending_through_its_wrap_up_and_an_abandoned_one_is
         assert [c.case_id for c in uow.repo.queued_cases(10)] == [waiting.case_id]
         assert uow.repo.open_case_ids(case.customer_id) == [case.case_id]
         assert uow.repo.open_case_ids(closed.customer_id) == []
+        in_window = uow.repo.resolution_report(T0, T0 + timedelta(minutes=1), None)
+        assert in_window.abandoned == 1
+        assert uow.repo.resolution_report(T0, T0 + timedelta(seconds=10), None).abandoned == 0
+        assert uow.repo.resolution_report(T0, T0 + timedelta(hours=1), Channel.EMAIL).abandoned == 0
         assert uow.repo.wrap_ups_over(T0 + timedelta(seconds=39), 10) == []
         [over] = uow.repo.wrap_ups_over(T0 + timedelta(seconds=40), 10)
         assert over.case_id == taken.case_id

@@ -177,6 +177,7 @@ class RoutingServicer(routing_pb2_grpc.RoutingServiceServicer):
             first_contact_matured=report.first_contact_matured,
             matured_fcr_rate=report.matured_fcr_rate,
             csat=csat_to_proto(report.csat),
+            abandoned=report.abandoned,
         )
 
     @grpc_errors

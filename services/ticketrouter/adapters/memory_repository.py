@@ -37,6 +37,7 @@ from ticketrouter.domain.reports import (
     ChannelStaffing,
     QueueStat,
     ResolutionReport,
+    abandoned_in,
     queue_stats_of,
     staffing_of,
 )
@@ -480,6 +481,7 @@ class InMemoryRepository(Repository):
             len(matured),
             sum(1 for r in matured if r.first_contact),
             csat_report(groups),
+            abandoned_in(self._cases.values(), since, until, channel),
         )
 
     def current_survey(self, case_id: str) -> SurveyAnswer | None:

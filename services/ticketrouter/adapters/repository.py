@@ -648,8 +648,14 @@ class SqlRepository(Repository):
         if channel is not None:
             resolved_in = resolved_in.where(col(ResolutionRow.channel) == channel.value)
             matured_in = matured_in.where(col(ResolutionRow.channel) == channel.value)
+        abandoned_in = select(func.count()).where(
+            col(CaseRow.abandoned_at) >= since, col(CaseRow.abandoned_at) < until
+        )
+        if channel is not None:
+            abandoned_in = abandoned_in.where(col(CaseRow.channel) == channel.value)
         resolved, first_contact, with_handoff, handoffs = self._read(resolved_in).one()
         matured, first_contact_matured = self._read(matured_in).one()
+        abandoned = int(self._read(abandoned_in).scalar_one())
         return ResolutionReport(
             int(resolved),
             int(first_contact),
@@ -658,6 +664,7 @@ class SqlRepository(Repository):
             int(matured),
             int(first_contact_matured),
             csat_report(self._csat_groups(since, until, channel)),
+            abandoned,
         )
 
     def _csat_groups(

@@ -38,6 +38,7 @@ class ResolutionReport:
     matured: int = 0
     first_contact_matured: int = 0
     csat: CsatReport = field(default_factory=CsatReport)
+    abandoned: int = 0  # cases abandoned in the window (see CaseStatus.ABANDONED)
 
     @property
     def fcr_rate(self) -> float:
@@ -102,3 +103,17 @@ def staffing_of(agents: Iterable[Agent]) -> dict[Channel, ChannelStaffing]:
                     known.capacity + slots,
                 )
     return staffed
+
+
+def abandoned_in(
+    cases: Iterable[Case], since: datetime, until: datetime, channel: Channel | None
+) -> int:
+    """Cases abandoned in [since, until), on `channel` if given: the in-process
+    stores' count for ResolutionReport.abandoned."""
+    return sum(
+        1
+        for c in cases
+        if c.abandoned_at is not None
+        and since <= c.abandoned_at < until
+        and (channel is None or c.channel is channel)
+    )
