@@ -8,6 +8,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from ticketrouter.domain.agents import Agent
+from ticketrouter.domain.capacity import capacity_limit
 from ticketrouter.domain.cases import Case, CaseStatus
 from ticketrouter.domain.channels import Channel, Presence
 from ticketrouter.domain.context import (
@@ -476,7 +477,7 @@ class FakeRepository(Repository):
         agent = self.agents.get(agent_id)
         if agent is None or agent.presence is not Presence.AVAILABLE:
             return False
-        if agent.free_capacity(channel) <= 0:
+        if capacity_limit(agent, channel) is not None:  # slots, units, exclusive channels
             return False
         agent.load[channel] = agent.load.get(channel, 0) + 1
         agent.last_assigned_at = now

@@ -155,6 +155,9 @@ def test_a_schema_behind_is_refused_without_auto_migrate_and_upgraded_with_it(
 def test_the_baseline_refuses_to_be_downgraded(db: Database) -> None:
     run_revisions(db.writer, "head")
     # later revisions step down to the baseline; the baseline itself refuses
+    assert run_revisions(db.writer, "-1").current == "0005"
+    assert "units" not in {c["name"] for c in inspect(db.writer).get_columns("agents")}
+    assert "cost" not in {c["name"] for c in inspect(db.writer).get_columns("agent_channels")}
     assert run_revisions(db.writer, "-1").current == "0004"
     assert "live_contacts" not in {c["name"] for c in inspect(db.writer).get_columns("cases")}
     assert run_revisions(db.writer, "-1").current == "0003"

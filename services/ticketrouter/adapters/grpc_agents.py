@@ -21,9 +21,15 @@ from ticketrouter.v1 import agents_pb2, agents_pb2_grpc
 
 def agent_from_proto(message: agents_pb2.Agent) -> Agent:
     capacity: dict[Channel, int] = {}
+    costs: dict[Channel, int] = {}
+    exclusive: set[Channel] = set()
     for index, slot in enumerate(message.capacity):
         channel = parse_channel(slot.channel, f"agent.capacity[{index}].channel")
         capacity[channel] = slot.capacity
+        if slot.cost:
+            costs[channel] = slot.cost
+        if slot.exclusive:
+            exclusive.add(channel)
     for name, amount in message.authority.items():
         if not math.isfinite(amount):
             raise InvalidField(f"agent.authority[{name}]", "must be a finite number")
@@ -35,6 +41,9 @@ def agent_from_proto(message: agents_pb2.Agent) -> Agent:
         authority=dict(message.authority),
         languages=frozenset(lang.strip().lower() for lang in message.languages if lang.strip()),
         capacity=capacity,
+        units=message.units,
+        unit_costs=costs,
+        exclusive_channels=frozenset(exclusive),
         presence=parse_presence(message.presence, "agent.presence")
         if message.presence
         else Presence.OFFLINE,

@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from ticketrouter.domain.agents import Agent
+from ticketrouter.domain.capacity import capacity_limit
 from ticketrouter.domain.cases import Case, CaseStatus
 from ticketrouter.domain.channels import Channel, Presence
 from ticketrouter.domain.context import (
@@ -560,7 +561,7 @@ class InMemoryRepository(Repository):
         agent = self._agents.get(agent_id)
         if agent is None or agent.presence is not Presence.AVAILABLE:
             return False
-        if agent.free_capacity(channel) <= 0:
+        if capacity_limit(agent, channel) is not None:  # slots, units, exclusive channels
             return False
 
         def take(a: Agent) -> None:

@@ -108,9 +108,17 @@ def agent_to_proto(agent: Agent) -> agents_pb2.Agent:
         authority=dict(agent.authority),
         languages=sorted(agent.languages),
         presence=agent.presence.value,
+        units=agent.units,
+        units_used=agent.units_used(),
     )
-    for channel, slots in sorted(agent.capacity.items()):
-        message.capacity.add(channel=channel.value, capacity=slots, load=agent.load.get(channel, 0))
+    for channel in sorted(agent.capacity.keys() | agent.exclusive_channels):
+        message.capacity.add(
+            channel=channel.value,
+            capacity=agent.capacity.get(channel, 0),
+            load=agent.load.get(channel, 0),
+            cost=agent.unit_costs.get(channel, 0),
+            exclusive=channel in agent.exclusive_channels,
+        )
     set_time(message.last_assigned_at, agent.last_assigned_at)
     return message
 

@@ -143,6 +143,8 @@ class AgentRow(SQLModel, table=True):
     # Since when some slot of the agent's has held work without a pause (null: idle),
     # kept at commit with last_assigned_at (queries.SETTLE_AGENT).
     busy_since: datetime | None = _when()
+    # Blended capacity: the total the agent's channel costs must fit (0: not blended).
+    units: int = 0
 
 
 class AgentChannelRow(SQLModel, table=True):
@@ -153,6 +155,9 @@ class AgentChannelRow(SQLModel, table=True):
     channel: str = Field(primary_key=True, max_length=16)
     capacity: int = 0
     load: int = 0
+    cost: int = 0  # units one contact on the channel takes of the agent's units
+    # Work on an exclusive channel is never held beside work on another channel.
+    exclusive: bool = False
 
 
 class HandoffRow(SQLModel, table=True):

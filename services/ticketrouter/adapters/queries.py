@@ -130,18 +130,65 @@ SAVE_CASE = (
 
 # One conditional statement: a slot is taken only while the agent is available and
 # below capacity on the channel, whatever other transactions do at the same time.
+# It takes no blended agent's slot (units, or an exclusive channel): those need the
+# guard below, so a profile made blended since the roster was read fails safe here.
+_other = slots.alias("other_slot")
+_SLOT_WITH_ROOM = (
+    slots.c.agent_id == bindparam("b_agent_id"),
+    slots.c.channel == bindparam("b_channel"),
+    slots.c.load < slots.c.capacity,
+)
 RESERVE_SLOT = (
     update(slots)
     .where(
-        slots.c.agent_id == bindparam("b_agent_id"),
-        slots.c.channel == bindparam("b_channel"),
-        slots.c.load < slots.c.capacity,
+        *_SLOT_WITH_ROOM,
         exists().where(
             and_(
                 agents.c.id == bindparam("b_agent_id"),
                 agents.c.presence == Presence.AVAILABLE.value,
+                agents.c.units == 0,
             )
         ),
+        ~exists().where(
+            and_(_other.c.agent_id == bindparam("b_agent_id"), _other.c.exclusive.is_(True))
+        ),
+    )
+    .values(load=slots.c.load + 1)
+)
+
+# A blended agent's slot, in two statements. First their agent row is locked: every
+# blended reservation of the agent queues here, on whichever channel, until the one
+# before it commits. Then the guarded UPDATE, whose snapshot (READ COMMITTED: one a
+# statement) is taken after the lock, so it sees every slot the agent holds: one more
+# contact must fit the slots, the units (what all the agent's channels hold, times
+# their costs, plus this channel's cost) and the exclusive channels. A release meanwhile
+# only makes it see more load than there is, never less.
+LOCK_AVAILABLE_AGENT = (
+    select(agents.c.id)
+    .where(agents.c.id == bindparam("b_agent_id"), agents.c.presence == Presence.AVAILABLE.value)
+    .with_for_update()
+)
+_units = select(agents.c.units).where(agents.c.id == bindparam("b_agent_id")).scalar_subquery()
+_units_held = (
+    select(func.coalesce(func.sum(_other.c.load * _other.c.cost), 0))
+    .where(_other.c.agent_id == bindparam("b_agent_id"))
+    .scalar_subquery()
+)
+RESERVE_BLENDED_SLOT = (
+    update(slots)
+    .where(
+        *_SLOT_WITH_ROOM,
+        or_(_units == 0, _units_held + slots.c.cost <= _units),
+        ~exists()
+        .where(
+            and_(
+                _other.c.agent_id == bindparam("b_agent_id"),
+                _other.c.channel != bindparam("b_channel"),
+                _other.c.load > 0,
+                or_(_other.c.exclusive.is_(True), slots.c.exclusive.is_(True)),
+            )
+        )
+        .correlate(slots),
     )
     .values(load=slots.c.load + 1)
 )
@@ -194,7 +241,14 @@ SETTLE_AGENT = (
 
 
 def _slot_columns() -> Select[Any]:
-    return select(slots.c.agent_id, slots.c.channel, slots.c.capacity, slots.c.load)
+    return select(
+        slots.c.agent_id,
+        slots.c.channel,
+        slots.c.capacity,
+        slots.c.load,
+        slots.c.cost,
+        slots.c.exclusive,
+    )
 
 
 def slots_of_agent(agent_id: str) -> Select[Any]:
@@ -212,6 +266,7 @@ AGENT_COLUMNS = select(
     agents.c.team,
     agents.c.presence,
     agents.c.last_assigned_at,
+    agents.c.units,
     cast(agents.c.skills, String).label("skills"),
     cast(agents.c.authority, String).label("authority"),
     cast(agents.c.languages, String).label("languages"),

@@ -48,6 +48,7 @@ from ticketrouter.adapters.records import (
 )
 from ticketrouter.adapters.transaction_cache import TransactionCache
 from ticketrouter.domain.agents import Agent
+from ticketrouter.domain.capacity import capacity_limit
 from ticketrouter.domain.cases import Case, CaseStatus
 from ticketrouter.domain.channels import Channel, Presence
 from ticketrouter.domain.context import ContextLimits, ContextPacket, build_packet
@@ -740,24 +741,17 @@ class SqlRepository(Repository):
         (a join rather than a long IN list)."""
         if not rows:
             return []
-        capacity: dict[str, dict[Channel, int]] = {}
-        load: dict[str, dict[Channel, int]] = {}
-        for agent_id, channel, slots, used in self._read(slots_of):
-            capacity.setdefault(agent_id, {})[_CHANNELS[channel]] = slots
-            load.setdefault(agent_id, {})[_CHANNELS[channel]] = used
+        channels = _AgentChannels()
+        for agent_id, channel, slots, used, cost, exclusive in self._read(slots_of):
+            channels.add(agent_id, _CHANNELS[channel], slots, used, cost, exclusive)
         agents = []
         for r in rows:
             profile = self._profiles.profile(r.id, r.skills, r.authority, r.languages)
-            agents.append(self._agent(r, profile, capacity, load))
+            agents.append(self._agent(r, profile, channels))
         return agents
 
     @staticmethod
-    def _agent(
-        r: Any,
-        profile: Profile,
-        capacity: dict[str, dict[Channel, int]],
-        load: dict[str, dict[Channel, int]],
-    ) -> Agent:
+    def _agent(r: Any, profile: Profile, channels: _AgentChannels) -> Agent:
         return Agent(
             agent_id=r.id,
             name=r.name,
@@ -765,10 +759,13 @@ class SqlRepository(Repository):
             skills=profile.skills,
             authority=profile.authority,
             languages=profile.languages,
-            capacity=capacity.get(r.id, {}),
-            load=load.get(r.id, {}),
+            capacity=channels.capacity.get(r.id, {}),
+            load=channels.load.get(r.id, {}),
             presence=_PRESENCE[r.presence],
             last_assigned_at=utc(r.last_assigned_at),
+            units=r.units,
+            unit_costs=channels.costs.get(r.id, {}) if r.units else {},
+            exclusive_channels=channels.exclusive.get(r.id, frozenset()),
         )
 
     def get_agent(self, agent_id: str) -> Agent | None:
@@ -808,6 +805,7 @@ class SqlRepository(Repository):
             "authority": dict(agent.authority),
             "languages": sorted(agent.languages),
             "presence": agent.presence.value,
+            "units": agent.units,
         }
         if (
             self._run(
@@ -825,7 +823,11 @@ class SqlRepository(Repository):
             )
         }
         for channel in Channel:
-            slots = agent.capacity.get(channel, 0)
+            terms = {
+                "capacity": agent.capacity.get(channel, 0),
+                "cost": agent.unit_costs.get(channel, 0),
+                "exclusive": channel in agent.exclusive_channels,
+            }
             if channel.value in existing:
                 self._run(
                     update(AgentChannelRow)
@@ -833,12 +835,12 @@ class SqlRepository(Repository):
                         col(AgentChannelRow.agent_id) == agent.agent_id,
                         col(AgentChannelRow.channel) == channel.value,
                     )
-                    .values(capacity=slots)
+                    .values(**terms)
                 )
-            elif slots:
+            elif terms["capacity"] or terms["exclusive"]:
                 self._run(
                     insert(AgentChannelRow).values(
-                        agent_id=agent.agent_id, channel=channel.value, capacity=slots
+                        agent_id=agent.agent_id, channel=channel.value, **terms
                     )
                 )
 
@@ -881,7 +883,14 @@ class SqlRepository(Repository):
         if not self._postgres:
             return self._reserve_in_snapshot(agent_id, channel, now)
         slot = {"b_agent_id": agent_id, "b_channel": channel.value}
-        if self._run(queries.RESERVE_SLOT, slot).rowcount != 1:
+        known = self.get_agent(agent_id)
+        if known is not None and (known.units or known.exclusive_channels):
+            taken = self._run(queries.LOCK_AVAILABLE_AGENT, slot).first() is not None and (
+                self._run(queries.RESERVE_BLENDED_SLOT, slot).rowcount == 1
+            )
+        else:
+            taken = self._run(queries.RESERVE_SLOT, slot).rowcount == 1
+        if not taken:
             self._available = None  # our snapshot was stale
             return False
         self._pending_touches[agent_id] = now
@@ -899,9 +908,9 @@ class SqlRepository(Repository):
         agent = snapshot.get(agent_id)
         if agent is None or agent.presence is not Presence.AVAILABLE:
             return False
-        load = agent.load.get(channel, 0)
-        if load >= agent.capacity.get(channel, 0):
+        if capacity_limit(agent, channel) is not None:  # slots, units, exclusive channels
             return False
+        load = agent.load.get(channel, 0)
         self._note_slot(agent_id, channel, load, load + 1)
         self._pending_touches[agent_id] = now
         snapshot.touch(agent_id, now)
@@ -968,6 +977,26 @@ class SqlRepository(Repository):
 
     def mark_processed(self, event_id: str, now: datetime) -> None:
         self._pending_processed.append({"event_id": event_id, "processed_at": now})
+
+
+class _AgentChannels:
+    """The channel rows of some agents, by agent: slots, loads, costs, exclusivity."""
+
+    def __init__(self) -> None:
+        self.capacity: dict[str, dict[Channel, int]] = {}
+        self.load: dict[str, dict[Channel, int]] = {}
+        self.costs: dict[str, dict[Channel, int]] = {}
+        self.exclusive: dict[str, frozenset[Channel]] = {}
+
+    def add(
+        self, agent_id: str, channel: Channel, slots: int, used: int, cost: int, exclusive: bool
+    ) -> None:
+        self.capacity.setdefault(agent_id, {})[channel] = slots
+        self.load.setdefault(agent_id, {})[channel] = used
+        if cost:
+            self.costs.setdefault(agent_id, {})[channel] = cost
+        if exclusive:
+            self.exclusive[agent_id] = self.exclusive.get(agent_id, frozenset()) | {channel}
 
 
 def _case_values(case: Case, aging_per_minute: float) -> dict[str, Any]:
