@@ -187,3 +187,28 @@ def test_bad_units_and_costs_are_refused_naming_the_field(
         blended(units=units, costs=costs).validate()
     assert refused.value.field == field
     assert words in str(refused.value)
+
+
+def test_the_agent_message_carries_units_costs_and_exclusive_channels() -> None:
+    from ticketrouter.adapters.grpc_agents import agent_from_proto
+    from ticketrouter.adapters.messages import agent_to_proto
+    from ticketrouter.v1 import agents_pb2
+
+    message = agents_pb2.Agent(agent_id="ana", units=100)
+    message.capacity.add(channel="voice", capacity=1, cost=100, exclusive=True)
+    message.capacity.add(channel="chat", capacity=5, cost=20)
+    ana = agent_from_proto(message)
+    ana.validate()
+    assert (ana.units, ana.unit_costs) == (100, {VOICE: 100, CHAT: 20})
+    assert ana.exclusive_channels == {VOICE}
+    ana.load = {CHAT: 2}
+    back = agent_to_proto(ana)
+    assert (back.units, back.units_used) == (100, 40)
+    assert [(c.channel, c.cost, c.exclusive, c.load) for c in back.capacity] == [
+        ("chat", 20, False, 2),
+        ("voice", 100, True, 0),
+    ]
+    message.units = 50
+    with pytest.raises(InvalidField) as refused:
+        agent_from_proto(message).validate()
+    assert refused.value.field == "agent.capacity[voice].cost"
