@@ -118,7 +118,31 @@ def main(argv: list[str] | None = None) -> int:
         "--bootstrap", default="", help="Kafka bootstrap servers (TICKETROUTER_KAFKA_BOOTSTRAP)"
     )
     replay.add_argument("--limit", type=int, default=0, help="at most this many events (0: all)")
+    sim = commands.add_parser(
+        "simulate",
+        help="the real router on a virtual clock against a scenario's traffic "
+        "(`simulate import-bank CSV` makes a scenario of the bank month)",
+    )
+    sim.add_argument("scenario", type=Path, help="the scenario (YAML)")
+    sim.add_argument("--policy", type=Path, help="a draft policy to compare with the scenario's")
+    sim.add_argument("--json", action="store_true", help="one JSON object on standard output")
+    sim.add_argument("--seed", type=int, help="overrides the scenario's seed")
+    staffing = commands.add_parser(
+        "staffing", help="Erlang C: the fewest agents meeting a service-level target"
+    )
+    staffing.add_argument("--calls", type=float, required=True, help="calls per interval")
+    staffing.add_argument("--interval", default="30m", help="interval length (e.g. 30m)")
+    staffing.add_argument("--aht", type=float, required=True, help="average handle time, s")
+    staffing.add_argument("--target", default="80/20", help="percent/seconds, e.g. 80/20")
+    staffing.add_argument("--json", action="store_true", help="one JSON object")
     args = parser.parse_args(argv)
+    if args.command in ("simulate", "staffing"):
+        # Nothing to configure or log: neither touches a database or a broker.
+        from ticketrouter.entrypoints.simulate.command import run_simulate, run_staffing
+
+        if args.command == "staffing":
+            return run_staffing(args.calls, args.interval, args.aht, args.target, args.json)
+        return run_simulate(args.scenario, args.policy, args.json, args.seed)
 
     settings = config.from_env()
     logs.configure(settings.log_level, settings.log_format)

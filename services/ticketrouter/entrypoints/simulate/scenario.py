@@ -5,6 +5,7 @@ A scenario is a YAML file; paths in it (the policy, a traffic file) are relative
 ```yaml
 start: 2026-12-01T08:00:00Z   # the virtual clock's start (UTC unless an offset is given)
 duration: 8h                  # how long arrivals come in (s, m, h, d suffixes)
+warm_up: 0                    # simulated before start, not reported (steady state)
 interval: 30m                 # report interval: 15m or 30m (any length 1m..1d works)
 service_level_seconds: 20     # the service-level threshold
 fcr_window: 7d                # a repeat contact inside it revokes first-contact credit
@@ -198,6 +199,9 @@ class Scenario:
     seed: int = 1
     behaviour: Behaviour = field(default_factory=Behaviour)
     name: str = ""
+    # Simulated before `start` but not reported: a center that opens empty waits less
+    # than one in steady state, for hours when it runs near full (see the Erlang test).
+    warm_up: timedelta = timedelta(0)
 
     @property
     def end(self) -> datetime:
@@ -244,6 +248,7 @@ def parse_scenario(document: object, base: Path, name: str = "") -> Scenario:
         seed=_int(doc.get("seed", 1), "seed", 0, 2**63),
         behaviour=_behaviour(doc.get("behaviour", {})),
         name=str(doc.get("name", name)),
+        warm_up=_duration(doc.get("warm_up", 0), "warm_up"),
     )
 
 
@@ -261,6 +266,7 @@ _SCENARIO_KEYS = frozenset(
         "roster",
         "traffic",
         "behaviour",
+        "warm_up",
     }
 )
 _AGENT_KEYS = frozenset(

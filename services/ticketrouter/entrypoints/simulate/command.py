@@ -1,0 +1,137 @@
+"""`ticketrouter simulate SCENARIO` and `ticketrouter staffing`: what a person reads on
+the terminal (a progress bar on stderr, a table that fits 80 columns), or one JSON
+object with --json."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from ticketrouter.domain.erlang import fewest_agents
+from ticketrouter.entrypoints.simulate.results import Figures, SimulationResult
+from ticketrouter.entrypoints.simulate.runner import simulate
+from ticketrouter.entrypoints.simulate.scenario import (
+    ScenarioError,
+    load_scenario,
+    parse_duration,
+)
+
+BAR = 40
+
+
+def run_simulate(scenario_file: Path, draft: Path | None, as_json: bool, seed: int | None) -> int:
+    try:
+        scenario = load_scenario(scenario_file)
+    except ScenarioError as err:
+        print(f"{scenario_file}: {err}", file=sys.stderr)
+        return 2
+    if draft is not None and not draft.is_file():
+        print(f"--policy: no such file: {draft}", file=sys.stderr)
+        return 2
+    bar = _ProgressBar(sys.stderr) if sys.stderr.isatty() else None
+    result = simulate(scenario, draft, seed, bar.show if bar else None)
+    if bar is not None:
+        bar.done()
+    if as_json:
+        print(json.dumps(result.to_json()))
+    else:
+        print(summary(result))
+    return 0
+
+
+class _ProgressBar:
+    def __init__(self, out: TextIO) -> None:
+        self._out = out
+        self._shown = -1
+
+    def show(self, share: float) -> None:
+        filled = int(share * BAR)
+        if filled != self._shown:
+            self._shown = filled
+            self._out.write(f"\rsimulating [{'#' * filled}{'.' * (BAR - filled)}] {share:4.0%}")
+            self._out.flush()
+
+    def done(self) -> None:
+        self._out.write("\r" + " " * (BAR + 20) + "\r")
+        self._out.flush()
+
+
+_ROWS = (
+    ("offered", "offered", "{:.0f}"),
+    ("answered", "answered", "{:.0f}"),
+    ("abandoned", "abandonment_rate", "{:.1%}"),
+    ("ASA", "asa_seconds", "{:.1f} s"),
+    ("wait p90", "wait_p90_seconds", "{:.1f} s"),
+    ("service level", "service_level", "{:.1%}"),
+    ("P(wait)", "p_wait", "{:.1%}"),
+    ("occupancy", "occupancy", "{:.1%}"),
+    ("handoffs/case", "handoffs_per_case", "{:.3f}"),
+    ("FCR", "fcr_rate", "{:.1%}"),
+)
+
+
+def summary(result: SimulationResult) -> str:
+    """The totals, and with a draft the draft and the difference, in 80 columns."""
+    total = result.total
+    head = f"{'':<16}{'current':>14}"
+    if result.draft is not None:
+        head += f"{'draft':>14}{'difference':>14}"
+    lines = [
+        f"{result.replications} replication(s), seed {result.seed}; "
+        f"service level within {total.service_level_seconds:g} s",
+        head,
+    ]
+    for label, name, fmt in _ROWS:
+        line = f"{label:<16}{fmt.format(getattr(total, name)):>14}"
+        if result.draft is not None:
+            draft: Figures = result.draft.total
+            change = getattr(draft, name) - getattr(total, name)
+            line += f"{fmt.format(getattr(draft, name)):>14}{_signed(fmt, change):>14}"
+        lines.append(line)
+    if result.occupancy_by_team:
+        teams = ", ".join(f"{t} {o:.0%}" for t, o in result.occupancy_by_team.items())
+        lines.append(f"occupancy by team: {teams}"[:80])
+    return "\n".join(lines)
+
+
+def _signed(fmt: str, value: float) -> str:
+    text = fmt.format(value)
+    return text if text.startswith("-") else "+" + text
+
+
+def run_staffing(calls: float, interval: str, aht: float, target: str, as_json: bool) -> int:
+    """The fewest agents for N calls an interval at an AHT and an `80/20` target."""
+    try:
+        seconds = parse_duration(interval, "--interval").total_seconds()
+        share_text, _, within_text = target.partition("/")
+        share, within = float(share_text) / 100.0, float(within_text)
+    except (ScenarioError, ValueError) as err:
+        print(f"ticketrouter staffing: {err}; e.g. --interval 30m --target 80/20", file=sys.stderr)
+        return 2
+    if calls < 0 or aht <= 0 or seconds <= 0 or not 0 < share < 1 or within < 0:
+        print(
+            "ticketrouter staffing: calls ≥ 0, aht > 0, interval > 0, target 1..99/seconds",
+            file=sys.stderr,
+        )
+        return 2
+    found = fewest_agents(calls, seconds, aht, share, within)
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    "agents": found.agents,
+                    "p_wait": round(found.p_wait, 6),
+                    "asa_seconds": round(found.asa_seconds, 3),
+                    "service_level": round(found.service_level, 6),
+                    "occupancy": round(found.occupancy, 6),
+                }
+            )
+        )
+        return 0
+    print(
+        f"{found.agents} agents: P(wait) {found.p_wait:.1%}, ASA {found.asa_seconds:.1f} s, "
+        f"{found.service_level:.1%} within {within:g} s, occupancy {found.occupancy:.1%}"
+    )
+    return 0
