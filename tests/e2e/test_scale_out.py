@@ -33,6 +33,26 @@ def _worker_env(settings: Settings) -> dict[str, str]:
     return {**os.environ, **to_env(small_batches), "TICKETROUTER_METRICS_ADDRESS": "127.0.0.1:0"}
 
 
+def start_workers(settings: Settings, logs: list[Path]) -> list[subprocess.Popen[bytes]]:
+    """One `ticketrouter worker` process per log file, all in the same group."""
+    return [
+        subprocess.Popen(
+            [sys.executable, "-m", "ticketrouter.entrypoints.cli", "worker"],
+            env=_worker_env(settings),
+            stdout=log.open("w"),
+            stderr=subprocess.STDOUT,
+        )
+        for log in logs
+    ]
+
+
+def stop_workers(workers: list[subprocess.Popen[bytes]]) -> None:
+    for process in workers:
+        process.send_signal(signal.SIGTERM)
+    for process in workers:
+        process.wait(timeout=30)
+
+
 def _share_the_partitions(logs: list[Path]) -> bool:
     """Each worker's latest assignment holds half of the four partitions."""
     latest = []
@@ -72,15 +92,7 @@ def test_two_workers_share_the_group_and_never_over_assign(
         uow.commit()
 
     logs = [tmp_path / f"worker-{n}.log" for n in range(2)]
-    workers = [
-        subprocess.Popen(
-            [sys.executable, "-m", "ticketrouter.entrypoints.cli", "worker"],
-            env=_worker_env(settings),
-            stdout=log.open("w"),
-            stderr=subprocess.STDOUT,
-        )
-        for log in logs
-    ]
+    workers = start_workers(settings, logs)
     try:
         wait_until(lambda: _share_the_partitions(logs), 60, "both workers in the group")
         producer = create_producer(broker.bootstrap)
@@ -108,10 +120,7 @@ def test_two_workers_share_the_group_and_never_over_assign(
 
         wait_for_progress(processed, EVENTS, "processed events")
     finally:
-        for process in workers:
-            process.send_signal(signal.SIGTERM)
-        for process in workers:
-            process.wait(timeout=30)
+        stop_workers(workers)
 
     with Session(database.reader) as session:
         assert processed() == EVENTS
