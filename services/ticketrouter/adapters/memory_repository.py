@@ -542,10 +542,13 @@ class InMemoryRepository(Repository):
         return True
 
     def available_agents(self, channel: Channel) -> list[Agent]:
+        # Every available agent who works the channel, full or not, in id order, as
+        # the SQL roster gives them: matching then names the full ones' exclusion
+        # (`capacity`), so explanations are the same on both paths.
         return [
             _copy_agent(a)
-            for a in self._agents.values()
-            if a.presence is Presence.AVAILABLE and a.free_capacity(channel) > 0
+            for _, a in sorted(self._agents.items())
+            if a.presence is Presence.AVAILABLE and a.capacity.get(channel, 0) > 0
         ]
 
     def note_missed_offer(self, agent_id: str) -> int:
