@@ -24,9 +24,11 @@ from ticketrouter.adapters.memory_unit_of_work import InMemoryUnitOfWork
 from ticketrouter.domain.cases import HandoffReason
 from ticketrouter.domain.channels import Presence
 from ticketrouter.domain.commands import (
+    AbandonContact,
     AcceptOffer,
     AdvanceQueue,
     DeclineOffer,
+    EndContact,
     ReceiveContact,
     ResolveCase,
     SetPresence,
@@ -41,6 +43,7 @@ from ticketrouter.entrypoints.simulate.scenario import Distribution, Scenario
 from ticketrouter.entrypoints.simulate.tally import ContactRecord, Tally
 from ticketrouter.service_layer.agents import set_presence, upsert_agent
 from ticketrouter.service_layer.cases import resolve_case, transfer_case
+from ticketrouter.service_layer.lifecycle import abandon_contact, end_contact
 from ticketrouter.service_layer.ports import UnitOfWork
 from ticketrouter.service_layer.queue import accept_offer, advance_queue, decline_offer
 from ticketrouter.service_layer.routing import receive_contact
@@ -113,7 +116,6 @@ class Replication:
         self._first_of: dict[str, ContactRecord] = {}  # case id -> the contact opening it
         self._holding: dict[str, int] = {}  # agent id -> cases held
         self._busy_since: dict[str, float] = {}
-        self._ghosts: set[str] = set()  # cases whose caller hung up while they waited
         self._next_event = 0
 
     # --- the clock
@@ -275,12 +277,6 @@ class Replication:
             waiting.answered = self.now
             waiting.waited_at_once = waiting.answered == waiting.arrived
         self._busy(agent_id)
-        if case_id in self._ghosts:
-            # Nobody is on the line any more: the agent closes the case at once.
-            self._ghosts.discard(case_id)
-            self._work[case_id] = Work(agent_id, self.now, 0.0)
-            self.at(self.now, lambda: self._finish(case_id, transfer=False))
-            return
         stream = self.scenario.traffic.generated[self._stream_of.get(case_id, 0)]
         handle = draw(stream.handle, self.rng)
         self._work[case_id] = Work(agent_id, self.now, handle)
@@ -314,9 +310,8 @@ class Replication:
             return
         record.abandoned = self.now
         self._waiting.pop(record.case_id, None)
-        # Until contact.abandoned reaches the router, the case stays queued and the
-        # agent it reaches finds nobody there and closes it.
-        self._ghosts.add(record.case_id)
+        cmd = AbandonContact(f"{record.event_id}.abandoned", self.moment(), record.event_id)
+        self.handle(abandon_contact, cmd)
 
     def _finish(self, case_id: str, transfer: bool | None) -> None:
         work = self._work.pop(case_id)
@@ -332,6 +327,11 @@ class Replication:
             self.tally.handoffs += int(reported)
             self.handle(transfer_case, TransferCase(case_id, HandoffReason.OTHER))
         else:
+            # The agent hangs up (contact.ended frees the slot), then resolves.
+            held = self.repo.get_case(case_id)
+            for contact_id, _ in held.live_contacts if held is not None else ():
+                cmd = EndContact(f"{contact_id}.ended", self.moment(), contact_id)
+                self.handle(end_contact, cmd)
             case = self.handle(resolve_case, ResolveCase(case_id))
             self.tally.resolved += int(reported)
             self.tally.first_contact += int(reported and case.first_contact_resolved)
