@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         type=_bench_stages,
         default=(),
         help="comma-separated stages to run alone (worker, latency, matching, policy, "
-        "grpc, scale-out); all by default",
+        "grpc, streams, scale-out); all by default",
     )
     health = commands.add_parser(
         "health", help="ask the local server's gRPC health service (exit 0 if SERVING)"

@@ -119,7 +119,7 @@ def run_clients(plan: LoadPlan) -> tuple[LoadResult, float]:
         process.start()
     try:
         for _ in processes:
-            _get(ready, processes, 60, "connect")
+            wait_for_result(ready, processes, 60, "connect")
         go.set()
         time.sleep(plan.warm_up_s)
         cpu_start = time.process_time()  # this process is the server (and an idle main thread)
@@ -127,7 +127,7 @@ def run_clients(plan: LoadPlan) -> tuple[LoadResult, float]:
         server_cpu = time.process_time() - cpu_start
         total = LoadResult()
         for _ in processes:
-            total.add(_get(results, processes, RPC_TIMEOUT_S + 60, "report"))
+            total.add(wait_for_result(results, processes, RPC_TIMEOUT_S + 60, "report"))
     finally:
         for process in processes:
             process.join(timeout=10)
@@ -136,7 +136,9 @@ def run_clients(plan: LoadPlan) -> tuple[LoadResult, float]:
     return total, server_cpu
 
 
-def _get(source: Queue[Any], processes: Sequence[BaseProcess], seconds: float, what: str) -> Any:
+def wait_for_result(
+    source: Queue[Any], processes: Sequence[BaseProcess], seconds: float, what: str
+) -> Any:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:

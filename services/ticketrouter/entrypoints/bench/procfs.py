@@ -27,12 +27,21 @@ def cpu_seconds(pid: int) -> float:
 
 def peak_rss_mb(pid: int) -> float | None:
     """The process's peak resident set (VmHWM), in MiB."""
+    return _status_mib(pid, "VmHWM:")
+
+
+def rss_mb(pid: int) -> float | None:
+    """The process's resident set now (VmRSS), in MiB."""
+    return _status_mib(pid, "VmRSS:")
+
+
+def _status_mib(pid: int, key: str) -> float | None:
     try:
         status = (PROC / str(pid) / "status").read_text()
     except OSError:
         return None
     for line in status.splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(key):
             return int(line.split()[1]) / 1024
     return None
 

@@ -24,11 +24,12 @@ from ticketrouter.entrypoints.bench.policy import bench_policy
 from ticketrouter.entrypoints.bench.publish import bench_publish
 from ticketrouter.entrypoints.bench.reporting import BenchFailed, say
 from ticketrouter.entrypoints.bench.scale_out import bench_scale_out, topic_names
+from ticketrouter.entrypoints.bench.streams import bench_streams
 from ticketrouter.entrypoints.bench.throughput import bench_worker
 
 # In the order a run takes them; `--stages` picks some, to measure them alone.
-STAGES = ("worker", "latency", "matching", "policy", "grpc", "scale-out")
-_NEED_BROKER = {"worker", "latency", "scale-out"}
+STAGES = ("worker", "latency", "matching", "policy", "grpc", "streams", "scale-out")
+_NEED_BROKER = {"worker", "latency", "streams", "scale-out"}
 
 
 def parse_stages(text: str) -> tuple[str, ...]:
@@ -70,6 +71,8 @@ def _run(
         bench_policy()
     if "grpc" in stages:
         ok = bench_grpc(settings, tmp / "grpc.db") and ok
+    if "streams" in stages:
+        ok = bench_streams(settings, servers, tmp) and ok
     if "scale-out" in stages:
         scale_out = Topics.fresh("scale-out")
         if settings.kafka_bootstrap:

@@ -81,24 +81,31 @@ class WorkerProcess:
 
 
 def start_workers(settings: Settings, count: int, logs: Path) -> list[WorkerProcess]:
+    return [
+        start_process(settings, ["worker"], logs / f"{settings.group_id}-{number}.log")
+        for number in range(count)
+    ]
+
+
+def start_process(
+    settings: Settings, command: list[str], log: Path, log_format: str = "text"
+) -> WorkerProcess:
+    """`ticketrouter COMMAND` with these settings, its output in `log`; the
+    assignments are read from the log, so it logs at INFO."""
     env = {
         **os.environ,
         **to_env(settings),
         "TICKETROUTER_METRICS_ADDRESS": "127.0.0.1:0",
-        "TICKETROUTER_LOG_LEVEL": "INFO",  # the assignments are read from the logs
-        "TICKETROUTER_LOG_FORMAT": "text",
+        "TICKETROUTER_LOG_LEVEL": "INFO",
+        "TICKETROUTER_LOG_FORMAT": log_format,
     }
-    workers = []
-    for number in range(count):
-        log = logs / f"{settings.group_id}-{number}.log"
-        process = subprocess.Popen(
-            [sys.executable, "-m", "ticketrouter.entrypoints.cli", "worker"],
-            env=env,
-            stdout=log.open("wb"),
-            stderr=subprocess.STDOUT,
-        )
-        workers.append(WorkerProcess(process, log))
-    return workers
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ticketrouter.entrypoints.cli", *command],
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    return WorkerProcess(process, log)
 
 
 def stop_workers(workers: list[WorkerProcess]) -> None:

@@ -35,15 +35,7 @@ class WorkerRig:
 
     @classmethod
     def start(cls, settings: Settings, servers: str, topics: Topics, db: Path) -> WorkerRig:
-        stage = settings.with_overrides(
-            database_url=f"sqlite:///{db}",
-            kafka_bootstrap=servers,
-            contacts_topic=topics.contacts,
-            decisions_topic=topics.decisions,
-            dlq_topic=topics.dlq,
-            group_id=f"{topics.contacts}-worker",
-            max_poll_interval_ms=MAX_POLL_INTERVAL_MS,
-        )
+        stage = worker_settings(settings, servers, topics, db)
         stack = ExitStack()
         try:
             app = bootstrap(stage)
@@ -70,6 +62,22 @@ class WorkerRig:
 
     def close(self) -> None:
         self.stack.close()
+
+
+def worker_settings(
+    settings: Settings, servers: str, topics: Topics, db: Path, **more: object
+) -> Settings:
+    """A stage's worker: its topics and group, on a fresh SQLite file."""
+    return settings.with_overrides(
+        database_url=f"sqlite:///{db}",
+        kafka_bootstrap=servers,
+        contacts_topic=topics.contacts,
+        decisions_topic=topics.decisions,
+        dlq_topic=topics.dlq,
+        group_id=f"{topics.contacts}-worker",
+        max_poll_interval_ms=MAX_POLL_INTERVAL_MS,
+        **more,
+    )
 
 
 def seed_agents(app: App, count: int) -> None:
