@@ -30,6 +30,7 @@ from ticketrouter.entrypoints.grpc_server import (
     stop_gracefully,
 )
 from ticketrouter.entrypoints.worker import ContactWorker
+from ticketrouter.service_layer.ports import Clock
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,8 @@ class Runtime:
     # (Kafka answers in milliseconds; unconfirmed, the partitions move on only after
     # the session timeout). Best effort: stopping never fails on it.
     leave_group_timeout_ms: int = 2000
+    # The time every handler is given (None: the system's); a test steps its own.
+    clock: Clock | None = None
     app: App = field(init=False)
     bootstrap_servers: str = field(init=False, default="")
     grpc_port: int = field(init=False, default=0)
@@ -89,7 +92,7 @@ class Runtime:
             [settings.contacts_topic, settings.decisions_topic, settings.dlq_topic],
             settings.topic_partitions,
         )
-        self.app = bootstrap(settings, CollectorRegistry())
+        self.app = bootstrap(settings, CollectorRegistry(), self.clock)
         self._stack.callback(self.app.close)
         producer = create_producer(self.bootstrap_servers)
         self._stack.callback(producer.close, 5)

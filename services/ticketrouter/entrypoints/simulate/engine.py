@@ -90,14 +90,25 @@ class Work:
 
 
 class Replication:
-    def __init__(self, scenario: Scenario, policy: RoutingPolicy, seed: int) -> None:
+    def __init__(
+        self,
+        scenario: Scenario,
+        policy: RoutingPolicy,
+        seed: int,
+        observe: Callable[[Decision], None] | None = None,
+    ) -> None:
+        """`observe` is told every decision the router makes, as the worker publishes
+        them on routing-decisions."""
         self.scenario = scenario
+        self._observe = observe
         self.rng = random.Random(seed)
-        self.repo = InMemoryRepository()
+        self.repo = InMemoryRepository(scenario.aging_per_minute)
         behaviour = scenario.behaviour
+        # As bootstrap builds the worker's, from the scenario instead of the environment.
         self.settings = RoutingSettings(
             policy,
             fcr_window=scenario.fcr_window,
+            aging_per_minute=scenario.aging_per_minute,
             offer_timeout=timedelta(seconds=behaviour.offer_timeout_seconds),
         )
         self.start = scenario.start
@@ -155,6 +166,8 @@ class Replication:
     def _after(self, events: list[Event]) -> None:
         for event in events:
             if isinstance(event, CaseRouted):
+                if self._observe is not None:
+                    self._observe(event.decision)
                 self._routed(event.decision)
 
     # --- the roster and its shifts

@@ -12,6 +12,7 @@ fcr_window: 7d                # a repeat contact inside it revokes first-contact
 replications: 10              # independent runs; figures are their means
 seed: 42                      # replication r uses seed + r
 policy: routing-rules.yaml    # the routing policy (the same YAML `rules validate` reads)
+aging_per_minute: 0.1         # queue aging, as TICKETROUTER_AGING_PER_MINUTE (its default)
 roster:
   - id: ana                   # one agent ...
     team: billing
@@ -68,11 +69,14 @@ from typing import Any
 
 import yaml
 
+from ticketrouter.config import Settings
 from ticketrouter.domain.agents import Agent
 from ticketrouter.domain.channels import Channel, Presence
 from ticketrouter.domain.errors import InvalidField, parse_choice
 
 MAX_REPLICATIONS = 1000
+# Production's own default, so a scenario that names none is routed as deployed.
+DEFAULT_AGING_PER_MINUTE = Settings().aging_per_minute
 
 
 class ScenarioError(ValueError):
@@ -202,6 +206,8 @@ class Scenario:
     # Simulated before `start` but not reported: a center that opens empty waits less
     # than one in steady state, for hours when it runs near full (see the Erlang test).
     warm_up: timedelta = timedelta(0)
+    # Waiting raises a case this many priority levels a minute, as in production.
+    aging_per_minute: float = DEFAULT_AGING_PER_MINUTE
 
     @property
     def end(self) -> datetime:
@@ -249,6 +255,9 @@ def parse_scenario(document: object, base: Path, name: str = "") -> Scenario:
         behaviour=_behaviour(doc.get("behaviour", {})),
         name=str(doc.get("name", name)),
         warm_up=_duration(doc.get("warm_up", 0), "warm_up"),
+        aging_per_minute=_number(
+            doc.get("aging_per_minute", DEFAULT_AGING_PER_MINUTE), "aging_per_minute", 0.0
+        ),
     )
 
 
@@ -267,6 +276,7 @@ _SCENARIO_KEYS = frozenset(
         "traffic",
         "behaviour",
         "warm_up",
+        "aging_per_minute",
     }
 )
 _AGENT_KEYS = frozenset(
