@@ -20,6 +20,7 @@ It writes four files side by side (paths in the scenario are relative to it):
 from __future__ import annotations
 
 import json
+import math
 import random
 import uuid
 from collections import defaultdict
@@ -116,7 +117,7 @@ def _write_traffic(offered: Sequence[BankCall], path: Path, rng: random.Random) 
 
 def _event(call: BankCall, handle: float, patience: float) -> dict[str, Any]:
     customer = call.customer_id if call.customer_id != "0" else f"call-{call.key}"
-    return {
+    event: dict[str, Any] = {
         "event_id": str(uuid.uuid5(_EVENT_NAMESPACE, call.key)),
         "type": "contact.received",
         "occurred_at": _iso(call.arrived_at),
@@ -129,8 +130,12 @@ def _event(call: BankCall, handle: float, patience: float) -> dict[str, Any]:
             "call": call.key,
         },
         "handle_seconds": handle,
-        "patience_seconds": round(patience, 1),
     }
+    # A type nobody hung up on has no end to its patience: the event says none (the
+    # scenario sets no default, so its caller waits), where `Infinity` is not JSON.
+    if math.isfinite(patience):
+        event["patience_seconds"] = round(patience, 1)
+    return event
 
 
 def _policy_yaml(

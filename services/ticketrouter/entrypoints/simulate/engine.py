@@ -36,7 +36,7 @@ from ticketrouter.domain.commands import (
     UpsertAgent,
 )
 from ticketrouter.domain.decisions import Decision, Outcome
-from ticketrouter.domain.events import CaseRouted, Event
+from ticketrouter.domain.events import CaseRouted, Event, FirstContactRevoked
 from ticketrouter.domain.identity import Identity, IdentityKind
 from ticketrouter.domain.plan import RoutingPolicy
 from ticketrouter.entrypoints.simulate.scenario import Distribution, Scenario
@@ -123,7 +123,8 @@ class Replication:
         self._waiting: dict[str, ContactRecord] = {}  # case id -> its waiting contact
         self._by_event: dict[str, ContactRecord] = {}
         self._work: dict[str, Work] = {}  # case id -> who works it
-        self._stream_of: dict[str, int] = {}  # case id -> its traffic stream
+        self._handle_of: dict[str, Distribution] = {}  # event id -> its handle time
+        self._case_handle: dict[str, Distribution] = {}  # case id -> its work's
         self._first_of: dict[str, ContactRecord] = {}  # case id -> the contact opening it
         self._holding: dict[str, int] = {}  # agent id -> cases held
         self._busy_since: dict[str, float] = {}
@@ -169,6 +170,11 @@ class Replication:
                 if self._observe is not None:
                     self._observe(event.decision)
                 self._routed(event.decision)
+            elif isinstance(event, FirstContactRevoked):
+                # A repeat contact inside the FCR window: the credit its case got when
+                # it resolved is taken back, as the revocations counter does.
+                opened = self._first_of.get(event.case_id)
+                self.tally.first_contact -= int(opened is not None and opened.arrived >= 0)
 
     # --- the roster and its shifts
     def _roster(self) -> None:
@@ -221,6 +227,26 @@ class Replication:
                     customer += 1
                     self._expect(Arrival(t, customer, n))
                 t, k = edge, k + 1
+        self._recorded(0)
+
+    def _recorded(self, index: int) -> None:
+        """The file's events, in time order, one in the heap at a time (the next is
+        put there when this one arrives), so the heap stays the size of what is due."""
+        contacts = self.scenario.traffic.recorded.contacts
+        if index < len(contacts):
+            at = (contacts[index].command.occurred_at - self.start).total_seconds()
+            self.at(at, lambda: self._arrive_recorded(index))
+
+    def _arrive_recorded(self, index: int) -> None:
+        self._recorded(index + 1)
+        recorded = self.scenario.traffic.recorded.contacts[index]
+        traffic = self.scenario.traffic
+        handle, patience = traffic.handle, traffic.patience
+        if recorded.handle_seconds is not None:
+            handle = Distribution("constant", (recorded.handle_seconds,))
+        if recorded.patience_seconds is not None:
+            patience = Distribution("constant", (recorded.patience_seconds,))
+        self._contact(recorded.command, handle, patience)
 
     def _expect(self, arrival: Arrival) -> None:
         self.at(arrival.at, lambda: self._arrive(arrival))
@@ -228,14 +254,8 @@ class Replication:
     def _arrive(self, arrival: Arrival) -> None:
         stream = self.scenario.traffic.generated[arrival.stream]
         self._next_event += 1
-        event_id = f"sim-{self._next_event}"
-        record = ContactRecord(event_id, self.now, stream.channel.value)
-        reported = self.now >= 0  # not during the warm-up
-        if reported:
-            self.tally.contacts.append(record)
-        self._by_event[event_id] = record
         cmd = ReceiveContact(
-            event_id=event_id,
+            event_id=f"sim-{self._next_event}",
             occurred_at=self.moment(),
             channel=stream.channel,
             identities=(Identity(IdentityKind.EMAIL, f"c{arrival.customer}@sim.invalid"),),
@@ -243,21 +263,34 @@ class Replication:
             language=stream.language,
             attributes=stream.attributes,
         )
-        decision = self.handle(receive_contact, cmd)
-        record.rule, record.case_id = decision.explanation.rule, decision.case_id
-        if decision.case_id not in self._stream_of:
-            self._stream_of[decision.case_id] = arrival.stream
-            self._first_of[decision.case_id] = record
-            self.tally.cases += int(reported)
-        if stream.patience is not None and record.answered is None:
-            patience = draw(stream.patience, self.rng)
-            self.at(self.now + patience, lambda: self._give_up(record))
+        self._contact(cmd, stream.handle, stream.patience)
         if stream.repeat is not None and self.rng.random() < stream.repeat.probability:
             later = self.now + draw(stream.repeat.after, self.rng)
             if later < self.scenario.duration.total_seconds():
                 self.at(
                     later, lambda: self._arrive(Arrival(later, arrival.customer, arrival.stream))
                 )
+
+    def _contact(
+        self, cmd: ReceiveContact, handle: Distribution, patience: Distribution | None
+    ) -> None:
+        """A contact arrives now: the router receives it (it may open a case, join or
+        reopen the customer's, revoking first-contact credit), and its customer gives
+        up after their patience unless an agent took it at once."""
+        record = ContactRecord(cmd.event_id, self.now, cmd.channel.value)
+        reported = self.now >= 0  # not during the warm-up
+        if reported:
+            self.tally.contacts.append(record)
+        self._by_event[cmd.event_id] = record
+        self._handle_of[cmd.event_id] = handle
+        decision = self.handle(receive_contact, cmd)
+        record.rule, record.case_id = decision.explanation.rule, decision.case_id
+        if decision.case_id not in self._first_of:
+            self._first_of[decision.case_id] = record
+            self.tally.cases += int(reported)
+        if patience is not None and record.answered is None:
+            waits = draw(patience, self.rng)
+            self.at(self.now + waits, lambda: self._give_up(record))
 
     def _routed(self, decision: Decision) -> None:
         record = self._by_event.get(decision.event_id) if decision.event_id else None
@@ -274,6 +307,8 @@ class Replication:
         if decision.agent_id is None:
             return
         if decision.outcome is Outcome.OFFERED:
+            if record is not None:  # it waits until the agent accepts
+                self._waiting[decision.case_id] = record
             self._offer(decision)
         elif decision.outcome is Outcome.REJOINED_CASE:
             # The owner already holds the case: the contact is answered at once and
@@ -290,8 +325,11 @@ class Replication:
             waiting.answered = self.now
             waiting.waited_at_once = waiting.answered == waiting.arrived
         self._busy(agent_id)
-        stream = self.scenario.traffic.generated[self._stream_of.get(case_id, 0)]
-        handle = draw(stream.handle, self.rng)
+        # The work is the answered contact's; a case handed on keeps the work it had.
+        own = self._handle_of.pop(waiting.event_id, None) if waiting is not None else None
+        if own is not None:
+            self._case_handle[case_id] = own
+        handle = draw(self._case_handle.get(case_id, self.scenario.traffic.handle), self.rng)
         self._work[case_id] = Work(agent_id, self.now, handle)
         self.at(self.now + handle, lambda: self._finish(case_id, transfer=None))
 

@@ -30,7 +30,8 @@ roster:
 traffic:
   file: contacts.jsonl        # contact.received events (the Kafka contract's JSON),
                               # each optionally with handle_seconds / patience_seconds
-  # or generated Poisson arrivals, one stream per topic and channel:
+                              # (see traffic_file.py); read once, whole, at load
+  # and/or generated Poisson arrivals, one stream per topic and channel:
   generated:
     - topic: general.question
       channel: voice
@@ -62,7 +63,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -73,6 +74,11 @@ from ticketrouter.config import Settings
 from ticketrouter.domain.agents import Agent
 from ticketrouter.domain.channels import Channel, Presence
 from ticketrouter.domain.errors import InvalidField, parse_choice
+from ticketrouter.entrypoints.simulate.traffic_file import (
+    FileTraffic,
+    TrafficFileError,
+    read_traffic_file,
+)
 
 MAX_REPLICATIONS = 1000
 # Production's own default, so a scenario that names none is routed as deployed.
@@ -174,6 +180,7 @@ class Traffic:
     generated: tuple[ArrivalStream, ...] = ()
     handle: Distribution = Distribution("exponential", (300.0,))  # file events' default
     patience: Distribution | None = None
+    recorded: FileTraffic = field(default_factory=FileTraffic)  # the file's events
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,12 +246,15 @@ def parse_scenario(document: object, base: Path, name: str = "") -> Scenario:
     policy = base / str(_required(doc, "policy", "scenario"))
     if not policy.is_file():
         raise ScenarioError("policy", f"no such file: {policy}")
+    warm_up = _duration(doc.get("warm_up", 0), "warm_up")
+    roster = _roster(_required(doc, "roster", "scenario"), start)
+    traffic = _traffic(_required(doc, "traffic", "scenario"), base)
     return Scenario(
         start=start,
         duration=duration,
         interval=interval,
-        roster=_roster(_required(doc, "roster", "scenario"), start),
-        traffic=_traffic(_required(doc, "traffic", "scenario"), base),
+        roster=roster,
+        traffic=_recorded(traffic, start - warm_up, start + duration),
         policy_file=policy,
         service_level_seconds=_number(
             doc.get("service_level_seconds", 20), "service_level_seconds", 0.0
@@ -254,7 +264,7 @@ def parse_scenario(document: object, base: Path, name: str = "") -> Scenario:
         seed=_int(doc.get("seed", 1), "seed", 0, 2**63),
         behaviour=_behaviour(doc.get("behaviour", {})),
         name=str(doc.get("name", name)),
-        warm_up=_duration(doc.get("warm_up", 0), "warm_up"),
+        warm_up=warm_up,
         aging_per_minute=_number(
             doc.get("aging_per_minute", DEFAULT_AGING_PER_MINUTE), "aging_per_minute", 0.0
         ),
@@ -395,6 +405,17 @@ def _traffic(value: object, base: Path) -> Traffic:
         handle=_distribution(doc.get("handle", {"exponential": 300}), "traffic.handle"),
         patience=_optional_distribution(doc.get("patience"), "traffic.patience"),
     )
+
+
+def _recorded(traffic: Traffic, since: datetime, until: datetime) -> Traffic:
+    """The traffic file's events arriving while the run (its warm-up included) does."""
+    if traffic.file is None:
+        return traffic
+    try:
+        recorded = read_traffic_file(traffic.file, since, until)
+    except TrafficFileError as err:
+        raise ScenarioError(f"traffic.file {err.where}", err.reason) from None
+    return replace(traffic, recorded=recorded)
 
 
 def _stream(value: object, where: str) -> ArrivalStream:
