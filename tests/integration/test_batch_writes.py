@@ -92,6 +92,42 @@ def test_inserts_and_updates_of_a_batch_do_not_grow_with_its_size(database: Data
     assert large["UPDATE"] - small["UPDATE"] == 45 * per_assignment
 
 
+def test_returning_customers_bringing_account_ids_cost_no_more_statements(
+    database: Database,
+) -> None:
+    """A new account id for a known customer makes resolution ask which strong ids
+    the customer holds; that question must not write the batch's rows early, which
+    split the batch's multi-row statements into one set per contact."""
+    _seed(database)
+    known = [contact(("email", f"c{n}@x.com")) for n in range(60)]
+    _route(database, known)
+
+    def returning(start: int, size: int) -> Counter[str]:
+        batch = [
+            contact(("email", f"c{n}@x.com"), ("account", f"acct-{n}"))
+            for n in range(start, start + size)
+        ]
+        with _statements(database.writer) as counted:
+            decisions = _route(database, batch)
+        assert all(d is not None for d in decisions)
+        return counted
+
+    small = returning(0, 5)
+    large = returning(10, 50)
+    assert large["INSERT"] == small["INSERT"]
+    assert large["SELECT"] == small["SELECT"]
+    with _uow(database) as uow:
+        customer = uow.repo.get_customer(_owner_of(database, "c20@x.com"))
+    assert customer is not None
+    assert sorted(i.value for i in customer.identities) == ["ACCT-20", "c20@x.com"]
+
+
+def _owner_of(db: Database, email: str) -> str:
+    with _uow(db) as uow:
+        owners = uow.repo.owners_of([contact(("email", email)).identities[0]])
+    return next(iter(owners.values()))
+
+
 def test_a_case_changed_many_times_in_a_batch_is_written_once(database: Database) -> None:
     _seed(database)
     [first] = _route(database, [contact(("email", "a@x.com"), channel="email")])

@@ -148,21 +148,17 @@ def merges_into(run: Run, customer_id: str) -> list[Merge]:
     ]
 
 
-def strong_identities_of(
-    run: Run, customer_ids: Sequence[str], kinds: frozenset[IdentityKind]
-) -> dict[str, frozenset[Identity]]:
-    if not customer_ids or not kinds:
-        return {}
+def identities_of(run: Run, customer_ids: Sequence[str]) -> dict[str, set[Identity]]:
+    """Every identity each customer holds (customers holding none are absent)."""
     held: dict[str, set[Identity]] = {}
     rows = run(
         select(col(IdentityRow.customer_id), col(IdentityRow.kind), col(IdentityRow.value)).where(
-            col(IdentityRow.customer_id).in_(list(customer_ids)),
-            col(IdentityRow.kind).in_(sorted(k.value for k in kinds)),
+            col(IdentityRow.customer_id).in_(list(customer_ids))
         )
     )
     for customer_id, kind, value in rows:
         held.setdefault(customer_id, set()).add(Identity(IdentityKind(kind), value))
-    return {c: frozenset(ids) for c, ids in held.items()}
+    return held
 
 
 def unlink(run: Run, identity: Identity, customer_id: str) -> bool:

@@ -213,8 +213,9 @@ class SqlRepository(Repository):
                 self._known.owners[Identity(IdentityKind(kind), value)] = customer_id
 
     def prefetch(self, identities: Iterable[Identity]) -> None:
-        """Load a batch's identities and their customers' open cases, and the latest
-        resolved case per topic (reopening, relationship), in a few queries."""
+        """Load a batch's identities, their customers' open cases and every identity
+        they hold (for the strong-identifier check), and the latest resolved case per
+        topic (reopening, relationship), in a few queries."""
         self._load_owners(list(dict.fromkeys(i for i in identities if i not in self._known.owners)))
         customers = sorted(
             {c for c in self._known.owners.values() if c is not None} - self._known.fully_loaded
@@ -222,6 +223,7 @@ class SqlRepository(Repository):
         for start in range(0, len(customers), _CHUNK):
             chunk = customers[start : start + _CHUNK]
             self._hold_customers(chunk)
+            self._load_identities([c for c in chunk if c not in self._known.identities])
             rows = self._read(queries.open_cases_of(chunk)).mappings()
             for row in rows:  # oldest first: the first per topic is the one contacts join
                 case = self._known.remember(case_from_row(row))
@@ -263,7 +265,7 @@ class SqlRepository(Repository):
         self._known.new_customer(customer.customer_id)
 
     def link_identity(self, identity: Identity, customer_id: str, now: datetime) -> None:
-        self._known.owners[identity] = customer_id
+        self._known.linked(identity, customer_id)
         self._pending_identities.append(
             {
                 "kind": identity.kind.value,
@@ -277,13 +279,42 @@ class SqlRepository(Repository):
         self.flush()
         unlinked = identity_graph.unlink(self._run, identity, customer_id)
         if unlinked:
-            self._known.owners[identity] = None
+            self._known.unlinked(identity, customer_id)
         return unlinked
 
     def strong_identities_of(
         self, customer_ids: Sequence[str], kinds: frozenset[IdentityKind]
     ) -> dict[str, frozenset[Identity]]:
-        return identity_graph.strong_identities_of(self._read, customer_ids, kinds)
+        """From the transaction cache: asking must not write the batch's buffered rows
+        early (a returning customer with a new account id on every contact would
+        split the batch into a set of statements per contact)."""
+        if not customer_ids or not kinds:
+            return {}
+        self._load_identities([c for c in customer_ids if c not in self._known.identities])
+        held = {
+            customer_id: frozenset(
+                i for i in self._known.identities[customer_id] if i.kind in kinds
+            )
+            for customer_id in customer_ids
+        }
+        return {customer_id: strong for customer_id, strong in held.items() if strong}
+
+    def _load_identities(self, customer_ids: Sequence[str]) -> None:
+        """What the database holds (read without writing first) plus what this
+        transaction links and has not written yet."""
+        if not customer_ids:
+            return
+        for start in range(0, len(customer_ids), _CHUNK):
+            chunk = customer_ids[start : start + _CHUNK]
+            found = identity_graph.identities_of(self._run, chunk)
+            for customer_id in chunk:
+                self._known.identities[customer_id] = found.get(customer_id, set())
+        wanted = set(customer_ids)
+        for row in self._pending_identities:
+            if row["customer_id"] in wanted:
+                self._known.identities[row["customer_id"]].add(
+                    Identity(IdentityKind(row["kind"]), row["value"])
+                )
 
     def merge_customers(self, merge: Merge) -> None:
         self.flush()

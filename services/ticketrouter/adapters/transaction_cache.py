@@ -21,6 +21,9 @@ class TransactionCache:
         # the relationship and reopen lookups of a batch ask the database nothing.
         self.resolved_known: set[str] = set()
         self.resolved: dict[str, dict[str, Case]] = {}  # customer -> topic -> case
+        # Every identity a customer holds, written or not, for the strong-identifier
+        # check of resolution; absent: not read yet.
+        self.identities: dict[str, set[Identity]] = {}
 
     def open_case(self, customer_id: str, topic: str) -> tuple[bool, Case | None]:
         """(known, case): known is False when the database must be asked."""
@@ -53,6 +56,17 @@ class TransactionCache:
         """A customer created by this transaction has no cases anywhere yet."""
         self.fully_loaded.add(customer_id)
         self.resolved_known.add(customer_id)
+        self.identities[customer_id] = set()
+
+    def linked(self, identity: Identity, customer_id: str) -> None:
+        self.owners[identity] = customer_id
+        held = self.identities.get(customer_id)
+        if held is not None:
+            held.add(identity)
+
+    def unlinked(self, identity: Identity, customer_id: str) -> None:
+        self.owners[identity] = None
+        self.identities.get(customer_id, set()).discard(identity)
 
     def loaded_resolved(self, customer_ids: list[str], latest: list[Case]) -> None:
         """The latest resolved case per topic of these customers, as read."""
@@ -107,5 +121,7 @@ class TransactionCache:
         for case in self.cases.values():
             if case.customer_id == merged_id:
                 case.customer_id = survivor_id  # the row moved; the instance follows
+        self.identities.pop(merged_id, None)
+        self.identities.pop(survivor_id, None)  # read again, with what moved
         self.forget_customer(merged_id)
         self.forget_customer(survivor_id)
