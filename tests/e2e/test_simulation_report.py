@@ -3,6 +3,7 @@ driven by Playwright (make browser installs it; CI fails rather than skip withou
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from datetime import UTC, datetime, timedelta
@@ -10,8 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from ticketrouter.entrypoints.cli import main
 from ticketrouter.entrypoints.report.html import Series, policy_series, write_report
 from ticketrouter.entrypoints.simulate.results import Figures, IntervalFigures, SimulationResult
+
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "simulate"
 
 
 def _result(asa: float, abandoned: float) -> SimulationResult:
@@ -57,15 +61,11 @@ def _chromium() -> str:
     return found
 
 
-def test_the_report_opens_with_its_plots_and_numbers(tmp_path: Path) -> None:
+def _open(report: Path) -> tuple[list[list[object]], list[str], str]:
+    """The page's images (alt, loaded, width, height), its headings and its text."""
     browser_path = _chromium()
     from playwright.sync_api import sync_playwright
 
-    report = write_report(
-        tmp_path / "report",
-        [Series("current", _result(30.0, 4)), Series("draft", _result(12.5, 2))],
-        "voice-center: current against draft",
-    )
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=browser_path, args=["--no-sandbox"], headless=True
@@ -84,6 +84,17 @@ def test_the_report_opens_with_its_plots_and_numbers(tmp_path: Path) -> None:
     assert len(images) == 4
     for alt, complete, width, height in images:
         assert complete and width > 100 and height > 100, alt
+    assert "http" not in report.read_text()  # nothing fetched from anywhere
+    return images, headings, text
+
+
+def test_the_report_opens_with_its_plots_and_numbers(tmp_path: Path) -> None:
+    report = write_report(
+        tmp_path / "report",
+        [Series("current", _result(30.0, 4)), Series("draft", _result(12.5, 2))],
+        "voice-center: current against draft",
+    )
+    _, headings, text = _open(report)
     assert headings == [
         "Totals",
         "Waiting per interval",
@@ -93,7 +104,34 @@ def test_the_report_opens_with_its_plots_and_numbers(tmp_path: Path) -> None:
     ]
     assert "30.0" in text and "12.5" in text and "-17.5" in text  # ASA and its change
     assert "4.0%" in text and "2.0%" in text  # abandonment rates
-    assert "http" not in report.read_text()  # nothing fetched from anywhere
+
+
+def test_simulate_report_draws_the_run_beside_its_draft(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`ticketrouter simulate SCENARIO --policy DRAFT --report DIR` writes the page
+    of the run itself: its totals, current beside draft, as --json printed them."""
+    scenario = tmp_path / "short.yaml"
+    text = (DEPLOY / "voice-center.yaml").read_text().replace("duration: 8h", "duration: 2h")
+    scenario.write_text(
+        text.replace("replications: 5", "replications: 1").replace(
+            "policy: one-skill-policy.yaml", f"policy: {DEPLOY / 'one-skill-policy.yaml'}"
+        )
+    )
+    draft = DEPLOY / "one-skill-policy.yaml"
+    out = tmp_path / "what-if"
+    assert (
+        main(["simulate", str(scenario), "--policy", str(draft), "--json", "--report", str(out)])
+        == 0
+    )
+    printed = capsys.readouterr()
+    result = json.loads(printed.out)
+    assert f"wrote {out / 'report.html'}" in printed.err
+    _, headings, page = _open(out / "report.html")
+    assert "Service level (20 s) against the 80% target" in headings
+    assert "current" in page and "draft" in page
+    assert f"{result['asa_seconds']:.1f}" in page
+    assert f"{result['draft']['abandonment_rate']:.1%}" in page
 
 
 def test_figures_a_series_lacks_read_not_available(tmp_path: Path) -> None:

@@ -127,6 +127,12 @@ def main(argv: list[str] | None = None) -> int:
     sim.add_argument("--policy", type=Path, help="a draft policy to compare with the scenario's")
     sim.add_argument("--json", action="store_true", help="one JSON object on standard output")
     sim.add_argument("--seed", type=int, help="overrides the scenario's seed")
+    sim.add_argument(
+        "--report",
+        type=Path,
+        metavar="DIR",
+        help="also write DIR/report.html: the plots of the run (and of the draft beside it)",
+    )
     staffing = commands.add_parser(
         "staffing", help="Erlang C: the fewest agents meeting a service-level target"
     )
@@ -142,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
 
         if args.command == "staffing":
             return run_staffing(args.calls, args.interval, args.aht, args.target, args.json)
-        return run_simulate(args.scenario, args.policy, args.json, args.seed)
+        return run_simulate(args.scenario, args.policy, args.json, args.seed, args.report)
 
     settings = config.from_env()
     logs.configure(settings.log_level, settings.log_format)

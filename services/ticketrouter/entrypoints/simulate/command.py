@@ -10,9 +10,11 @@ from pathlib import Path
 from typing import TextIO
 
 from ticketrouter.domain.erlang import fewest_agents
+from ticketrouter.entrypoints.report.html import policy_series, write_report
 from ticketrouter.entrypoints.simulate.results import Figures, SimulationResult
 from ticketrouter.entrypoints.simulate.runner import simulate
 from ticketrouter.entrypoints.simulate.scenario import (
+    Scenario,
     ScenarioError,
     load_scenario,
     parse_duration,
@@ -21,7 +23,14 @@ from ticketrouter.entrypoints.simulate.scenario import (
 BAR = 40
 
 
-def run_simulate(scenario_file: Path, draft: Path | None, as_json: bool, seed: int | None) -> int:
+def run_simulate(
+    scenario_file: Path,
+    draft: Path | None,
+    as_json: bool,
+    seed: int | None,
+    report: Path | None = None,
+) -> int:
+    """`report`: a folder for the HTML report of the run (current beside the draft)."""
     try:
         scenario = load_scenario(scenario_file)
     except ScenarioError as err:
@@ -30,6 +39,8 @@ def run_simulate(scenario_file: Path, draft: Path | None, as_json: bool, seed: i
     if draft is not None and not draft.is_file():
         print(f"--policy: no such file: {draft}", file=sys.stderr)
         return 2
+    for note in _traffic_notes(scenario):
+        print(f"{scenario_file}: {note}", file=sys.stderr)
     bar = _ProgressBar(sys.stderr) if sys.stderr.isatty() else None
     result = simulate(scenario, draft, seed, bar.show if bar else None)
     if bar is not None:
@@ -38,7 +49,28 @@ def run_simulate(scenario_file: Path, draft: Path | None, as_json: bool, seed: i
         print(json.dumps(result.to_json()))
     else:
         print(summary(result))
+    if report is not None:
+        title = scenario.name or scenario_file.stem
+        if draft is not None:
+            title += f": current against {draft.name}"
+        path = write_report(report, policy_series(result), title)
+        # On stderr, so that --json output stays one object.
+        print(f"wrote {path}", file=sys.stderr)
     return 0
+
+
+def _traffic_notes(scenario: Scenario) -> list[str]:
+    """What the traffic file held that the run leaves out, said before it starts."""
+    recorded = scenario.traffic.recorded
+    notes = []
+    if recorded.outside:
+        notes.append(f"traffic.file: {recorded.outside} event(s) outside the run, left out")
+    if recorded.redelivered:
+        notes.append(f"traffic.file: {recorded.redelivered} repeated event_id(s), delivered once")
+    if recorded.ignored_fields:
+        fields = ", ".join(recorded.ignored_fields[:5])
+        notes.append(f"traffic.file: fields the contract does not know, ignored: {fields}")
+    return notes
 
 
 class _ProgressBar:
