@@ -44,3 +44,39 @@ def test_abandoned_calls_leave_the_queue_and_are_never_answered(tmp_path: Path) 
     # Every call an agent took was ended and resolved by the end of the run.
     answered = [replication.repo.get_case(c.case_id) for c in tally.contacts if c.answered]
     assert all(s is not None and s.status is CaseStatus.RESOLVED for s in answered)
+
+
+def test_a_voice_wrap_up_holds_the_slot_so_occupancy_and_asa_grow(tmp_path: Path) -> None:
+    def run(wrap_up: dict[str, int]) -> tuple[float, float, float]:
+        doc = {
+            "duration": "4h",
+            "policy": str(POLICY),
+            "roster": [{"id": "a", "count": 4, "skills": {"general": 1}, "capacity": {"voice": 1}}],
+            "traffic": {
+                "generated": [
+                    {
+                        "topic": "general.question",
+                        "channel": "voice",
+                        "per_hour": 60,  # 3 Erlangs of talk on 4 agents
+                        "handle": {"exponential": 180},
+                    }
+                ]
+            },
+            "behaviour": {"wrap_up": wrap_up},
+        }
+        scenario = parse_scenario(yaml.safe_load(yaml.safe_dump(doc)), tmp_path)
+        replication = Replication(scenario, load_policy(POLICY).with_version(1), 5)
+        tally = replication.run()
+        cases = [replication.repo.get_case(c.case_id) for c in tally.contacts if c.answered]
+        resolved = sum(1 for c in cases if c is not None and c.status is CaseStatus.RESOLVED)
+        total = tally.total()
+        return total.occupancy, total.asa_seconds, resolved / len(cases)
+
+    occupancy, asa, resolved = run({})
+    wrapped_occupancy, wrapped_asa, wrapped_resolved = run({"voice": 30})
+    # 30 s after each 180 s call: about a sixth more agent time, and longer waits.
+    assert wrapped_occupancy > occupancy * 1.1
+    assert wrapped_asa > asa * 1.2
+    assert resolved == wrapped_resolved == 1.0  # each call still resolved after its wrap-up
+    # A chat wrap-up leaves a voice center as it was.
+    assert run({"chat": 30})[:2] == (occupancy, asa)

@@ -110,6 +110,7 @@ class Replication:
             fcr_window=scenario.fcr_window,
             aging_per_minute=scenario.aging_per_minute,
             offer_timeout=timedelta(seconds=behaviour.offer_timeout_seconds),
+            wrap_up={c: timedelta(seconds=s) for c, s in behaviour.wrap_up_seconds.items()},
         )
         self.start = scenario.start
         intervals = math.ceil(scenario.duration / scenario.interval)
@@ -367,25 +368,46 @@ class Replication:
     def _finish(self, case_id: str, transfer: bool | None) -> None:
         work = self._work.pop(case_id)
         topic = self.repo.get_case(case_id)
-        self._spent(case_id, work)
         if transfer is None:
             chance = self.scenario.behaviour.transfer_probability(topic.topic if topic else "")
             transfer = self.rng.random() < chance
-        self._idle(work.agent_id)
-        opened = self._first_of.get(case_id)
-        reported = opened is not None and opened.arrived >= 0
         if transfer:
-            self.tally.handoffs += int(reported)
+            self._spent(case_id, work)
+            self._idle(work.agent_id)
+            self.tally.handoffs += int(self._reported(case_id))
             self.handle(transfer_case, TransferCase(case_id, HandoffReason.OTHER))
-        else:
-            # The agent hangs up (contact.ended frees the slot), then resolves.
-            held = self.repo.get_case(case_id)
-            for contact_id, _ in held.live_contacts if held is not None else ():
-                cmd = EndContact(f"{contact_id}.ended", self.moment(), contact_id)
-                self.handle(end_contact, cmd)
-            case = self.handle(resolve_case, ResolveCase(case_id))
-            self.tally.resolved += int(reported)
-            self.tally.first_contact += int(reported and case.first_contact_resolved)
+            return
+        # The agent hangs up (contact.ended frees the slot, or holds it for the
+        # channel's wrap-up), then resolves once the after-call work is done.
+        held = self.repo.get_case(case_id)
+        for contact_id, _ in held.live_contacts if held is not None else ():
+            cmd = EndContact(f"{contact_id}.ended", self.moment(), contact_id)
+            self.handle(end_contact, cmd)
+        ended = self.repo.get_case(case_id)
+        until = ended.slot_held_until if ended is not None else None
+        if until is None:
+            self._resolve(case_id, work)
+            return
+        self.at((until - self.start).total_seconds(), lambda: self._wrapped_up(case_id, work))
+
+    def _wrapped_up(self, case_id: str, work: Work) -> None:
+        """The wrap-up is over: advance_queue frees the slot, as the worker's timer
+        does, and the owner pulls waiting work."""
+        self._resolve(case_id, work, before=self._tick)
+
+    def _resolve(self, case_id: str, work: Work, before: Callable[[], None] | None = None) -> None:
+        self._spent(case_id, work)
+        self._idle(work.agent_id)
+        if before is not None:
+            before()
+        case = self.handle(resolve_case, ResolveCase(case_id))
+        reported = self._reported(case_id)
+        self.tally.resolved += int(reported)
+        self.tally.first_contact += int(reported and case.first_contact_resolved)
+
+    def _reported(self, case_id: str) -> bool:
+        opened = self._first_of.get(case_id)
+        return opened is not None and opened.arrived >= 0
 
     def _spent(self, case_id: str, work: Work) -> None:
         record = self._first_of.get(case_id)

@@ -51,6 +51,8 @@ behaviour:
   lapse: 0.02
   answer: {constant: 2}       # seconds an agent takes to accept or decline
   transfer: {default: 0.0, billing.refund: 0.1}   # share of cases handed off, by topic
+  wrap_up: {voice: 30}        # seconds the slot stays held after a contact ended, by
+                              # channel, as TICKETROUTER_WRAP_UP_SECONDS (absent: none)
 ```
 
 `load_scenario(path)` parses and validates it; every problem raises ScenarioError naming
@@ -191,6 +193,7 @@ class Behaviour:
     lapse: float = 0.0
     answer: Distribution = Distribution("constant", (0.0,))
     transfer: Mapping[str, float] = field(default_factory=dict)  # topic or "default"
+    wrap_up_seconds: Mapping[Channel, float] = field(default_factory=dict)
 
     def transfer_probability(self, topic: str) -> float:
         return self.transfer.get(topic, self.transfer.get("default", 0.0))
@@ -459,7 +462,7 @@ def _behaviour(value: object) -> Behaviour:
     _known(
         doc,
         "behaviour",
-        frozenset({"offer_timeout", "accept", "decline", "lapse", "answer", "transfer"}),
+        frozenset({"offer_timeout", "accept", "decline", "lapse", "answer", "transfer", "wrap_up"}),
     )
     shares = {
         k: _probability(doc.get(k, d), f"behaviour.{k}")
@@ -480,6 +483,10 @@ def _behaviour(value: object) -> Behaviour:
         lapse=shares["lapse"],
         answer=_distribution(doc.get("answer", {"constant": 0}), "behaviour.answer"),
         transfer=transfer,
+        wrap_up_seconds={
+            _channel(k, f"behaviour.wrap_up.{k}"): _number(v, f"behaviour.wrap_up.{k}", 0.0)
+            for k, v in _mapping(doc.get("wrap_up", {}), "behaviour.wrap_up").items()
+        },
     )
 
 
