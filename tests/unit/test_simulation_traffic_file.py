@@ -176,3 +176,23 @@ def test_offered_contacts_are_answered_when_the_agent_accepts(tmp_path: Path) ->
     replication = _run(_scenario(tmp_path, lines, behaviour=behaviour))
     waits = [c.answered - c.arrived for c in replication.tally.contacts if c.answered]
     assert waits == [2.0] * 5
+
+
+def test_a_customer_who_calls_again_while_waiting_is_answered_once_taken(
+    tmp_path: Path,
+) -> None:
+    """Their second call joins the waiting case; when it gives up the first still
+    waits, and the agent who takes the case answers it (before, the second call's
+    leaving dropped the case's waiting contact, the agent's work began unanswered and
+    the first call's patience then ended the case under them)."""
+    lines = [
+        json.dumps(_event(1, 0, "X", handle_seconds=100)),  # holds the one agent
+        json.dumps(_event(2, 5, "A", patience_seconds=1000)),
+        json.dumps(_event(3, 10, "A", patience_seconds=10)),  # gives up at 20 s
+    ]
+    replication = _run(_scenario(tmp_path, lines))
+    by_id = {c.event_id: c for c in replication.tally.contacts}
+    assert by_id["e-3"].abandoned == 20 and by_id["e-3"].answered is None
+    assert by_id["e-2"].answered == 100 and by_id["e-2"].abandoned is None
+    case = replication.repo.get_case(by_id["e-2"].case_id)
+    assert case is not None and case.status is CaseStatus.RESOLVED

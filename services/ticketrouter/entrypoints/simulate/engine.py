@@ -121,7 +121,8 @@ class Replication:
         self._heap: list[tuple[float, int, Callable[[], None]]] = []
         self._seq = 0
         self.now = 0.0
-        self._waiting: dict[str, ContactRecord] = {}  # case id -> its waiting contact
+        # case id -> its contacts still waiting (a customer may call again meanwhile)
+        self._waiting: dict[str, list[ContactRecord]] = {}
         self._by_event: dict[str, ContactRecord] = {}
         self._work: dict[str, Work] = {}  # case id -> who works it
         self._handle_of: dict[str, Distribution] = {}  # event id -> its handle time
@@ -299,7 +300,7 @@ class Replication:
             record.case_id = decision.case_id
         if decision.outcome is Outcome.QUEUED:
             if record is not None:
-                self._waiting[decision.case_id] = record
+                self._wait(decision.case_id, record)
             case = self.repo.get_case(decision.case_id)
             step_at = case.next_step_at if case is not None else None
             if step_at is not None:  # the policy relaxes it then: route it again
@@ -309,7 +310,7 @@ class Replication:
             return
         if decision.outcome is Outcome.OFFERED:
             if record is not None:  # it waits until the agent accepts
-                self._waiting[decision.case_id] = record
+                self._wait(decision.case_id, record)
             self._offer(decision)
         elif decision.outcome is Outcome.REJOINED_CASE:
             # The owner already holds the case: the contact is answered at once and
@@ -320,19 +321,27 @@ class Replication:
             self._take(decision.case_id, decision.agent_id, record)
 
     def _take(self, case_id: str, agent_id: str, record: ContactRecord | None) -> None:
-        """An agent starts on a case: its waiting contact is answered now."""
-        waiting = self._waiting.pop(case_id, None) or record
-        if waiting is not None and waiting.answered is None and waiting.abandoned is None:
-            waiting.answered = self.now
-            waiting.waited_at_once = waiting.answered == waiting.arrived
+        """An agent starts on a case: every contact of it still waiting is answered
+        now (the customer is through to them, however many times they called)."""
+        waiting = self._waiting.pop(case_id, None) or ([record] if record is not None else [])
+        for contact in waiting:
+            if contact.answered is None and contact.abandoned is None:
+                contact.answered = self.now
+                contact.waited_at_once = contact.answered == contact.arrived
         self._busy(agent_id)
-        # The work is the answered contact's; a case handed on keeps the work it had.
-        own = self._handle_of.pop(waiting.event_id, None) if waiting is not None else None
-        if own is not None:
-            self._case_handle[case_id] = own
+        # The work is the latest contact's; a case handed on keeps the work it had.
+        for contact in waiting:
+            own = self._handle_of.pop(contact.event_id, None)
+            if own is not None:
+                self._case_handle[case_id] = own
         handle = draw(self._case_handle.get(case_id, self.scenario.traffic.handle), self.rng)
         self._work[case_id] = Work(agent_id, self.now, handle)
         self.at(self.now + handle, lambda: self._finish(case_id, transfer=None))
+
+    def _wait(self, case_id: str, record: ContactRecord) -> None:
+        waiting = self._waiting.setdefault(case_id, [])
+        if record not in waiting:
+            waiting.append(record)
 
     def _offer(self, decision: Decision) -> None:
         behaviour = self.scenario.behaviour
@@ -361,7 +370,9 @@ class Replication:
         if record.answered is not None:
             return
         record.abandoned = self.now
-        self._waiting.pop(record.case_id, None)
+        waiting = self._waiting.get(record.case_id, [])
+        if record in waiting:
+            waiting.remove(record)
         cmd = AbandonContact(f"{record.event_id}.abandoned", self.moment(), record.event_id)
         self.handle(abandon_contact, cmd)
 
