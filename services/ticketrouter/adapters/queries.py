@@ -128,69 +128,22 @@ SAVE_CASE = (
     .values({name: bindparam(name) for name in [*CASE_COLUMNS, "version"]})
 )
 
-# One conditional statement: a slot is taken only while the agent is available and
-# below capacity on the channel, whatever other transactions do at the same time.
-# It takes no blended agent's slot (units, or an exclusive channel): those need the
-# guard below, so a profile made blended since the roster was read fails safe here.
-_other = slots.alias("other_slot")
-_SLOT_WITH_ROOM = (
-    slots.c.agent_id == bindparam("b_agent_id"),
-    slots.c.channel == bindparam("b_channel"),
-    slots.c.load < slots.c.capacity,
-)
-RESERVE_SLOT = (
-    update(slots)
-    .where(
-        *_SLOT_WITH_ROOM,
-        exists().where(
-            and_(
-                agents.c.id == bindparam("b_agent_id"),
-                agents.c.presence == Presence.AVAILABLE.value,
-                agents.c.units == 0,
-            )
-        ),
-        ~exists().where(
-            and_(_other.c.agent_id == bindparam("b_agent_id"), _other.c.exclusive.is_(True))
-        ),
-    )
-    .values(load=slots.c.load + 1)
-)
-
-# A blended agent's slot, in two statements. First their agent row is locked: every
-# blended reservation of the agent queues here, on whichever channel, until the one
-# before it commits. Then the guarded UPDATE, whose snapshot (READ COMMITTED: one a
-# statement) is taken after the lock, so it sees every slot the agent holds: one more
-# contact must fit the slots, the units (what all the agent's channels hold, times
-# their costs, plus this channel's cost) and the exclusive channels. A release meanwhile
-# only makes it see more load than there is, never less.
-LOCK_AVAILABLE_AGENT = (
-    select(agents.c.id)
-    .where(agents.c.id == bindparam("b_agent_id"), agents.c.presence == Presence.AVAILABLE.value)
+# PostgreSQL, at commit: the agents a transaction took or freed slots of, locked in
+# one statement in agent order (a locking SELECT locks rows in its ORDER BY's order).
+# Every change to an agent's slots holds this lock, so no two transactions can wait
+# for each other's agents in opposite orders, and the slots read after it are exact.
+LOCK_AGENTS = (
+    select(agents.c.id, agents.c.presence, agents.c.units)
+    .where(agents.c.id.in_(bindparam("ids", expanding=True)))
+    .order_by(agents.c.id)
     .with_for_update()
 )
-_units = select(agents.c.units).where(agents.c.id == bindparam("b_agent_id")).scalar_subquery()
-_units_held = (
-    select(func.coalesce(func.sum(_other.c.load * _other.c.cost), 0))
-    .where(_other.c.agent_id == bindparam("b_agent_id"))
-    .scalar_subquery()
-)
-RESERVE_BLENDED_SLOT = (
+
+# PostgreSQL, at commit, under LOCK_AGENTS: the load each changed slot row is left with.
+SETTLE_SLOT_LOAD = (
     update(slots)
-    .where(
-        *_SLOT_WITH_ROOM,
-        or_(_units == 0, _units_held + slots.c.cost <= _units),
-        ~exists()
-        .where(
-            and_(
-                _other.c.agent_id == bindparam("b_agent_id"),
-                _other.c.channel != bindparam("b_channel"),
-                _other.c.load > 0,
-                or_(_other.c.exclusive.is_(True), slots.c.exclusive.is_(True)),
-            )
-        )
-        .correlate(slots),
-    )
-    .values(load=slots.c.load + 1)
+    .where(slots.c.agent_id == bindparam("b_agent_id"), slots.c.channel == bindparam("b_channel"))
+    .values(load=bindparam("b_load"))
 )
 
 # SQLite, at flush: the load a transaction leaves on a slot row it changed in memory.

@@ -59,7 +59,7 @@ from ticketrouter.domain.reports import ChannelStaffing, QueueStat, ResolutionRe
 from ticketrouter.domain.roster import RosterSnapshot
 from ticketrouter.domain.surveys import CsatGroup, SurveyAnswer, csat_report, handoff_band
 from ticketrouter.domain.timeline import EntryKind, TimelineEntry, TimelinePage
-from ticketrouter.service_layer.ports import ConcurrentUpdate, Repository
+from ticketrouter.service_layer.ports import ConcurrentUpdate, Repository, SlotTaken
 
 _CHUNK = 500  # keys per IN list
 _CHANNELS = {c.value: c for c in Channel}  # a dict lookup is cheaper than Channel(value)
@@ -82,6 +82,9 @@ class SqlRepository(Repository):
         # SQLite: slots the transaction took or freed, by (agent, channel): the load it
         # read and the load it leaves, written at flush (see reserve_capacity).
         self._slot_changes: dict[tuple[str, Channel], tuple[int, int]] = {}
+        # PostgreSQL: what the transaction took (+) and freed (-) on each slot row,
+        # applied at commit under the agents' locks (see _settle_slots).
+        self._slot_deltas: dict[tuple[str, Channel], int] = {}
         self._multi_rowcount = session.get_bind().dialect.supports_sane_multi_rowcount
         self._pending_customers: list[dict[str, Any]] = []
         self._pending_identities: list[dict[str, Any]] = []
@@ -140,13 +143,16 @@ class SqlRepository(Repository):
             self._write_slot_changes()
 
     def flush_all(self) -> None:
-        """flush, and the agents' last-assignment times and busy stretches, which are
-        written only here, when the unit of work commits: in agent order, once per
-        transaction, so two workers touching the same agents queue for each other's
-        commit instead of deadlocking (a touch written by an earlier flush of the batch
-        would hold an agent row out of order, while the batch goes on to reserve and
-        release)."""
+        """flush, and what the transaction did to agents: their slots on PostgreSQL,
+        their last-assignment times and busy stretches everywhere. Written only here,
+        when the unit of work commits, after every other row: the agents' rows are
+        locked in one statement in agent order and nothing else is waited for while
+        they are held, so two workers touching the same agents queue for each other's
+        commit and can never deadlock (a lock taken mid-batch, in routing order, would
+        hold an agent out of order while the batch goes on to reserve and release)."""
         self.flush()
+        if self._postgres:
+            self._settle_slots()
         settled = sorted(self._pending_touches.keys() | self._pending_releases)
         if settled:
             touches = self._pending_touches
@@ -172,6 +178,62 @@ class SqlRepository(Repository):
         self._slot_changes = {}
         if self._run(queries.SET_SLOT_LOAD, params).rowcount != len(params):
             raise ConcurrentUpdate("an agent's load changed outside this transaction")
+
+    def _settle_slots(self) -> None:
+        """PostgreSQL: apply the slots the transaction took and freed. The agents it
+        touched are locked first, in agent order, in one statement; every slot change
+        of every transaction waits for these locks, so the loads read next are exact
+        until commit. Frees always apply; each contact taken must still fit under the
+        same rule as matching (capacity_limit: slots, units, exclusive channels) and
+        the agent must still be available, or the transaction's decisions were taken
+        on a roster other workers have filled since: SlotTaken."""
+        touched = {a for a, _ in self._slot_deltas}
+        agent_ids = sorted(touched | self._pending_touches.keys() | self._pending_releases)
+        if not agent_ids:
+            return
+        locked = {a: (p, u) for a, p, u in self._run(queries.LOCK_AGENTS, {"ids": agent_ids})}
+        deltas, self._slot_deltas = self._slot_deltas, {}
+        if not deltas:
+            return
+        held = _AgentChannels()
+        rows = self._run(queries.slots_of_agents(sorted(touched))).all()
+        for agent_id, channel, slots, used, cost, exclusive in rows:
+            held.add(agent_id, _CHANNELS[channel], slots, used, cost, exclusive)
+        params: list[dict[str, Any]] = []
+        taken: list[tuple[str, Channel]] = []
+        for agent_id in sorted(touched):
+            load = held.load.get(agent_id, {})
+            mine = {c: d for (a, c), d in deltas.items() if a == agent_id and d}
+            for channel, delta in mine.items():
+                if delta < 0:
+                    load[channel] = max(0, load.get(channel, 0) + delta)
+            fresh = Agent(
+                agent_id=agent_id,
+                name="",
+                team="",
+                skills={},
+                authority={},
+                languages=frozenset(),
+                capacity=held.capacity.get(agent_id, {}),
+                load=load,
+                units=locked.get(agent_id, ("", 0))[1],
+                unit_costs=held.costs.get(agent_id, {}),
+                exclusive_channels=held.exclusive.get(agent_id, frozenset()),
+            )
+            available = locked.get(agent_id, ("", 0))[0] == Presence.AVAILABLE.value
+            for channel in sorted(c for c, d in mine.items() if d > 0):
+                for _ in range(mine[channel]):
+                    if not available or capacity_limit(fresh, channel) is not None:
+                        taken.append((agent_id, channel))
+                        break
+                    load[channel] = load.get(channel, 0) + 1
+            params.extend(
+                {"b_agent_id": agent_id, "b_channel": c.value, "b_load": load.get(c, 0)}
+                for c in sorted(mine)
+            )
+        if taken:
+            raise SlotTaken(taken)
+        self._run(queries.SETTLE_SLOT_LOAD, params)
 
     def _write_changed_cases(self) -> None:
         """One UPDATE per case, each applying only to the version this transaction read
@@ -911,30 +973,16 @@ class SqlRepository(Repository):
         )
 
     def reserve_capacity(self, agent_id: str, channel: Channel, now: datetime) -> bool:
-        if not self._postgres:
-            return self._reserve_in_snapshot(agent_id, channel, now)
-        slot = {"b_agent_id": agent_id, "b_channel": channel.value}
-        known = self.get_agent(agent_id)
-        if known is not None and (known.units or known.exclusive_channels):
-            taken = self._run(queries.LOCK_AVAILABLE_AGENT, slot).first() is not None and (
-                self._run(queries.RESERVE_BLENDED_SLOT, slot).rowcount == 1
-            )
-        else:
-            taken = self._run(queries.RESERVE_SLOT, slot).rowcount == 1
-        if not taken:
-            self._available = None  # our snapshot was stale
-            return False
-        self._pending_touches[agent_id] = now
-        if self._available is not None and (cached := self._available.get(agent_id)) is not None:
-            self._available.set_load(agent_id, channel, cached.load.get(channel, 0) + 1)
-            self._available.touch(agent_id, now)
-        return True
+        return self._reserve_in_snapshot(agent_id, channel, now)
 
     def _reserve_in_snapshot(self, agent_id: str, channel: Channel, now: datetime) -> bool:
-        """SQLite runs one writer at a time and this transaction holds the lock (BEGIN
-        IMMEDIATE), so the available roster it read is exact until it commits: a slot is
-        taken in memory, under the same conditions as RESERVE_SLOT (available, below
-        capacity), and the row is written once at flush with its guard."""
+        """A slot is taken in the available roster the transaction read, under the
+        same rule as matching (available; slots, units, exclusive channels), and the
+        row is written once with its guard. SQLite runs one writer at a time and this
+        transaction holds the lock (BEGIN IMMEDIATE), so that roster is exact until it
+        commits and the row is written at flush. On PostgreSQL other workers commit
+        meanwhile: the change is applied at commit, under the agents' locks taken in
+        agent order, where each contact taken is checked again (_settle_slots)."""
         snapshot = self._snapshot()
         agent = snapshot.get(agent_id)
         if agent is None or agent.presence is not Presence.AVAILABLE:
@@ -950,20 +998,24 @@ class SqlRepository(Repository):
     def _note_slot(self, agent_id: str, channel: Channel, load: int, new_load: int) -> None:
         assert self._available is not None
         key = (agent_id, channel)
-        read = self._slot_changes[key][0] if key in self._slot_changes else load
-        self._slot_changes[key] = (read, new_load)
+        if self._postgres:
+            self._slot_deltas[key] = self._slot_deltas.get(key, 0) + (1 if new_load > load else -1)
+        else:
+            read = self._slot_changes[key][0] if key in self._slot_changes else load
+            self._slot_changes[key] = (read, new_load)
         self._available.set_load(agent_id, channel, new_load)
 
     def release_capacity(self, agent_id: str, channel: Channel) -> None:
         self._pending_releases.add(agent_id)
         cached = self._available.get(agent_id) if self._available is not None else None
-        if not self._postgres and cached is not None:
+        if cached is not None:
             load = cached.load.get(channel, 0)
             self._note_slot(agent_id, channel, load, max(0, load - 1))
-            return
-        self._run(queries.RELEASE_SLOT, {"b_agent_id": agent_id, "b_channel": channel.value})
-        if self._available is not None and (cached := self._available.get(agent_id)) is not None:
-            self._available.set_load(agent_id, channel, max(0, cached.load.get(channel, 0) - 1))
+        elif self._postgres:  # an agent outside the available roster: freed at commit
+            key = (agent_id, channel)
+            self._slot_deltas[key] = self._slot_deltas.get(key, 0) - 1
+        else:
+            self._run(queries.RELEASE_SLOT, {"b_agent_id": agent_id, "b_channel": channel.value})
 
     def queue_stats(self, now: datetime) -> dict[str, QueueStat]:
         rows = self._read(

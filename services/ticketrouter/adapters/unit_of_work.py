@@ -21,14 +21,6 @@ from ticketrouter.service_layer.ports import UnitOfWork
 DecisionEncoder = Callable[[Decision], bytes]
 OutboxPublisher = Callable[[Sequence[OutboxMessage]], None]
 
-# PostgreSQL advisory lock that every routing transaction takes first (SQLite's
-# BEGIN IMMEDIATE is the same thing there): transactions that change agents' slots,
-# cases and customers run one at a time, so no two can ever deadlock or retry over
-# agent rows, and each decides against a roster nobody changes under it. Workers
-# still overlap on everything outside the transaction (polling, decoding, encoding,
-# publishing); deploy/CAPACITY.md says when this becomes the limit and how to shard.
-ROUTING_LOCK_KEY = 0x7469636B  # "tick"
-
 
 class SqlUnitOfWork(UnitOfWork):
     repo: SqlRepository
@@ -40,14 +32,11 @@ class SqlUnitOfWork(UnitOfWork):
         profiles: AgentProfiles | None = None,
         context_limits: ContextLimits | None = None,
         aging_per_minute: float = 0.0,
-        exclusive: bool = False,
         publish: OutboxPublisher | None = None,
     ) -> None:
-        """`exclusive`: a routing transaction, serialised with every other one.
-        `publish`: given the decisions this unit of work put in the outbox, once they
+        """`publish`: given the decisions this unit of work put in the outbox, once they
         are committed (the relay's `send`); without it they wait for a relay's drain."""
         super().__init__(context_limits)
-        self._exclusive = exclusive
         self._publish = publish
         self._aging = aging_per_minute
         self._engine = engine
@@ -59,10 +48,6 @@ class SqlUnitOfWork(UnitOfWork):
         super().__enter__()
         self._session = Session(self._engine, expire_on_commit=False)
         self.repo = SqlRepository(self._session, self._profiles, self._aging)
-        if self._exclusive and self._engine.dialect.name == "postgresql":
-            self._session.connection().exec_driver_sql(
-                f"SELECT pg_advisory_xact_lock({ROUTING_LOCK_KEY})"
-            )
         return self
 
     def __exit__(

@@ -280,6 +280,15 @@ class ConcurrentUpdate(Exception):
     """Another transaction changed the same row: transient, retry the whole unit."""
 
 
+class SlotTaken(ConcurrentUpdate):
+    """At commit, a slot the transaction took no longer fits: other workers filled the
+    agent since the transaction read its roster. Names the (agent, channel) slots."""
+
+    def __init__(self, slots: Sequence[tuple[str, Channel]]) -> None:
+        super().__init__("slots taken meanwhile: " + ", ".join(f"{a}/{c}" for a, c in slots))
+        self.slots = list(slots)
+
+
 class UnitOfWork(abc.ABC):
     """One transaction. Events collected during it are released only after commit."""
 
