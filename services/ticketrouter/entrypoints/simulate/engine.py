@@ -22,7 +22,7 @@ from typing import TypeVar
 from ticketrouter.adapters.memory_repository import InMemoryRepository
 from ticketrouter.adapters.memory_unit_of_work import InMemoryUnitOfWork
 from ticketrouter.domain.cases import HandoffReason
-from ticketrouter.domain.channels import Presence
+from ticketrouter.domain.channels import Channel, Presence
 from ticketrouter.domain.commands import (
     AbandonContact,
     AcceptOffer,
@@ -39,6 +39,8 @@ from ticketrouter.domain.decisions import Decision, Outcome
 from ticketrouter.domain.events import CaseRouted, Event, FirstContactRevoked
 from ticketrouter.domain.identity import Identity, IdentityKind
 from ticketrouter.domain.plan import RoutingPolicy
+from ticketrouter.domain.policy_replay import could_ever_serve
+from ticketrouter.domain.requirements import Requirements
 from ticketrouter.entrypoints.simulate.scenario import Distribution, Scenario
 from ticketrouter.entrypoints.simulate.tally import ContactRecord, Tally
 from ticketrouter.service_layer.agents import set_presence, upsert_agent
@@ -131,6 +133,7 @@ class Replication:
         self._holding: dict[str, int] = {}  # agent id -> cases held
         self._busy_since: dict[str, float] = {}
         self._next_event = 0
+        self._servable: dict[tuple[Requirements, Channel], bool] = {}
 
     # --- the clock
     def at(self, seconds: float, action: Callable[[], None]) -> None:
@@ -176,7 +179,8 @@ class Replication:
                 # A repeat contact inside the FCR window: the credit its case got when
                 # it resolved is taken back, as the revocations counter does.
                 opened = self._first_of.get(event.case_id)
-                self.tally.first_contact -= int(opened is not None and opened.arrived >= 0)
+                if opened is not None:
+                    opened.first_contact = False
 
     # --- the roster and its shifts
     def _roster(self) -> None:
@@ -289,7 +293,8 @@ class Replication:
         record.rule, record.case_id = decision.explanation.rule, decision.case_id
         if decision.case_id not in self._first_of:
             self._first_of[decision.case_id] = record
-            self.tally.cases += int(reported)
+            record.opened_case = True
+            record.unroutable = not self._anyone_could_take(decision.case_id)
         if patience is not None and record.answered is None:
             waits = draw(patience, self.rng)
             self.at(self.now + waits, lambda: self._give_up(record))
@@ -385,7 +390,9 @@ class Replication:
         if transfer:
             self._spent(case_id, work)
             self._idle(work.agent_id)
-            self.tally.handoffs += int(self._reported(case_id))
+            opened = self._first_of.get(case_id)
+            if opened is not None:
+                opened.handoffs += 1
             self.handle(transfer_case, TransferCase(case_id, HandoffReason.OTHER))
             return
         # The agent hangs up (contact.ended frees the slot, or holds it for the
@@ -412,13 +419,27 @@ class Replication:
         if before is not None:
             before()
         case = self.handle(resolve_case, ResolveCase(case_id))
-        reported = self._reported(case_id)
-        self.tally.resolved += int(reported)
-        self.tally.first_contact += int(reported and case.first_contact_resolved)
-
-    def _reported(self, case_id: str) -> bool:
         opened = self._first_of.get(case_id)
-        return opened is not None and opened.arrived >= 0
+        if opened is not None:
+            opened.resolutions += 1
+            opened.first_contact = case.first_contact_resolved
+
+    def _anyone_could_take(self, case_id: str) -> bool:
+        """Whether some agent of the roster, on any shift, works the case's channel
+        and holds what its rule asks after every step (presence and load aside)."""
+        case = self.repo.get_case(case_id)
+        if case is None:
+            return True
+        loosest = case.requirements
+        if case.plan is not None:
+            _fired, loosest = case.plan.requirements_after(math.inf)
+        key = (loosest, case.channel)
+        if key not in self._servable:
+            self._servable[key] = any(
+                m.agent.capacity.get(case.channel, 0) > 0 and could_ever_serve(m.agent, loosest)
+                for m in self.scenario.roster
+            )
+        return self._servable[key]
 
     def _spent(self, case_id: str, work: Work) -> None:
         record = self._first_of.get(case_id)

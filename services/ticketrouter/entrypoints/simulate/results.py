@@ -9,7 +9,8 @@ draft. `SimulationResult.to_json()` is what `ticketrouter simulate --json` print
   "wait_p99_seconds": 160.3, "service_level": 0.81, "service_level_seconds": 20,
   "p_wait": 0.34, "occupancy": 0.86, "handoffs_per_case": 0.05, "fcr_rate": 0.71,
   "unroutable": 0,
-  "intervals": [{"start": "2026-12-01T08:00:00+00:00", "offered": 100, ...}],
+  "intervals": [{"start": "2026-12-01T08:00:00+00:00", "offered": 100, ...,
+                 "occupancy_by_team": {"support": 0.84}}],
   "by_rule": {"default": {"offered": 4200, ...}},
   "by_channel": {"voice": {"offered": 4200, ...}},
   "occupancy_by_team": {"support": 0.86},
@@ -29,13 +30,19 @@ Definitions (each the usual contact-center one, and Erlang C's where it has one)
   and never-answered contacts count against it), Erlang C's P(wait ≤ T).
 - `p_wait`: the share of offered contacts that could not be answered at once.
 - `occupancy`: time agents spent holding at least one live contact, over the time they
-  were online (with one voice slot each: Erlang C's λ·AHT / c). Per interval it is the
-  busy and online time inside the interval; per rule and channel it is the agent time
-  spent on that group's contacts over the whole roster's online time.
+  were online (with one voice slot each: Erlang C's λ·AHT / c); a wrap-up counts as
+  busy. Per interval it is the busy and online time inside the interval (and
+  `occupancy_by_team` there, each team's, teams online in it); per rule and channel
+  it is the agent time spent on that group's contacts over the whole roster's online
+  time.
 - `handoffs_per_case`: handoffs over cases; `fcr_rate`: first-contact resolved cases
-  over resolved cases, after the repeat contacts the run saw revoked their credit.
-- `unroutable`: cases no agent on the roster could ever take (no agent holds the
-  skills, authority, language and channel the rule asks for, even after its steps).
+  over resolutions (a reopened case resolves again), after the repeat contacts the
+  run saw revoked their credit.
+  A case counts in the group (interval, rule, channel) of the contact opening it.
+- `unroutable`: cases no agent on the roster could ever take (no agent, on any shift,
+  works the channel and holds the skills, authority, language and team the rule asks
+  for, even after its last step; presence and load aside). They still count as
+  offered, and against the service level.
 
 With replications, every figure is the mean of the replications' figures and `ci95`
 gives the half-width of its 95% confidence interval (Student's t).
@@ -111,9 +118,16 @@ FIGURE_NAMES = tuple(f.name for f in fields(Figures))
 class IntervalFigures:
     start: datetime
     figures: Figures
+    occupancy_by_team: Mapping[str, float] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, object]:
-        return {"start": self.start.isoformat(), **self.figures.to_json()}
+        return {
+            "start": self.start.isoformat(),
+            **self.figures.to_json(),
+            "occupancy_by_team": {
+                k: _rounded(v) for k, v in sorted(self.occupancy_by_team.items())
+            },
+        }
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -51,8 +52,13 @@ def run_policy(
     totals = [t.total() for t in tallies]
     starts = [scenario.start + k * scenario.interval for k in range(tallies[0].intervals)]
     per_interval = [dict(t.per_interval()) for t in tallies]
+    team_intervals = [t.occupancy_by_team_per_interval() for t in tallies]
     intervals = tuple(
-        IntervalFigures(start, mean_figures([p.get(k, Figures()) for p in per_interval]))
+        IntervalFigures(
+            start,
+            mean_figures([p.get(k, Figures()) for p in per_interval]),
+            _mean_by_team([by_team[k] for by_team in team_intervals]),
+        )
         for k, start in enumerate(starts)
     )
     teams = sorted({team for t in tallies for team in t.online})
@@ -73,6 +79,12 @@ def run_policy(
         ci95=half_widths(totals),
         policy=str(policy_file),
     )
+
+
+def _mean_by_team(runs: list[dict[str, float]]) -> dict[str, float]:
+    """Each team's mean over the replications that had it online."""
+    teams = sorted({team for run in runs for team in run})
+    return {team: statistics.fmean(run[team] for run in runs if team in run) for team in teams}
 
 
 def _part(progress: Progress | None, index: int, parts: int) -> Progress | None:

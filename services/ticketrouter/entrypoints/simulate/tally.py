@@ -21,6 +21,12 @@ class ContactRecord:
     answered: float | None = None
     abandoned: float | None = None
     waited_at_once: bool = False  # answered the moment it arrived
+    # Of the contact that opened its case (the case's figures go to its group):
+    opened_case: bool = False
+    unroutable: bool = False  # no agent on the roster could ever take the case
+    handoffs: int = 0
+    resolutions: int = 0  # a reopened case resolves again
+    first_contact: bool = False  # resolved first time, and no repeat took it back
 
 
 @dataclass(slots=True)
@@ -35,11 +41,6 @@ class Tally:
     busy: dict[str, list[float]] = field(default_factory=dict)
     busy_by_rule: dict[str, float] = field(default_factory=lambda: defaultdict(float))
     busy_by_channel: dict[str, float] = field(default_factory=lambda: defaultdict(float))
-    cases: int = 0
-    handoffs: int = 0
-    resolved: int = 0
-    first_contact: int = 0
-    unroutable: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
     def add_time(
         self, table: dict[str, list[float]], team: str, since: float, until: float
@@ -62,6 +63,8 @@ class Tally:
         abandoned = sum(1 for c in group if c.abandoned is not None)
         within = sum(1 for w in waits if w <= self.service_level_seconds)
         at_once = sum(1 for c in group if c.waited_at_once)
+        cases = [c for c in group if c.opened_case]
+        resolved = sum(c.resolutions for c in cases)
         return Figures(
             offered=offered,
             answered=len(answered),
@@ -75,9 +78,9 @@ class Tally:
             service_level_seconds=self.service_level_seconds,
             p_wait=1.0 - at_once / offered if offered else 0.0,
             occupancy=busy / online if online else 0.0,
-            handoffs_per_case=self.handoffs / self.cases if self.cases else 0.0,
-            fcr_rate=self.first_contact / self.resolved if self.resolved else 0.0,
-            unroutable=sum(self.unroutable.values()),
+            handoffs_per_case=sum(c.handoffs for c in cases) / len(cases) if cases else 0.0,
+            fcr_rate=sum(1 for c in cases if c.first_contact) / resolved if resolved else 0.0,
+            unroutable=sum(1 for c in cases if c.unroutable),
         )
 
     def total(self) -> Figures:
@@ -110,6 +113,18 @@ class Tally:
             groups[getattr(c, key)].append(c)
         spent = self.busy_by_rule if key == "rule" else self.busy_by_channel
         return {k: self.figures(v, spent.get(k, 0.0), online) for k, v in groups.items()}
+
+    def occupancy_by_team_per_interval(self) -> list[dict[str, float]]:
+        """Each interval's busy time of each team over its online time there (a team
+        offline for the whole interval is left out of it)."""
+        return [
+            {
+                team: self.busy.get(team, [0.0] * self.intervals)[k] / online[k]
+                for team, online in sorted(self.online.items())
+                if online[k] > 0
+            }
+            for k in range(self.intervals)
+        ]
 
     def occupancy_by_team(self) -> dict[str, float]:
         return {
