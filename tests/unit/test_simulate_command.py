@@ -62,6 +62,30 @@ def test_simulate_prints_a_table_that_fits_80_columns(
     lines = capsys.readouterr().out.splitlines()
     assert any(line.startswith("service level") for line in lines)
     assert all(len(line) <= 80 for line in lines)
+    # The breakdowns: a heading each, then one line a rule, channel and interval.
+    for heading, first in (("by rule", "default"), ("by channel", "voice")):
+        at = next(n for n, line in enumerate(lines) if line.startswith(heading))
+        assert lines[at].split()[2:] == [
+            "offered",
+            "aband",
+            "ASA",
+            "s",
+            "p90",
+            "s",
+            "SL",
+            "occ",
+            "hand",
+            "FCR",
+            "unrout",
+        ]
+        assert lines[at + 1].split()[0] == first
+    at = next(n for n, line in enumerate(lines) if line.startswith("by interval"))
+    assert [line.split()[1] for line in lines[at + 1 : at + 5]] == [
+        "08:00",
+        "08:30",
+        "09:00",
+        "09:30",
+    ]
 
 
 def test_a_bad_scenario_is_named_by_its_field(

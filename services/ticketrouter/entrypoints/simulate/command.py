@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TextIO
 
@@ -21,6 +22,7 @@ from ticketrouter.entrypoints.simulate.scenario import (
 )
 
 BAR = 40
+MAX_INTERVAL_LINES = 48  # a day of half hours
 
 
 def run_simulate(
@@ -122,10 +124,46 @@ def summary(result: SimulationResult) -> str:
             change = getattr(draft, name) - getattr(total, name)
             line += f"{fmt.format(getattr(draft, name)):>14}{_signed(fmt, change):>14}"
         lines.append(line)
+    lines.append(f"{'unroutable':<16}{total.unroutable:>14.0f}")
     if result.occupancy_by_team:
         teams = ", ".join(f"{t} {o:.0%}" for t, o in result.occupancy_by_team.items())
         lines.append(f"occupancy by team: {teams}"[:80])
+    lines += breakdown("rule", result.by_rule)
+    lines += breakdown("channel", result.by_channel)
+    if len(result.intervals) <= MAX_INTERVAL_LINES:
+        lines += breakdown(
+            "interval", {i.start.strftime("%m-%d %H:%M"): i.figures for i in result.intervals}
+        )
+    else:  # a month of half hours is for --json and the report, not a screen
+        lines += ["", f"{len(result.intervals)} intervals: see --json or --report"]
     return "\n".join(lines)
+
+
+# One line a group: (heading, figure, width, format); 80 columns with a 16-wide name.
+_BREAKDOWN = (
+    ("offered", "offered", 8, "{:.0f}"),
+    ("aband", "abandonment_rate", 7, "{:.1%}"),
+    ("ASA s", "asa_seconds", 7, "{:.1f}"),
+    ("p90 s", "wait_p90_seconds", 7, "{:.0f}"),
+    ("SL", "service_level", 7, "{:.1%}"),
+    ("occ", "occupancy", 7, "{:.1%}"),
+    ("hand", "handoffs_per_case", 6, "{:.2f}"),
+    ("FCR", "fcr_rate", 7, "{:.1%}"),
+    ("unrout", "unroutable", 7, "{:.0f}"),
+)
+
+
+def breakdown(by: str, groups: Mapping[str, Figures]) -> list[str]:
+    """The current policy's figures per group (rule, channel or interval), one line
+    each, under a heading naming the grouping."""
+    if not groups:
+        return []
+    head = f"{'by ' + by:<16}" + "".join(f"{h:>{w}}" for h, _, w, _ in _BREAKDOWN)
+    lines = ["", head]
+    for name, figures in groups.items():
+        cells = "".join(f"{fmt.format(getattr(figures, f)):>{w}}" for _, f, w, fmt in _BREAKDOWN)
+        lines.append(f"{name[:15]:<16}{cells}")
+    return lines
 
 
 def _signed(fmt: str, value: float) -> str:
