@@ -33,6 +33,8 @@ def _result(asa: float, abandoned: float) -> SimulationResult:
                 service_level=0.7 + k / 100,
                 occupancy=0.8,
             ),
+            # billing works the first four hours only
+            {"care": 0.8, **({"billing": 0.5 + k / 40} if k < 8 else {})},
         )
         for k in range(16)
     )
@@ -81,7 +83,7 @@ def _open(report: Path) -> tuple[list[list[object]], list[str], str]:
             text = page.inner_text("body")
         finally:
             browser.close()
-    assert len(images) == 4
+    assert len(images) == 5
     for alt, complete, width, height in images:
         assert complete and width > 100 and height > 100, alt
     assert "http" not in report.read_text()  # nothing fetched from anywhere
@@ -101,6 +103,7 @@ def test_the_report_opens_with_its_plots_and_numbers(tmp_path: Path) -> None:
         "Abandonment per interval",
         "Service level (20 s) against the 80% target",
         "Occupancy per team",
+        "Occupancy per team per interval",
     ]
     assert "30.0" in text and "12.5" in text and "-17.5" in text  # ASA and its change
     assert "4.0%" in text and "2.0%" in text  # abandonment rates
