@@ -20,6 +20,9 @@ roster:
     authority: {refund_limit: 200}
     languages: [en, es]
     capacity: {voice: 1, chat: 3}
+    units: 100                # blended capacity (absent: slots alone): a call costs
+    cost: {voice: 100, chat: 20}   # the whole desk, a chat a fifth of it
+    exclusive: [voice]        # while on a call, nothing else is offered
     shifts:                   # absent: online the whole run
       - {daily: "08:00-16:00"}                      # every day, in UTC
       - {start: 2026-12-02T09:00:00Z, end: 2026-12-02T12:00:00Z}
@@ -73,7 +76,7 @@ from typing import Any
 import yaml
 
 from ticketrouter.config import Settings
-from ticketrouter.domain.agents import Agent
+from ticketrouter.domain.agents import MAX_UNITS, Agent
 from ticketrouter.domain.channels import Channel, Presence
 from ticketrouter.domain.errors import InvalidField, parse_choice
 from ticketrouter.entrypoints.simulate.traffic_file import (
@@ -293,7 +296,20 @@ _SCENARIO_KEYS = frozenset(
     }
 )
 _AGENT_KEYS = frozenset(
-    {"id", "name", "team", "skills", "authority", "languages", "capacity", "shifts", "count"}
+    {
+        "id",
+        "name",
+        "team",
+        "skills",
+        "authority",
+        "languages",
+        "capacity",
+        "units",
+        "cost",
+        "exclusive",
+        "shifts",
+        "count",
+    }
 )
 _STREAM_KEYS = frozenset(
     {
@@ -350,6 +366,15 @@ def _roster(value: object, start: datetime) -> tuple[RosterAgent, ...]:
                     ).items()
                 },
                 presence=Presence.OFFLINE,
+                units=_int(entry.get("units", 0), f"{where}.units", 0, MAX_UNITS),
+                unit_costs={
+                    _channel(k, f"{where}.cost.{k}"): _int(v, f"{where}.cost.{k}", 0, MAX_UNITS)
+                    for k, v in _mapping(entry.get("cost", {}), f"{where}.cost").items()
+                },
+                exclusive_channels=frozenset(
+                    _channel(str(c), f"{where}.exclusive[{k}]")
+                    for k, c in enumerate(_list(entry.get("exclusive", []), f"{where}.exclusive"))
+                ),
             )
             try:
                 agent.validate()
