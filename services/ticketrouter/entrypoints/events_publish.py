@@ -5,8 +5,10 @@ Each line is checked against the contract before it is sent, so a mistake is nam
 with its line number here instead of surfacing later as a dead letter; valid lines
 go out whatever the others hold. The key is the event's first identity, normalised
 (`email:ana.lopez@example.com`), so one customer's events share a partition and keep
-their order however the address is spelled; events without identities are keyed by
-the case they name.
+their order however the address is spelled. A contact.abandoned or contact.ended
+goes keyed like the contact it ends when that contact.received is in the same input
+(so it cannot overtake it on another partition), else by the contact's id; other
+events without identities are keyed by the case they name.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from kafka.errors import KafkaError
 from ticketrouter.adapters.codec import InvalidEvent, decode_noting
 from ticketrouter.adapters.kafka import create_producer
 from ticketrouter.config import Settings
-from ticketrouter.domain.commands import EventCommand
+from ticketrouter.domain.commands import AbandonContact, EndContact, EventCommand
 
 PROGRESS_EVERY_S = 2.0
 TOPIC_WAIT_MS = 10_000
@@ -84,6 +86,7 @@ def _publish(settings: Settings, bootstrap: str, source: str, lines: Iterable[st
         bootstrap, client_id="ticketrouter-events-publish", max_block_ms=TOPIC_WAIT_MS
     )
     tally = PublishTally()
+    keys = PartitionKeys()
     deliveries: list[Any] = []
     last_progress = time.monotonic()
     try:
@@ -104,7 +107,7 @@ def _publish(settings: Settings, bootstrap: str, source: str, lines: Iterable[st
                 tally.with_unknown_fields += 1
                 fields = ", ".join(decoded.unknown_fields[:5])
                 print(f"{source}:{number}: ignored unknown fields: {fields}", file=sys.stderr)
-            key = partition_key(decoded.command)
+            key = keys.key_of(decoded.command)
             deliveries.append(producer.send(settings.contacts_topic, key=key, value=payload))
             if time.monotonic() - last_progress >= PROGRESS_EVERY_S:
                 last_progress = time.monotonic()
@@ -118,10 +121,21 @@ def _publish(settings: Settings, bootstrap: str, source: str, lines: Iterable[st
     return tally
 
 
-def partition_key(command: EventCommand) -> bytes:
-    """One customer, one partition: the first identity as the router normalises it."""
-    identities = getattr(command, "identities", ())
-    if identities:
-        first = identities[0]
-        return f"{first.kind.value}:{first.value}".encode()
-    return f"case:{getattr(command, 'case_id', '')}".encode()
+class PartitionKeys:
+    """One customer, one partition: the first identity as the router normalises it.
+    Keys of the contacts seen are kept so the events that end them follow them."""
+
+    def __init__(self) -> None:
+        self._by_contact: dict[str, bytes] = {}
+
+    def key_of(self, command: EventCommand) -> bytes:
+        identities = getattr(command, "identities", ())
+        if identities:
+            first = identities[0]
+            key = f"{first.kind.value}:{first.value}".encode()
+            self._by_contact[command.event_id] = key
+            return key
+        if isinstance(command, AbandonContact | EndContact):
+            contact = command.contact_id
+            return self._by_contact.get(contact) or f"contact:{contact}".encode()
+        return f"case:{getattr(command, 'case_id', '')}".encode()
