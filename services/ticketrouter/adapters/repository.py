@@ -233,7 +233,8 @@ class SqlRepository(Repository):
             )
         if taken:
             raise SlotTaken(taken)
-        self._run(queries.SETTLE_SLOT_LOAD, params)
+        if params:  # changes that cancelled out (a slot taken and freed) write nothing
+            self._run(queries.SETTLE_SLOT_LOAD, params)
 
     def _write_changed_cases(self) -> None:
         """One UPDATE per case, each applying only to the version this transaction read
@@ -867,7 +868,15 @@ class SqlRepository(Repository):
             return known
         rows = self._read(queries.AGENT_COLUMNS.where(queries.agents.c.id == agent_id)).all()
         agents = self._agents(rows, queries.slots_of_agent(agent_id))
-        return agents[0] if agents else None
+        if not agents:
+            return None
+        agent = agents[0]
+        # On PostgreSQL the slots this transaction took and freed reach the rows only
+        # at commit (_settle_slots); until then the agent read here carries them.
+        for (holder, channel), delta in self._slot_deltas.items():
+            if holder == agent_id and delta:
+                agent.load[channel] = max(0, agent.load.get(channel, 0) + delta)
+        return agent
 
     def list_agents(
         self,
@@ -952,6 +961,13 @@ class SqlRepository(Repository):
         if self._available is None:
             rows = self._read(queries.AVAILABLE_AGENTS.order_by(queries.agents.c.id)).all()
             self._available = RosterSnapshot(self._agents(rows, queries.SLOTS_OF_AVAILABLE_AGENTS))
+            # On PostgreSQL the slots this transaction took and freed reach the rows
+            # only at commit (_settle_slots): a roster read before then adds them.
+            for (agent_id, channel), delta in sorted(self._slot_deltas.items()):
+                agent = self._available.get(agent_id)
+                if agent is not None and delta:
+                    load = max(0, agent.load.get(channel, 0) + delta)
+                    self._available.set_load(agent_id, channel, load)
         return self._available
 
     def note_missed_offer(self, agent_id: str) -> int:
